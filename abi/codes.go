@@ -1,0 +1,87 @@
+package abi
+
+import "fmt"
+
+// Version is the ABI version this package describes.
+const Version = 1
+
+// ImportModule is the Wasm import module that holds every host function of ABI v1.
+const ImportModule = "weir_v1"
+
+// ExportPrefix starts the name of every guest export of ABI v1.
+const ExportPrefix = "weir_v1_"
+
+// Guest export names (ABI.md §3).
+const (
+	ExportReserve = "weir_v1_reserve"
+	ExportProcess = "weir_v1_process"
+	ExportInit    = "weir_v1_init"
+	ExportMemory  = "memory"
+	// ExportInitialize is the WASI reactor initialiser, called first if present.
+	ExportInitialize = "_initialize"
+)
+
+// Host function names in ImportModule (ABI.md §5).
+const (
+	FuncStateGet    = "state_get"
+	FuncStatePut    = "state_put"
+	FuncStateDelete = "state_delete"
+	FuncStateClear  = "state_clear"
+	FuncStateScan   = "state_scan"
+	FuncTimerSet    = "timer_set"
+	FuncTimerDelete = "timer_delete"
+	FuncEmit        = "emit"
+	FuncLog         = "log"
+	FuncSetError    = "set_error"
+)
+
+// Code is a status code of ABI v1 (ABI.md §8). Zero is success.
+type Code uint32
+
+// Status codes of ABI v1.
+const (
+	OK             Code = 0
+	NotFound       Code = 1
+	BufferTooSmall Code = 2
+	OutOfBounds    Code = 3
+	BadEntry       Code = 4
+	BadArgument    Code = 5
+	LimitExceeded  Code = 6
+	Malformed      Code = 7
+	NotAllowed     Code = 8
+	Internal       Code = 9
+
+	// FirstGuestCode is the lowest code an operator may use for errors of its own.
+	FirstGuestCode Code = 100
+)
+
+var codeNames = [...]string{
+	OK: "OK", NotFound: "NOT_FOUND", BufferTooSmall: "BUFFER_TOO_SMALL",
+	OutOfBounds: "OUT_OF_BOUNDS", BadEntry: "BAD_ENTRY", BadArgument: "BAD_ARGUMENT",
+	LimitExceeded: "LIMIT_EXCEEDED", Malformed: "MALFORMED", NotAllowed: "NOT_ALLOWED",
+	Internal: "INTERNAL",
+}
+
+// String returns the ABI name of c, "GUEST_ERROR(n)" for operator codes and
+// "UNKNOWN(n)" for codes ABI v1 does not define.
+func (c Code) String() string {
+	switch {
+	case int(c) < len(codeNames):
+		return codeNames[c]
+	case c >= FirstGuestCode:
+		return fmt.Sprintf("GUEST_ERROR(%d)", uint32(c))
+	default:
+		return fmt.Sprintf("UNKNOWN(%d)", uint32(c))
+	}
+}
+
+// Known reports whether c is OK, a code defined by ABI v1, or a guest code.
+func (c Code) Known() bool { return int(c) < len(codeNames) || c >= FirstGuestCode }
+
+// Log levels of the log host function; they match log/slog's levels.
+const (
+	LevelDebug int32 = -4
+	LevelInfo  int32 = 0
+	LevelWarn  int32 = 4
+	LevelError int32 = 8
+)
