@@ -38,11 +38,17 @@ func Go(dir string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(outDir, filepath.Base(abs)+"-"+hex.EncodeToString(sum[:6])+".wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
+	// NB: test binaries of several packages build in parallel; each writes its
+	// own temporary file and renames it, so none reads a half-written module.
+	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", tmp, ".")
 	cmd.Dir = abs
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %s for wasip1: %v\n%s", dir, err, msg)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return "", err
 	}
 	built[abs] = out
 	return out, nil
