@@ -358,3 +358,28 @@ func (it *HeaderIter) Next() (name, value []byte, ok bool) {
 func (it *HeaderIter) Err() error { return it.err }
 
 func putI64(b []byte, v int64) { le.PutUint64(b, uint64(v)) }
+
+// AppendBatch appends every entry of the batch b, which must be valid (for example
+// validated with Validate, or written by a Writer), in one copy.
+func (w *Writer) AppendBatch(b []byte) {
+	if w.buf == nil {
+		w.Reset()
+	}
+	w.buf = append(w.buf, b[BatchHeaderSize:]...)
+	w.count += le.Uint32(b[offCount:])
+}
+
+// SetTrackingID overwrites the tracking id of the entry whose encoding starts at
+// byte off of the batch being written (as returned by Size before Append).
+func (w *Writer) SetTrackingID(off int, id uint64) { le.PutUint64(w.buf[off+24:], id) }
+
+// EntryTimestamp returns the timestamp of the entry that starts at byte off of the
+// batch being written.
+func (w *Writer) EntryTimestamp(off int) int64 { return int64(le.Uint64(w.buf[off+16:])) }
+
+// EntryEnd returns the offset just past the entry that starts at byte off of the
+// batch being written.
+func (w *Writer) EntryEnd(off int) int {
+	h := w.buf[off:]
+	return off + EntryHeaderSize + int(le.Uint32(h[4:])) + int(le.Uint32(h[8:])) + int(le.Uint32(h[12:]))
+}

@@ -1,0 +1,211 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// coordinator drives checkpoints for one attempt: it decides when to trigger
+// one, collects the acknowledgements of every subtask, writes the manifest when
+// all are in (which is what makes the checkpoint complete), then has the sinks
+// commit. It is a plain state machine used from one goroutine; the driver feeds
+// it ticks and acknowledgements.
+type coordinator struct {
+	job   *Job
+	store SnapshotStore
+	log   *slog.Logger
+
+	tasks        int   // subtasks that acknowledge each checkpoint
+	sourceTasks  int   // source subtasks
+	finishedSrcs int   // source subtasks whose splits all ended
+	nextID       int64 // id of the next checkpoint
+	lastStart    time.Time
+	pending      *pendingCheckpoint
+	failures     int // consecutive failed checkpoints
+	stopping     bool
+	finalID      int64 // the checkpoint after which the attempt ends (0: none yet)
+	completed    int64 // newest complete checkpoint
+	done         bool  // finalID completed
+	finishedJob  bool  // the final checkpoint saw every source ended
+	onComplete   func(m *Manifest)
+}
+
+type pendingCheckpoint struct {
+	id      int64
+	started time.Time
+	acks    map[taskID]bool
+	m       *Manifest
+}
+
+// maxCheckpointFailures is how many checkpoints in a row may fail (time out, or a
+// subtask declines) before the attempt fails.
+const maxCheckpointFailures = 3
+
+func newCoordinator(job *Job, store SnapshotStore, log *slog.Logger, tasks, sourceTasks int, nextID int64, now time.Time) *coordinator {
+	return &coordinator{job: job, store: store, log: log, tasks: tasks, sourceTasks: sourceTasks, nextID: nextID, lastStart: now}
+}
+
+// requestStop asks for a final checkpoint, after which the attempt ends.
+func (c *coordinator) requestStop() { c.stopping = true }
+
+func (c *coordinator) sourceFinished() { c.finishedSrcs++ }
+
+// tick returns the id of a checkpoint to trigger now, or 0. It also abandons a
+// checkpoint that ran past its timeout.
+func (c *coordinator) tick(now time.Time) (int64, error) {
+	if c.pending != nil {
+		if now.Sub(c.pending.started) <= c.job.Checkpoint.Timeout {
+			return 0, nil
+		}
+		if err := c.abandon(fmt.Errorf("checkpoint %d timed out after %v", c.pending.id, c.job.Checkpoint.Timeout)); err != nil {
+			return 0, err
+		}
+	}
+	if c.finalID != 0 {
+		return 0, nil
+	}
+	final := c.stopping || c.finishedSrcs == c.sourceTasks
+	if !final && now.Sub(c.lastStart) < c.job.Checkpoint.Interval {
+		return 0, nil
+	}
+	id := c.nextID
+	c.nextID++
+	c.lastStart = now
+	if final {
+		c.finalID = id
+	}
+	c.pending = &pendingCheckpoint{id: id, started: now, acks: map[taskID]bool{}, m: &Manifest{
+		Format: manifestFormat, Job: c.job.Name, Checkpoint: id, TimeUnixMs: now.UnixMilli(), MaxParallelism: c.job.MaxParallelism,
+		Sources: map[string]*SourceSnapshot{}, Operators: map[string]*OperatorSnap{}, Sinks: map[string]*SinkSnapshot{},
+	}}
+	return id, nil
+}
+
+func (c *coordinator) abandon(err error) error {
+	c.failures++
+	c.log.Warn("checkpoint abandoned", "checkpoint", c.pending.id, "err", err, "failuresInARow", c.failures)
+	if c.pending.id == c.finalID {
+		c.finalID = 0 // try the final checkpoint again
+	}
+	c.pending = nil
+	if c.failures >= maxCheckpointFailures {
+		return fmt.Errorf("%d checkpoints in a row failed; last: %w", c.failures, err)
+	}
+	return nil
+}
+
+// onAck records an acknowledgement. When it is the last one, it writes the
+// manifest and commits the sinks; the returned manifest is then not nil.
+func (c *coordinator) onAck(ctx context.Context, a ackMsg) (*Manifest, error) {
+	p := c.pending
+	if p == nil || a.checkpoint != p.id {
+		return nil, nil // an acknowledgement of an abandoned checkpoint
+	}
+	if a.err != nil {
+		return nil, c.abandon(a.err)
+	}
+	if p.acks[a.task] {
+		panic(fmt.Sprintf("checkpoint %d: %s acknowledged twice", p.id, a.task))
+	}
+	p.acks[a.task] = true
+	m := p.m
+	switch {
+	case a.splits != nil:
+		s := m.Sources[a.task.node]
+		if s == nil {
+			s = &SourceSnapshot{Splits: map[string]SplitSnapshot{}}
+			m.Sources[a.task.node] = s
+		}
+		for id, st := range a.splits {
+			s.Splits[id] = st
+		}
+	case a.state != nil:
+		o := c.operatorSnap(a.task.node)
+		o.State[a.task.subtask] = *a.state
+	default:
+		if c.isSink(a.task.node) {
+			s := m.Sinks[a.task.node]
+			if s == nil {
+				s = &SinkSnapshot{Committables: make([][]byte, c.parallelism(a.task.node))}
+				m.Sinks[a.task.node] = s
+			}
+			s.Committables[a.task.subtask] = a.committed
+		}
+	}
+	if len(p.acks) < c.tasks {
+		return nil, nil
+	}
+	return c.complete(ctx)
+}
+
+func (c *coordinator) operatorSnap(name string) *OperatorSnap {
+	o := c.pending.m.Operators[name]
+	if o == nil {
+		p := c.parallelism(name)
+		o = &OperatorSnap{Parallelism: p, State: make([]StateHandle, p)}
+		c.pending.m.Operators[name] = o
+	}
+	return o
+}
+
+func (c *coordinator) parallelism(name string) int {
+	for _, n := range c.job.Operators {
+		if n.Name == name {
+			return n.Parallelism
+		}
+	}
+	for _, n := range c.job.Sinks {
+		if n.Name == name {
+			return n.Parallelism
+		}
+	}
+	panic("unknown node " + name)
+}
+
+func (c *coordinator) isSink(name string) bool {
+	for _, n := range c.job.Sinks {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// complete writes the manifest of the pending checkpoint and commits the sinks.
+func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
+	p := c.pending
+	m := p.m
+	m.Finished = true
+	for _, s := range m.Sources {
+		for _, sp := range s.Splits {
+			m.Finished = m.Finished && sp.Finished
+		}
+	}
+	if err := writeManifest(ctx, c.store, manifestObject(p.id), m); err != nil {
+		return nil, c.abandon(fmt.Errorf("write manifest: %w", err))
+	}
+	c.pending, c.failures, c.completed = nil, 0, p.id
+	c.log.Debug("checkpoint complete", "checkpoint", p.id)
+	// The checkpoint is complete: from here on a restart restores it and its
+	// committables are committed by Recover, so a commit failure fails the attempt
+	// rather than the checkpoint.
+	for _, n := range c.job.Sinks {
+		var cs [][]byte
+		if s := m.Sinks[n.Name]; s != nil {
+			cs = s.Committables
+		}
+		if err := n.Sink.Commit(ctx, p.id, cs); err != nil {
+			return m, fmt.Errorf("sink %q: commit checkpoint %d: %w", n.Name, p.id, err)
+		}
+	}
+	if p.id == c.finalID {
+		c.done, c.finishedJob = true, m.Finished
+	}
+	collectGarbage(ctx, c.store, c.job.Checkpoint.Retain, c.log)
+	if c.onComplete != nil {
+		c.onComplete(m)
+	}
+	return m, nil
+}

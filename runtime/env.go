@@ -1,0 +1,204 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/weirstream/weir/abi"
+)
+
+// opEnv is the runtime's Env: it scopes state and timers to the key of a batch
+// entry and routes emitted records to the subtask's outputs. One lives in each
+// operator subtask and is reused for every call.
+type opEnv struct {
+	p        *operatorProc
+	active   bool
+	keys     [][]byte // key of each entry of the current batch (keyed operators only)
+	kgs      []int32  // key group of each entry, -1 until computed
+	key      []byte   // scratch: the state key being built
+	rangeEnd []byte   // scratch: the end of a scan or clear range
+	failure  error    // a host-side failure during the call; fails the call
+}
+
+var _ Env = (*opEnv)(nil)
+
+func (e *opEnv) begin(b []byte) {
+	e.active, e.failure = true, nil
+	e.keys, e.kgs = e.keys[:0], e.kgs[:0]
+	if !e.p.keyed {
+		return
+	}
+	r := abi.NewReader(b)
+	for r.Next() {
+		e.keys = append(e.keys, r.Entry().Key)
+		e.kgs = append(e.kgs, -1)
+	}
+}
+
+func (e *opEnv) end() error {
+	e.active = false
+	clear(e.keys) // do not keep the batch reachable
+	return e.failure
+}
+
+// fail records a host-side failure; the call fails even if the guest ignores the code.
+func (e *opEnv) fail(op string, err error) uint32 {
+	if e.failure == nil {
+		e.failure = fmt.Errorf("%s: %w", op, err)
+	}
+	return uint32(abi.Internal)
+}
+
+// scope checks entry and returns its key group and key.
+func (e *opEnv) scope(entry uint32) (int, []byte, uint32) {
+	if !e.active || !e.p.keyed {
+		return 0, nil, uint32(abi.NotAllowed)
+	}
+	if int(entry) >= len(e.keys) {
+		return 0, nil, uint32(abi.BadEntry)
+	}
+	kg := e.kgs[entry]
+	if kg < 0 {
+		kg = int32(abi.KeyGroup(e.keys[entry], e.p.t.at.job.MaxParallelism))
+		e.kgs[entry] = kg
+	}
+	return int(kg), e.keys[entry], 0
+}
+
+func validName(name []byte) bool { return len(name) >= 1 && len(name) <= abi.MaxStateNameBytes }
+
+func (e *opEnv) stateKey(entry uint32, name, userKey []byte) uint32 {
+	kg, key, code := e.scope(entry)
+	if code != 0 {
+		return code
+	}
+	if !validName(name) {
+		return uint32(abi.BadArgument)
+	}
+	e.key = appendStateKey(e.key[:0], kg, name, key, userKey)
+	return 0
+}
+
+func (e *opEnv) StateGet(entry uint32, name, userKey []byte) ([]byte, uint32) {
+	if code := e.stateKey(entry, name, userKey); code != 0 {
+		return nil, code
+	}
+	v, ok, err := e.p.backend.Get(e.key)
+	if err != nil {
+		return nil, e.fail("state get", err)
+	}
+	if !ok {
+		return nil, uint32(abi.NotFound)
+	}
+	return v, 0
+}
+
+func (e *opEnv) StatePut(entry uint32, name, userKey, value []byte) uint32 {
+	if code := e.stateKey(entry, name, userKey); code != 0 {
+		return code
+	}
+	if err := e.p.backend.Set(e.key, value); err != nil {
+		return e.fail("state put", err)
+	}
+	return 0
+}
+
+func (e *opEnv) StateDelete(entry uint32, name, userKey []byte) uint32 {
+	if code := e.stateKey(entry, name, userKey); code != 0 {
+		return code
+	}
+	if err := e.p.backend.Delete(e.key); err != nil {
+		return e.fail("state delete", err)
+	}
+	return 0
+}
+
+// prefixEnd sets e.rangeEnd to the first key after every key that starts with e.key.
+func (e *opEnv) prefixEnd() {
+	e.rangeEnd = append(e.rangeEnd[:0], e.key...)
+	for i := len(e.rangeEnd) - 1; i >= 0; i-- {
+		if e.rangeEnd[i] != 0xff {
+			e.rangeEnd[i]++
+			e.rangeEnd = e.rangeEnd[:i+1]
+			return
+		}
+	}
+	// INVARIANT: a state key starts with a 2-byte key group < 2^15, so it is never all 0xff.
+	panic("state key prefix is all 0xff")
+}
+
+func (e *opEnv) StateClear(entry uint32, name []byte) uint32 {
+	if code := e.stateKey(entry, name, nil); code != 0 {
+		return code
+	}
+	e.prefixEnd()
+	if err := e.p.backend.DeleteRange(e.key, e.rangeEnd); err != nil {
+		return e.fail("state clear", err)
+	}
+	return 0
+}
+
+func (e *opEnv) StateScan(entry uint32, name, start []byte, fn func(userKey, value []byte) bool) uint32 {
+	if code := e.stateKey(entry, name, nil); code != 0 {
+		return code
+	}
+	prefixLen := len(e.key)
+	e.prefixEnd()
+	e.key = append(e.key, start...)
+	err := e.p.backend.Scan(e.key, e.rangeEnd, func(k, v []byte) bool { return fn(k[prefixLen:], v) })
+	if err != nil {
+		return e.fail("state scan", err)
+	}
+	return 0
+}
+
+func (e *opEnv) timer(entry uint32, kind uint32) (int, []byte, uint32) {
+	kg, key, code := e.scope(entry)
+	if code != 0 {
+		return 0, nil, code
+	}
+	if abi.Kind(kind) != abi.KindEventTimer && abi.Kind(kind) != abi.KindProcessingTime {
+		return 0, nil, uint32(abi.BadArgument)
+	}
+	return kg, key, 0
+}
+
+func (e *opEnv) TimerSet(entry uint32, kind uint32, time int64) uint32 {
+	kg, key, code := e.timer(entry, kind)
+	if code != 0 {
+		return code
+	}
+	if err := e.p.timers.set(kg, abi.Kind(kind), time, key); err != nil {
+		return e.fail("timer set", err)
+	}
+	return 0
+}
+
+func (e *opEnv) TimerDelete(entry uint32, kind uint32, time int64) uint32 {
+	kg, key, code := e.timer(entry, kind)
+	if code != 0 {
+		return code
+	}
+	if err := e.p.timers.remove(kg, abi.Kind(kind), time, key); err != nil {
+		return e.fail("timer delete", err)
+	}
+	return 0
+}
+
+func (e *opEnv) Emit(port uint32, batch []byte) uint32 {
+	if !e.active {
+		return uint32(abi.NotAllowed)
+	}
+	if port > abi.MaxPort {
+		return uint32(abi.BadArgument)
+	}
+	if err := e.p.t.outs.emit(int(port), batch); err != nil {
+		return e.fail("emit", err)
+	}
+	return 0
+}
+
+func (e *opEnv) Log(level int32, msg []byte) {
+	e.p.t.log.Log(context.Background(), slog.Level(level), string(msg))
+}

@@ -1,0 +1,200 @@
+package runtime_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirstream/weir/runtime"
+	"github.com/weirstream/weir/runtime/memory"
+)
+
+// The simulation test runs the whole engine under runtime.Simulate's seeded
+// scheduler, with crashes, restores with a different parallelism, and corrupted
+// checkpoints; the committed output must equal the output computed without the
+// engine. A failing seed replays exactly:
+//
+//	go test ./runtime -run TestSimulation -sim.seed=N -v
+
+var (
+	simSeed  = flag.Int64("sim.seed", 0, "run only this simulation seed")
+	simSeeds = flag.Int("sim.seeds", 100, "number of simulation seeds to run")
+)
+
+// simJob builds the simulated job: word count (split -> keyBy -> count) and a
+// keyed tumbling-window sum over the same lines, with parallelism from rng.
+func simJob(rng *rand.Rand, splits [][]memory.Record, sink *memory.Sink) *runtime.Job {
+	p := func() int { return 1 + rng.Intn(4) }
+	srcP := 1 + rng.Intn(len(splits))
+	splitP := srcP
+	return (&runtime.Job{
+		Name:           "sim",
+		MaxParallelism: 16,
+		Checkpoint:     runtime.CheckpointConfig{Interval: time.Duration(5+rng.Intn(60)) * time.Millisecond},
+		Sources:        []*runtime.SourceNode{{Name: "lines", Parallelism: srcP, Source: memory.NewSource(splits...)}},
+		Operators: []*runtime.OperatorNode{
+			{Name: "split", Parallelism: splitP, Inputs: []runtime.Input{{From: "lines"}}, Factory: runtime.NewTestSplit()},
+			{Name: "count", Parallelism: p(), Inputs: []runtime.Input{{From: "split", Partition: runtime.KeyBy}}, Factory: runtime.NewTestCount()},
+			{Name: "window", Parallelism: p(), Inputs: []runtime.Input{{From: "split", Partition: runtime.KeyBy}}, Factory: runtime.NewTestWindow(100)},
+		},
+		Sinks: []*runtime.SinkNode{{Name: "out", Parallelism: p(), Inputs: []runtime.Input{{From: "count", Partition: runtime.Rebalance}, {From: "window", Partition: runtime.Rebalance}}, Sink: sink}},
+	}).WithDefaults()
+}
+
+// Checkpoint returns a runtime.CheckpointConfig with the given interval.
+func Checkpoint(interval time.Duration) runtime.CheckpointConfig {
+	return runtime.CheckpointConfig{Interval: interval}
+}
+
+// simInput makes the lines of the simulated job and the expected output.
+func simInput(rng *rand.Rand) ([][]memory.Record, []string) {
+	vocab := strings.Fields("ab cd ef gh ij kl mn op qr st uv wx")
+	nSplits := 1 + rng.Intn(4)
+	splits := make([][]memory.Record, nSplits)
+	counts := map[string]int{}
+	sums := map[string]map[int64]int{}
+	var want []string
+	for s := range splits {
+		n := 50 + rng.Intn(400)
+		ts := int64(rng.Intn(50))
+		for i := 0; i < n; i++ {
+			ts += int64(1 + rng.Intn(9)) // strictly increasing per split: nothing is late
+			var words []string
+			for j := 0; j < 1+rng.Intn(3); j++ {
+				w := vocab[rng.Intn(len(vocab))]
+				words = append(words, w)
+				counts[w]++
+				want = append(want, fmt.Sprintf("%s=%d", w, counts[w]))
+				if sums[w] == nil {
+					sums[w] = map[int64]int{}
+				}
+				sums[w][ts-ts%100+100]++
+			}
+			splits[s] = append(splits[s], memory.Record{Value: strings.Join(words, " "), Timestamp: ts})
+		}
+	}
+	for w, m := range sums {
+		for end, sum := range m {
+			want = append(want, fmt.Sprintf("%s=%d-%d:%d", w, end-100, end, sum))
+		}
+	}
+	sort.Strings(want)
+	return splits, want
+}
+
+func TestSimulation(t *testing.T) {
+	seeds := make([]int64, 0, *simSeeds)
+	if *simSeed != 0 {
+		seeds = append(seeds, *simSeed)
+	} else {
+		base := time.Now().UnixNano() % 1_000_000
+		for i := 0; i < *simSeeds; i++ {
+			seeds = append(seeds, base+int64(i)+1)
+		}
+	}
+	for _, seed := range seeds {
+		res, err := simulate(seed)
+		if err != nil {
+			t.Errorf("seed %d: %v\nreplay with: go test ./runtime -run TestSimulation -sim.seed=%d -v\nlast events:\n  %s",
+				seed, err, seed, strings.Join(tail(res.Events, 40), "\n  "))
+		} else if testing.Verbose() {
+			t.Logf("seed %d: ok, %d crashes, %d steps", seed, res.Crashes, res.Steps)
+		}
+	}
+}
+
+func tail(s []string, n int) []string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func simulate(seed int64) (runtime.SimResult, error) {
+	rng := rand.New(rand.NewSource(seed))
+	store := memory.NewStore()
+	sink := memory.NewSink()
+	splits, want := simInput(rng)
+	opts := runtime.SimOptions{
+		Seed:       seed,
+		MaxCrashes: rng.Intn(6),
+		Job:        func(rng *rand.Rand) *runtime.Job { return simJob(rng, splits, sink) },
+		AfterCrash: func(rng *rand.Rand) string { return maybeCorrupt(rng, store) },
+	}
+	if opts.MaxCrashes > 0 {
+		opts.CrashProbability = 0.002 + rng.Float64()*0.01
+	}
+	res, err := runtime.Simulate(runtime.Config{Store: store, State: memory.StateFactory{}, BatchRecords: 1 + rng.Intn(16)}, opts)
+	if err != nil {
+		return res, err
+	}
+	if got := sink.Committed(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		return res, fmt.Errorf("committed output differs after %d crashes: %s", res.Crashes, diff(got, want))
+	}
+	return res, nil
+}
+
+// maybeCorrupt damages the newest checkpoint, sometimes: a state object only it
+// references, or its manifest. The restart must fall back to the checkpoint
+// before it and still commit exactly the expected output.
+func maybeCorrupt(rng *rand.Rand, store *memory.Store) string {
+	if rng.Intn(2) != 0 {
+		return ""
+	}
+	ctx := context.Background()
+	ids, _ := runtime.Checkpoints(ctx, store)
+	if len(ids) < 2 {
+		return ""
+	}
+	latest, _ := runtime.ReadManifest(ctx, store, runtime.ManifestObject(ids[0]))
+	prev, _ := runtime.ReadManifest(ctx, store, runtime.ManifestObject(ids[1]))
+	if latest == nil || prev == nil || latest.Finished {
+		return ""
+	}
+	shared := map[string]bool{}
+	for _, o := range prev.Objects() {
+		shared[o] = true
+	}
+	for _, o := range latest.Objects() {
+		if !shared[o] && rng.Intn(2) == 0 {
+			store.Mutate(o, func(b []byte) []byte {
+				if len(b) == 0 {
+					return nil
+				}
+				b[rng.Intn(len(b))] ^= 0x40
+				return b
+			})
+			return fmt.Sprintf("corrupted state object %s of checkpoint %d", o, ids[0])
+		}
+	}
+	store.Mutate(runtime.ManifestObject(ids[0]), func(b []byte) []byte { b[len(b)/2] ^= 1; return b })
+	return fmt.Sprintf("corrupted the manifest of checkpoint %d", ids[0])
+}
+
+func diff(got, want []string) string {
+	g, w := map[string]int{}, map[string]int{}
+	for _, x := range got {
+		g[x]++
+	}
+	for _, x := range want {
+		w[x]++
+	}
+	var out []string
+	for x, n := range w {
+		if g[x] < n {
+			out = append(out, fmt.Sprintf("missing %q x%d", x, n-g[x]))
+		}
+	}
+	for x, n := range g {
+		if w[x] < n {
+			out = append(out, fmt.Sprintf("extra %q x%d", x, n-w[x]))
+		}
+	}
+	sort.Strings(out)
+	return fmt.Sprintf("got %d lines, want %d: %s", len(got), len(want), strings.Join(tail(out, 20), "; "))
+}
