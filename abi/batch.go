@@ -20,7 +20,8 @@ const (
 	offWatermark      = 8
 	offProcessingTime = 16
 	// OffCursor is where a guest stores the index of the entry it works on.
-	OffCursor = 24
+	OffCursor   = 24
+	offReserved = 28
 )
 
 var le = binary.LittleEndian
@@ -300,6 +301,9 @@ func Validate(b []byte, lim Limits, recordsOnly bool) error {
 	}
 	if r.off != len(b) {
 		return &FormatError{Entry: -1, Field: "count", Msg: fmt.Sprintf("%d entries end at byte %d but the batch has %d bytes", r.n, r.off, len(b))}
+	}
+	if le.Uint32(b[offReserved:]) != 0 {
+		return &FormatError{Entry: -1, Field: "reserved", Msg: fmt.Sprintf("reserved header field at byte %d is not zero", offReserved)}
 	}
 	return nil
 }

@@ -27,9 +27,13 @@ type coordinator struct {
 	stopping     bool
 	finalID      int64 // the checkpoint after which the attempt ends (0: none yet)
 	completed    int64 // newest complete checkpoint
-	done         bool  // finalID completed
-	finishedJob  bool  // the final checkpoint saw every source ended
-	onComplete   func(m *Manifest)
+	// carried holds, per sink, committables pre-committed for checkpoints that
+	// were abandoned: their transactions hold records no later transaction
+	// has, so they are committed with the next checkpoint that completes.
+	carried     map[string][][]byte
+	done        bool // finalID completed
+	finishedJob bool // the final checkpoint saw every source ended
+	onComplete  func(m *Manifest)
 }
 
 type pendingCheckpoint struct {
@@ -44,7 +48,7 @@ type pendingCheckpoint struct {
 const maxCheckpointFailures = 3
 
 func newCoordinator(job *Job, store SnapshotStore, log *slog.Logger, tasks, sourceTasks int, nextID int64, now time.Time) *coordinator {
-	return &coordinator{job: job, store: store, log: log, tasks: tasks, sourceTasks: sourceTasks, nextID: nextID, lastStart: now}
+	return &coordinator{job: job, store: store, log: log, tasks: tasks, sourceTasks: sourceTasks, nextID: nextID, lastStart: now, carried: map[string][][]byte{}}
 }
 
 // requestStop asks for a final checkpoint, after which the attempt ends.
@@ -89,6 +93,9 @@ func (c *coordinator) abandon(err error) error {
 	if c.pending.id == c.finalID {
 		c.finalID = 0 // try the final checkpoint again
 	}
+	for name, sk := range c.pending.m.Sinks {
+		c.carried[name] = append(c.carried[name], sk.Committables...)
+	}
 	c.pending = nil
 	if c.failures >= maxCheckpointFailures {
 		return fmt.Errorf("%d checkpoints in a row failed; last: %w", c.failures, err)
@@ -101,7 +108,12 @@ func (c *coordinator) abandon(err error) error {
 func (c *coordinator) onAck(ctx context.Context, a ackMsg) (*Manifest, error) {
 	p := c.pending
 	if p == nil || a.checkpoint != p.id {
-		return nil, nil // an acknowledgement of an abandoned checkpoint
+		// An acknowledgement of an abandoned checkpoint. A sink's committable must
+		// not be dropped: its transaction holds the records since the barrier before.
+		if a.committed != nil {
+			c.carried[a.task.node] = append(c.carried[a.task.node], a.committed)
+		}
+		return nil, nil
 	}
 	if a.err != nil {
 		return nil, c.abandon(a.err)
@@ -125,13 +137,13 @@ func (c *coordinator) onAck(ctx context.Context, a ackMsg) (*Manifest, error) {
 		o := c.operatorSnap(a.task.node)
 		o.State[a.task.subtask] = *a.state
 	default:
-		if c.isSink(a.task.node) {
+		if a.committed != nil {
 			s := m.Sinks[a.task.node]
 			if s == nil {
-				s = &SinkSnapshot{Committables: make([][]byte, c.parallelism(a.task.node))}
+				s = &SinkSnapshot{}
 				m.Sinks[a.task.node] = s
 			}
-			s.Committables[a.task.subtask] = a.committed
+			s.Committables = append(s.Committables, a.committed)
 		}
 	}
 	if len(p.acks) < c.tasks {
@@ -164,19 +176,18 @@ func (c *coordinator) parallelism(name string) int {
 	panic("unknown node " + name)
 }
 
-func (c *coordinator) isSink(name string) bool {
-	for _, n := range c.job.Sinks {
-		if n.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // complete writes the manifest of the pending checkpoint and commits the sinks.
 func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 	p := c.pending
 	m := p.m
+	for name, cs := range c.carried {
+		s := m.Sinks[name]
+		if s == nil {
+			s = &SinkSnapshot{}
+			m.Sinks[name] = s
+		}
+		s.Committables = append(cs, s.Committables...)
+	}
 	m.Finished = true
 	for _, s := range m.Sources {
 		for _, sp := range s.Splits {
@@ -187,6 +198,7 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 		return nil, c.abandon(fmt.Errorf("write manifest: %w", err))
 	}
 	c.pending, c.failures, c.completed = nil, 0, p.id
+	clear(c.carried) // in the manifest now: Recover commits them after a crash
 	c.log.Debug("checkpoint complete", "checkpoint", p.id)
 	// The checkpoint is complete: from here on a restart restores it and its
 	// committables are committed by Recover, so a commit failure fails the attempt

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -78,5 +79,100 @@ func TestWordCountExactlyOnce(t *testing.T) {
 	}
 	if len(sink.Committed()) != len(want) {
 		t.Fatalf("rerun changed the output: %d lines", len(sink.Committed()))
+	}
+}
+
+func wordJob(src runtime.Source, sink runtime.Sink, countP int) *runtime.Job {
+	return &runtime.Job{
+		Name:       "wordcount",
+		Checkpoint: runtime.CheckpointConfig{Interval: 5 * time.Millisecond},
+		Restart:    runtime.RestartConfig{Attempts: 2, Delay: time.Millisecond},
+		Sources:    []*runtime.SourceNode{{Name: "lines", Parallelism: 2, Source: src}},
+		Operators: []*runtime.OperatorNode{
+			{Name: "split", Parallelism: 2, Inputs: []runtime.Input{{From: "lines"}}, Factory: runtime.NewTestSplit()},
+			{Name: "count", Parallelism: countP, Inputs: []runtime.Input{{From: "split", Partition: runtime.KeyBy}}, Factory: runtime.NewTestCount()},
+		},
+		Sinks: []*runtime.SinkNode{{Name: "out", Parallelism: 1, Inputs: []runtime.Input{{From: "count", Partition: runtime.Rebalance}}, Sink: sink}},
+	}
+}
+
+// waitFor polls cond until it holds (no deadline: the test binary's timeout is
+// the bound).
+func waitFor(cond func() bool) {
+	for !cond() {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestStopAndSavepointRescale stops an unbounded job gracefully, turns its last
+// checkpoint into a savepoint, and resumes from the savepoint with another
+// parallelism and more input: the two runs together commit exactly the output
+// of one uninterrupted run, and the counts carry over in the state.
+func TestStopAndSavepointRescale(t *testing.T) {
+	ctx := context.Background()
+	recs, want := wordLines(3000)
+	half := [][]memory.Record{recs[:700], recs[1500:2300]}
+	full := [][]memory.Record{recs[:1500], recs[1500:]}
+
+	store, sink1 := memory.NewStore(), memory.NewSink()
+	cfg := runtime.Config{Store: store, State: memory.StateFactory{}, WorkDir: t.TempDir(), Logger: testLogger(t)}
+	x, err := runtime.Start(ctx, wordJob(memory.NewSource(half...).Unbounded(), sink1, 3), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(func() bool { return x.Stats().Records()["lines"] == 1500 })
+	x.Stop()
+	res, err := x.Wait()
+	if err != nil || res.Finished {
+		t.Fatalf("stop: %+v, %v", res, err)
+	}
+	m, err := runtime.LatestCheckpoint(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := memory.NewStore()
+	if err := runtime.WriteSavepoint(ctx, m, store, memory.StateFactory{}, t.TempDir(), sp); err != nil {
+		t.Fatal(err)
+	}
+
+	sink2 := memory.NewSink()
+	cfg2 := runtime.Config{Store: memory.NewStore(), Savepoint: sp, State: memory.StateFactory{}, WorkDir: t.TempDir(), Logger: testLogger(t)}
+	res, err = runtime.Run(ctx, wordJob(memory.NewSource(full...), sink2, 5), cfg2)
+	if err != nil || !res.Finished {
+		t.Fatalf("resume from savepoint: %+v, %v", res, err)
+	}
+	got := append(sink1.Committed(), sink2.Committed()...)
+	sort.Strings(got)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("output of the two runs differs from one run: got %d lines, want %d", len(got), len(want))
+	}
+}
+
+// TestPoisonRecordFailsWithPosition checks that a failing operator restarts the
+// job a bounded number of times, then fails with where the record came from.
+func TestPoisonRecordFailsWithPosition(t *testing.T) {
+	recs := []memory.Record{{Value: "a b"}, {Value: "c"}, {Value: "poison"}, {Value: "d"}}
+	sink := memory.NewSink()
+	job := wordJob(memory.NewSource(recs), sink, 1)
+	job.Operators[0] = &runtime.OperatorNode{Name: "split", Parallelism: 2, Inputs: []runtime.Input{{From: "lines"}}, Factory: runtime.NewTestCount()}
+	job.Operators[1].Inputs[0].Partition = runtime.KeyBy
+	job.Sources[0].Parallelism = 2
+	job.Operators[0].Inputs[0].Partition = runtime.KeyBy
+	res, err := runtime.Run(context.Background(), job, runtime.Config{Store: memory.NewStore(), State: memory.StateFactory{}, WorkDir: t.TempDir(), Logger: testLogger(t)})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if res.Restarts != 2 {
+		t.Errorf("restarts = %d, want 2", res.Restarts)
+	}
+	msg := err.Error()
+	for _, want := range []string{`operator "split"`, `entry`, `source "lines" split "0" record #2`, "poison record", "after 2 restarts"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not contain %q", msg, want)
+		}
+	}
+	var oe *runtime.OperatorError
+	if !errors.As(err, &oe) {
+		t.Fatalf("error is not an *OperatorError: %T", err)
 	}
 }

@@ -153,7 +153,7 @@ func (x *Execution) run(ctx context.Context) (Result, error) {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		if attempt >= x.job.Restart.Attempts {
+		if attempt >= max(x.job.Restart.Attempts, 0) {
 			return res, fmt.Errorf("job %q failed after %d restarts: %w", x.job.Name, res.Restarts, err)
 		}
 		res.Restarts++

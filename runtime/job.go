@@ -30,7 +30,9 @@ type CheckpointConfig struct {
 
 // RestartConfig bounds automatic recovery.
 type RestartConfig struct {
-	Attempts int           // restarts after a failure before the job fails (default 3)
+	// Attempts is how many times a failed job restarts before it fails for
+	// good (default 3; NoRestarts for none).
+	Attempts int
 	Delay    time.Duration // wait before each restart (default 1s)
 }
 
@@ -94,6 +96,9 @@ func (p Partitioning) String() string {
 	return fmt.Sprintf("Partitioning(%d)", int(p))
 }
 
+// NoRestarts as RestartConfig.Attempts makes the first failure final.
+const NoRestarts = -1
+
 // Defaults applied by WithDefaults.
 const (
 	DefaultMaxParallelism     = 128
@@ -138,8 +143,9 @@ func (j *Job) WithDefaults() *Job {
 }
 
 // Validate checks the graph: unique names, known inputs, no cycles, forward
-// edges between equal parallelisms, consistent keying, and that every node
-// reaches a sink. The error names the node and what is wrong.
+// edges between equal parallelisms, consistent keying, no output read twice by
+// one node, and that every source and operator has a consumer. The error names
+// the node and what is wrong.
 func (j *Job) Validate() error {
 	var errs []error
 	bad := func(node, format string, args ...any) {
@@ -191,12 +197,20 @@ func (j *Job) Validate() error {
 			bad(n.Name, "no sink implementation")
 		}
 	}
+	consumed := map[string]bool{}
 	checkInputs := func(name string, p int, ins []Input) {
 		if len(ins) == 0 {
 			bad(name, "no inputs")
 		}
 		keyed := 0
+		seen := map[Input]bool{}
 		for _, in := range ins {
+			consumed[in.From] = true
+			if k := (Input{From: in.From, Port: in.Port}); seen[k] {
+				bad(name, "reads port %d of %q twice", in.Port, in.From)
+			} else {
+				seen[k] = true
+			}
 			k, ok := kind[in.From]
 			switch {
 			case !ok:
@@ -225,6 +239,16 @@ func (j *Job) Validate() error {
 	}
 	for _, n := range j.Sinks {
 		checkInputs(n.Name, n.Parallelism, n.Inputs)
+	}
+	for _, n := range j.Sources {
+		if !consumed[n.Name] {
+			bad(n.Name, "nothing reads this source")
+		}
+	}
+	for _, n := range j.Operators {
+		if !consumed[n.Name] {
+			bad(n.Name, "nothing reads this operator's output")
+		}
 	}
 	if len(errs) == 0 {
 		if _, err := j.topoOrder(); err != nil {

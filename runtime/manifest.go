@@ -50,7 +50,8 @@ type OperatorSnap struct {
 	State       []StateHandle `json:"state,omitempty"`
 }
 
-// SinkSnapshot holds a sink's committables, in subtask order.
+// SinkSnapshot holds a sink's committables: those of this checkpoint and those
+// carried over from abandoned checkpoints before it.
 type SinkSnapshot struct {
 	Committables [][]byte `json:"committables,omitempty"`
 }

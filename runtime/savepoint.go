@@ -29,6 +29,9 @@ import (
 // value length, value; big-endian lengths) in ascending key order. Its SHA-256
 // is in the manifest.
 
+// SavepointManifest is the object name of a savepoint's manifest.
+const SavepointManifest = savepointManifest
+
 const (
 	savepointManifest = "SAVEPOINT"
 	savepointBackend  = "savepoint"

@@ -41,7 +41,14 @@ func Simulate(cfg Config, opts SimOptions) (SimResult, error) {
 		}
 		done, err := s.runProcess(job, cfg, p)
 		if err != nil {
-			return s.res, err
+			// An attempt that fails (say, too many checkpoints in a row timed out)
+			// restarts from the last checkpoint, as Execution does.
+			s.res.Failures++
+			s.logf("attempt failed: %v", err)
+			if s.res.Failures > maxSimFailures {
+				return s.res, fmt.Errorf("%d attempts failed; last: %w", s.res.Failures, err)
+			}
+			continue
 		}
 		if done {
 			return s.res, nil
@@ -53,6 +60,9 @@ func Simulate(cfg Config, opts SimOptions) (SimResult, error) {
 		}
 	}
 }
+
+// maxSimFailures bounds the failed attempts of one simulation.
+const maxSimFailures = 20
 
 // SimOptions configures Simulate.
 type SimOptions struct {
@@ -72,9 +82,10 @@ type SimOptions struct {
 
 // SimResult tells what happened in a simulation.
 type SimResult struct {
-	Crashes int
-	Steps   int
-	Events  []string // restores, checkpoints, crashes, in order
+	Crashes  int
+	Failures int // attempts that failed with an error and were restarted
+	Steps    int
+	Events   []string // restores, checkpoints, crashes, in order
 }
 
 // ManualClock is a Clock that moves only when told to. It is safe for

@@ -19,11 +19,16 @@ type Record struct {
 // Source is a bounded, replayable in-memory source: each split is a list of
 // records; a position is the index of the next record.
 type Source struct {
-	splits [][]Record
+	splits    [][]Record
+	unbounded bool
 }
 
 // NewSource returns a Source with one split per argument.
 func NewSource(splits ...[]Record) *Source { return &Source{splits: splits} }
+
+// Unbounded returns a copy of s whose splits never end: past the last record a
+// read returns nothing, as a live stream with no new data does.
+func (s *Source) Unbounded() *Source { return &Source{splits: s.splits, unbounded: true} }
 
 var _ runtime.Source = (*Source)(nil)
 
@@ -42,7 +47,7 @@ func (s *Source) Open(ctx context.Context, split string, position []byte, env ru
 	if _, err := fmt.Sscan(split, &i); err != nil || i < 0 || i >= len(s.splits) {
 		return nil, fmt.Errorf("memory source: unknown split %q", split)
 	}
-	r := &reader{recs: s.splits[i]}
+	r := &reader{recs: s.splits[i], unbounded: s.unbounded}
 	if position != nil {
 		if len(position) != 8 {
 			return nil, fmt.Errorf("memory source: position of %d bytes, want 8", len(position))
@@ -56,8 +61,9 @@ func (s *Source) Open(ctx context.Context, split string, position []byte, env ru
 }
 
 type reader struct {
-	recs []Record
-	next int
+	recs      []Record
+	next      int
+	unbounded bool
 }
 
 func (r *reader) Read(ctx context.Context, w *abi.Writer, maxRecords int) (int, error) {
@@ -67,7 +73,7 @@ func (r *reader) Read(ctx context.Context, w *abi.Writer, maxRecords int) (int, 
 		w.Append(abi.Entry{Key: []byte(rec.Key), Value: []byte(rec.Value), Timestamp: rec.Timestamp})
 		r.next++
 	}
-	if r.next == len(r.recs) {
+	if r.next == len(r.recs) && !r.unbounded {
 		return n, io.EOF
 	}
 	return n, nil

@@ -1,0 +1,58 @@
+# Weir — build, demo, tests, benchmarks.
+#
+#   make demo    build weir and the example Wasm modules, run word count, print the result
+#   make test    everything CI runs: format, vet, unit, simulation, crash and import-rule tests
+#   make bench   the Go benchmarks of docs/BENCHMARKS.md
+#
+# Only Go is needed (Go modules come from the module proxy); the Wasm guests are
+# built with the standard Go toolchain (GOOS=wasip1 GOARCH=wasm).
+
+GO      ?= go
+BIN     := bin/weir
+WASMGO  := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
+# Every examples/<example>/<operator>/wasm directory is a Wasm main package; it
+# builds to examples/<example>/<operator>.wasm, next to the job specs that name it.
+WASM_MAINS := $(wildcard examples/*/*/wasm)
+WASM       := $(patsubst %/wasm,%.wasm,$(WASM_MAINS))
+
+.PHONY: all build wasm demo test test-go test-sdk check bench clean
+
+all: build wasm
+
+build:
+	$(GO) build -o $(BIN) ./cmd/weir
+
+wasm: $(WASM)
+
+# Rebuilt every time: go's build cache makes it cheap, and make cannot see the
+# Go dependency graph.
+.PHONY: $(WASM)
+$(WASM): %.wasm: %/wasm
+	$(WASMGO) -o $@ ./$</
+
+demo: build wasm
+	@rm -rf .weir/jobs/wordcount examples/wordcount/out
+	./$(BIN) run examples/wordcount/job.yaml
+	@echo
+	@echo "Top 15 words (committed output in examples/wordcount/out/):"
+	@cat examples/wordcount/out/part-* | sort -t'	' -k2,2nr -k1,1 | head -15
+
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	cd sdk/go && $(GO) vet ./...
+
+test-go: wasm
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-sdk:
+	cd sdk/go && $(GO) test -count=1 ./...
+	cd sdk/go && for d in internal/conformance/*/wasm; do GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o /dev/null ./$$d || exit 1; done
+
+test: check test-go test-sdk
+
+bench: wasm
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./abi/ ./host/ ./runtime/... ./plugins/... ./examples/...
+
+clean:
+	rm -rf bin .weir $(WASM) examples/*/out

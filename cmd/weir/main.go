@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(weirMain(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the job or the command failed
+	exitUsage = 2 // bad command line
+)
+
+const usage = `weir — a stream processor whose operators are WebAssembly modules
+
+Usage:
+  weir run [flags] JOBSPEC             run a job in this process (Ctrl-C stops it with a final checkpoint)
+  weir savepoint [flags] JOBSPEC DIR   write a portable savepoint of the job's newest checkpoint to DIR
+  weir checkpoints [flags] JOBSPEC     list the job's checkpoints
+  weir version                         print the version
+
+Run 'weir COMMAND -h' for the flags of a command. The job spec format is in docs/jobspec.md.
+`
+
+// errUsage marks errors that come from a bad command line.
+var errUsage = errors.New("usage")
+
+func weirMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = runCmd(ctx, args[1:], stdout, stderr)
+	case "savepoint":
+		err = savepointCmd(ctx, args[1:], stdout, stderr)
+	case "checkpoints":
+		err = checkpointsCmd(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "weir", version)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "weir: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "weir %s: %v\n", args[0], strings.TrimPrefix(err.Error(), "usage: "))
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "weir %s: %v\n", args[0], err)
+		return exitFail
+	}
+}
+
+// commonFlags are the flags every command that touches a job has.
+type commonFlags struct {
+	dataDir   string
+	logFormat string
+	logLevel  string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", envOr("WEIR_DATA_DIR", ".weir"), "directory for checkpoints, state and the module cache (env WEIR_DATA_DIR)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("%w: -log-level %q: want debug, info, warn or error", errUsage, c.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: -log-format %q: want text or json", errUsage, c.logFormat)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// parseFlags parses args with fs and checks the number of positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string, positional ...string) ([]string, error) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: weir %s [flags] %s\n\nFlags:\n", fs.Name(), strings.Join(positional, " "))
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != len(positional) {
+		return nil, fmt.Errorf("%w: want %s, got %d argument(s); see 'weir %s -h'", errUsage, strings.Join(positional, " "), fs.NArg(), fs.Name())
+	}
+	return fs.Args(), nil
+}

@@ -1,0 +1,14 @@
+// Package examples holds runnable Weir operators and job specs. Each example
+// directory has operators written with the Go SDK (a library package, plus a
+// wasm/ main package that builds it to a module), a job.yaml that runs them, and
+// tests: native unit tests with sdk/go/weirtest, and the Wasm build run through
+// the real host and engine.
+//
+//   - wordcount: split lines into words, count them per word (keyed state and
+//     an end-of-input timer).
+//   - windowcount: per-user event counts in one-minute tumbling event-time
+//     windows over the deterministic generator.
+//
+// Build the modules with `make wasm` and run one with
+// `bin/weir run examples/wordcount/job.yaml`.
+package examples

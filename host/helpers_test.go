@@ -1,0 +1,265 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/weirstream/weir/abi"
+	"github.com/weirstream/weir/internal/wasmbuild"
+	"github.com/weirstream/weir/runtime"
+)
+
+// fakeEnv is a map-backed runtime.Env. State is keyed by (entry key, state
+// name, user key); emits are copied and collected.
+type fakeEnv struct {
+	batch  []byte // the batch being processed, to find entry keys
+	state  map[stateKey][]byte
+	timers map[timerKey]bool
+	emits  []emitted
+	logs   []string
+	// fail, if not 0, is returned by every state and timer call.
+	fail uint32
+}
+
+type stateKey struct{ key, name, userKey string }
+
+type timerKey struct {
+	key  string
+	kind uint32
+	time int64
+}
+
+type emitted struct {
+	port  uint32
+	batch []byte
+}
+
+func newFakeEnv() *fakeEnv {
+	return &fakeEnv{state: map[stateKey][]byte{}, timers: map[timerKey]bool{}}
+}
+
+var _ runtime.Env = (*fakeEnv)(nil)
+
+func (f *fakeEnv) key(entry uint32) string {
+	e, ok := abi.EntryAt(f.batch, int(entry))
+	if !ok {
+		panic("fakeEnv: the host passed a bad entry index")
+	}
+	return string(e.Key)
+}
+
+func (f *fakeEnv) StateGet(entry uint32, name, userKey []byte) ([]byte, uint32) {
+	if f.fail != 0 {
+		return nil, f.fail
+	}
+	v, ok := f.state[stateKey{f.key(entry), string(name), string(userKey)}]
+	if !ok {
+		return nil, uint32(abi.NotFound)
+	}
+	return v, 0
+}
+
+func (f *fakeEnv) StatePut(entry uint32, name, userKey, value []byte) uint32 {
+	if f.fail != 0 {
+		return f.fail
+	}
+	f.state[stateKey{f.key(entry), string(name), string(userKey)}] = bytes.Clone(value)
+	return 0
+}
+
+func (f *fakeEnv) StateDelete(entry uint32, name, userKey []byte) uint32 {
+	if f.fail != 0 {
+		return f.fail
+	}
+	delete(f.state, stateKey{f.key(entry), string(name), string(userKey)})
+	return 0
+}
+
+func (f *fakeEnv) StateClear(entry uint32, name []byte) uint32 {
+	if f.fail != 0 {
+		return f.fail
+	}
+	k := f.key(entry)
+	for sk := range f.state {
+		if sk.key == k && sk.name == string(name) {
+			delete(f.state, sk)
+		}
+	}
+	return 0
+}
+
+func (f *fakeEnv) StateScan(entry uint32, name, start []byte, fn func(userKey, value []byte) bool) uint32 {
+	if f.fail != 0 {
+		return f.fail
+	}
+	k := f.key(entry)
+	var uks []string
+	for sk := range f.state {
+		if sk.key == k && sk.name == string(name) && sk.userKey >= string(start) {
+			uks = append(uks, sk.userKey)
+		}
+	}
+	slices.Sort(uks)
+	for _, uk := range uks {
+		if !fn([]byte(uk), f.state[stateKey{k, string(name), uk}]) {
+			break
+		}
+	}
+	return 0
+}
+
+func (f *fakeEnv) TimerSet(entry uint32, kind uint32, time int64) uint32 {
+	if f.fail != 0 {
+		return f.fail
+	}
+	f.timers[timerKey{f.key(entry), kind, time}] = true
+	return 0
+}
+
+func (f *fakeEnv) TimerDelete(entry uint32, kind uint32, time int64) uint32 {
+	if f.fail != 0 {
+		return f.fail
+	}
+	delete(f.timers, timerKey{f.key(entry), kind, time})
+	return 0
+}
+
+func (f *fakeEnv) Emit(port uint32, batch []byte) uint32 {
+	f.emits = append(f.emits, emitted{port, bytes.Clone(batch)})
+	return 0
+}
+
+func (f *fakeEnv) Log(level int32, msg []byte) { f.logs = append(f.logs, string(msg)) }
+
+// records returns every entry emitted so far, in order.
+func (f *fakeEnv) records(t testing.TB) []abi.Entry {
+	t.Helper()
+	var out []abi.Entry
+	for _, em := range f.emits {
+		r := abi.NewReader(em.batch)
+		for r.Next() {
+			out = append(out, *r.Entry())
+		}
+		if r.Err() != nil {
+			t.Fatalf("emitted batch does not decode: %v", r.Err())
+		}
+	}
+	return out
+}
+
+// values returns the values of every emitted record, as strings.
+func (f *fakeEnv) values(t testing.TB) []string {
+	var vs []string
+	for _, e := range f.records(t) {
+		vs = append(vs, string(e.Value))
+	}
+	return vs
+}
+
+// process runs batch through op with env, as the runtime would.
+func (f *fakeEnv) process(ctx context.Context, op runtime.Operator, batch []byte) error {
+	f.batch = batch
+	abi.SetHeader(batch, abi.NoTimestamp, 1_700_000_000_000)
+	return op.Process(ctx, batch, f)
+}
+
+// batchOf returns a batch of records with the given keys and values
+// (key1, value1, key2, value2, ...), timestamps 1000*i and tracking ids i+1.
+func batchOf(kv ...string) []byte {
+	var w abi.Writer
+	w.Reset()
+	for i := 0; i+1 < len(kv); i += 2 {
+		w.Append(abi.Entry{Key: []byte(kv[i]), Value: []byte(kv[i+1]), Timestamp: int64(1000 * (i / 2)), TrackingID: uint64(i/2 + 1)})
+	}
+	return w.Detach()
+}
+
+// commands returns a batch of records with key "k" whose values are cmds.
+func commands(cmds ...string) []byte {
+	var kv []string
+	for _, c := range cmds {
+		kv = append(kv, "k", c)
+	}
+	return batchOf(kv...)
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testLogger returns a logger that writes text records to the returned buffer.
+func testLogger() (*slog.Logger, *syncBuffer) {
+	buf := &syncBuffer{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+func newTestEngine(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e, err := NewEngine(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	return e
+}
+
+// loadGuest builds the Go guest testdata/guests/<name> and loads it into e.
+func loadGuest(t testing.TB, e *Engine, name string, lim Limits) *Module {
+	t.Helper()
+	wasm, err := os.ReadFile(wasmbuild.MustGo(t, "testdata/guests/"+name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.Load(context.Background(), name, wasm, lim)
+	if err != nil {
+		t.Fatalf("load %s: %v", name, err)
+	}
+	return m
+}
+
+// newOperator makes subtask 0 of operator opName of m, keyed.
+func newOperator(t testing.TB, m *Module, info runtime.OperatorInfo) runtime.Operator {
+	t.Helper()
+	if info.Name == "" {
+		info.Name = "op"
+	}
+	op, err := m.NewOperator(context.Background(), info)
+	if err != nil {
+		t.Fatalf("new operator: %v", err)
+	}
+	t.Cleanup(func() { _ = op.Close() })
+	return op
+}
+
+// wantSubstrings fails t unless s contains every one of subs.
+func wantSubstrings(t testing.TB, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Errorf("%q\ndoes not contain %q", s, sub)
+		}
+	}
+}

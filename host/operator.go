@@ -1,0 +1,416 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/weirstream/weir/abi"
+	"github.com/weirstream/weir/runtime"
+)
+
+var _ runtime.OperatorFactory = (*Module)(nil)
+
+// Causes with which an instance's context is cancelled.
+var (
+	errCallTimeout    = errors.New("call time limit reached")
+	errCallerCanceled = errors.New("caller's context is done")
+	errInstanceClosed = errors.New("instance closed")
+)
+
+// NewOperator returns the operator of one subtask: a fresh instance of m with
+// no arguments, no environment variables, no preopened directories, wazero's
+// deterministic clock and random source, and its stdout and stderr going to
+// the logger (info.Logger, else the Engine's). It runs _initialize, then
+// weir_v1_init with info.Config if the module exports it; a failure there is
+// a *runtime.OperatorError.
+func (m *Module) NewOperator(ctx context.Context, info runtime.OperatorInfo) (runtime.Operator, error) {
+	logger := info.Logger
+	if logger == nil {
+		logger = m.engine.logger
+	}
+	o := &operator{
+		module: m,
+		info:   info,
+		lim:    m.lim,
+		logger: logger.With(slog.String("operator", info.Name), slog.Int("subtask", info.Subtask), slog.String("module", m.name)),
+	}
+	in, err := o.instantiate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o.inst = in
+	return o, nil
+}
+
+// operator is one subtask's instance of a Module. It implements
+// runtime.Operator and is used from one goroutine at a time.
+type operator struct {
+	module *Module
+	info   runtime.OperatorInfo
+	lim    Limits
+	logger *slog.Logger
+	// inst is nil after a trap or a time-out until the next Process makes a
+	// fresh instance.
+	inst   *instance
+	closed bool
+}
+
+// instance is one wazero instance of the module with the state of the call in
+// progress, which the host functions read and update.
+type instance struct {
+	op      *operator
+	mod     api.Module
+	mem     api.Memory
+	reserve api.Function
+	process api.Function
+	init    api.Function // nil if not exported
+	// ctx is passed to every call into the guest: the host functions find the
+	// instance in it, and cancelling it (with a cause) interrupts the guest.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	// timer cancels ctx when a call runs past Limits.CallTimeout; it is reset
+	// for each call, so a call allocates no timer.
+	timer *time.Timer
+	// abortByCaller is a method value bound once, so that watching the
+	// caller's context does not allocate one per call.
+	abortByCaller func()
+	// poisoned is set when ctx was cancelled after a call had finished; the
+	// instance is then replaced before the next call.
+	poisoned bool
+	stack    [2]uint64
+	// bufPtr and bufCap are the buffer of the last weir_v1_reserve.
+	bufPtr, bufCap uint32
+
+	// The call in progress.
+	env      runtime.Env // nil outside weir_v1_process: state, timers and emit are NOT_ALLOWED
+	count    uint32      // entries in the batch
+	emitted  int         // batch bytes emitted so far
+	errMsg   []byte      // from set_error
+	internal struct {    // the first host function that got INTERNAL from the Env
+		fn    string
+		entry uint32
+	}
+	rejected struct { // the first rejection with a reason (MALFORMED, LIMIT_EXCEEDED of emit)
+		code abi.Code
+		err  error
+	}
+	scan scanState
+	out  guestOutput
+}
+
+// instantiate makes a fresh instance and runs its initialisation.
+func (o *operator) instantiate(ctx context.Context) (*instance, error) {
+	in := &instance{op: o, out: guestOutput{logger: o.logger, budget: o.lim.MaxOutputBytes}}
+	base, cancel := context.WithCancelCause(context.Background())
+	in.ctx, in.cancel = context.WithValue(base, instanceKey{}, in), cancel
+	in.timer = time.AfterFunc(math.MaxInt64, func() { in.cancel(errCallTimeout) })
+	in.timer.Stop()
+	in.abortByCaller = func() { in.cancel(errCallerCanceled) }
+	in.scan.fn = in.scanPair
+
+	cfg := wazero.NewModuleConfig().
+		WithName("").         // anonymous: many instances of one module share a runtime
+		WithStartFunctions(). // _initialize is called below, under the call time limit
+		WithStdout(streamWriter{&in.out, 0}).
+		WithStderr(streamWriter{&in.out, 1})
+	// NB: wazero's defaults are what ABI.md §7 asks for: no args, no env, no
+	// preopens, a fake wall clock (2022-01-01 + 1 ms per reading), a fake
+	// monotonic clock (+1 ms per reading), sleep that returns at once, and a
+	// math/rand source with a fixed seed for random_get.
+	m := o.module
+	in.timer.Reset(o.lim.CallTimeout) // a start section runs during instantiation
+	mod, err := m.rt.r.InstantiateModule(in.ctx, m.compiled, cfg)
+	in.timer.Stop()
+	if err != nil {
+		in.cancel(errInstanceClosed)
+		if context.Cause(in.ctx) == errCallTimeout {
+			err = fmt.Errorf("start function exceeded the time limit of %v", o.lim.CallTimeout)
+		}
+		return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: %w", m.name, o.info.Name, o.info.Subtask, err)
+	}
+	in.mod = mod
+	in.mem = mod.ExportedMemory(abi.ExportMemory)
+	in.reserve = mod.ExportedFunction(abi.ExportReserve)
+	in.process = mod.ExportedFunction(abi.ExportProcess)
+	if m.hasInit {
+		in.init = mod.ExportedFunction(abi.ExportInit)
+	}
+	if err := in.initialize(ctx); err != nil {
+		in.close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// initialize runs _initialize and weir_v1_init (abi/ABI.md §10 steps 1-2).
+func (in *instance) initialize(ctx context.Context) error {
+	o := in.op
+	if f := in.mod.ExportedFunction(abi.ExportInitialize); f != nil {
+		if err := in.call(ctx, f, nil); err != nil {
+			return o.callError(ctx, in, nil, err, "_initialize")
+		}
+	}
+	if in.init == nil {
+		return nil
+	}
+	cfg := o.info.Config
+	if uint64(len(cfg)) > math.MaxUint32 {
+		return fmt.Errorf("operator %q subtask %d: configuration of %d bytes does not fit guest memory", o.info.Name, o.info.Subtask, len(cfg))
+	}
+	// NB: an empty configuration is passed as (0, 0) without a reserve call,
+	// so that a guest need not allocate for nothing.
+	var ptr uint32
+	if len(cfg) > 0 {
+		if err := in.reserveBuf(ctx, uint32(len(cfg))); err != nil {
+			return err
+		}
+		ptr = in.bufPtr
+		in.mem.Write(ptr, cfg) // INVARIANT: reserveBuf checked that [ptr, ptr+len) is in memory
+	}
+	in.begin(nil, 0)
+	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(cfg))
+	err := in.call(ctx, in.init, in.stack[:])
+	if err != nil {
+		return o.callError(ctx, in, nil, err, abi.ExportInit)
+	}
+	if status := abi.Code(uint32(in.stack[0])); status != abi.OK {
+		return &runtime.OperatorError{
+			Operator: o.info.Name, Subtask: o.info.Subtask, Entry: -1, Code: status,
+			Err: fmt.Errorf("%s of module %q returned %w", abi.ExportInit, o.module.name, in.statusError(status)),
+		}
+	}
+	return nil
+}
+
+// Process runs one batch through the guest (abi/ABI.md §10 step 3). It fails
+// with a *runtime.OperatorError when the guest traps, runs out of time,
+// returns a non-zero status, or a host function got INTERNAL from env.
+func (o *operator) Process(ctx context.Context, batch []byte, env runtime.Env) error {
+	if o.closed {
+		return fmt.Errorf("operator %q subtask %d: process after close", o.info.Name, o.info.Subtask)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("operator %q subtask %d: %w", o.info.Name, o.info.Subtask, context.Cause(ctx))
+	}
+	if len(batch) < abi.BatchHeaderSize || uint64(len(batch)) > math.MaxUint32 {
+		return fmt.Errorf("operator %q subtask %d: batch of %d bytes is not between the %d-byte header and 4 GiB", o.info.Name, o.info.Subtask, len(batch), abi.BatchHeaderSize)
+	}
+	in := o.inst
+	if in == nil {
+		var err error
+		if in, err = o.instantiate(ctx); err != nil {
+			return err
+		}
+		o.inst = in
+	}
+	n := uint32(len(batch))
+	if n > in.bufCap {
+		if err := in.reserveBuf(ctx, n); err != nil {
+			return err
+		}
+	}
+	in.mem.Write(in.bufPtr, batch) // INVARIANT: reserveBuf checked that the buffer is in memory
+	in.begin(env, uint32(abi.Count(batch)))
+	in.stack[0], in.stack[1] = uint64(in.bufPtr), uint64(n)
+	err := in.call(ctx, in.process, in.stack[:])
+	in.env = nil
+	if err != nil {
+		return o.callError(ctx, in, batch, err, abi.ExportProcess)
+	}
+	if in.poisoned {
+		o.drop(in)
+	}
+	if in.internal.fn != "" {
+		oe := o.entryError(batch, int(in.internal.entry))
+		oe.Code = abi.Internal
+		oe.Err = fmt.Errorf("host function %s failed with INTERNAL (a host failure such as a state storage error), so the call fails whatever the guest returned (status %d)",
+			in.internal.fn, uint32(in.stack[0]))
+		return oe
+	}
+	if status := abi.Code(uint32(in.stack[0])); status != abi.OK {
+		oe := o.entryError(batch, in.cursor(batch))
+		oe.Code = status
+		oe.Err = in.statusError(status)
+		return oe
+	}
+	return nil
+}
+
+// Close releases the instance. The operator cannot be used afterwards.
+func (o *operator) Close() error {
+	if o.closed {
+		return nil
+	}
+	o.closed = true
+	if in := o.inst; in != nil {
+		o.inst = nil
+		return in.close()
+	}
+	return nil
+}
+
+// drop closes in, which is unusable; the next Process makes a fresh instance.
+func (o *operator) drop(in *instance) {
+	if o.inst == in {
+		o.inst = nil
+	}
+	if err := in.close(); err != nil {
+		o.logger.Warn("closing a discarded wasm instance failed", slog.Any("error", err))
+	}
+}
+
+// close releases the instance; it may be called more than once.
+func (in *instance) close() error {
+	in.timer.Stop()
+	in.cancel(errInstanceClosed)
+	if in.mod == nil {
+		return nil
+	}
+	mod := in.mod
+	in.mod = nil
+	return mod.Close(context.Background())
+}
+
+// begin resets the per-call state.
+func (in *instance) begin(env runtime.Env, count uint32) {
+	in.env, in.count, in.emitted = env, count, 0
+	in.errMsg = in.errMsg[:0]
+	in.internal.fn, in.internal.entry = "", 0
+	in.rejected.code, in.rejected.err = 0, nil
+}
+
+// call runs f under the call time limit and the caller's context. An error
+// from it means the instance is unusable (trap, exit, time-out, cancel).
+func (in *instance) call(ctx context.Context, f api.Function, stack []uint64) error {
+	var stop func() bool
+	if ctx.Done() != nil {
+		// NB: the guest runs under in.ctx, not ctx; this links the two for the
+		// duration of the call.
+		stop = context.AfterFunc(ctx, in.abortByCaller)
+	}
+	in.out.reset()
+	in.timer.Reset(in.op.lim.CallTimeout)
+	err := f.CallWithStack(in.ctx, stack)
+	if !in.timer.Stop() {
+		in.poisoned = true
+	}
+	if stop != nil && !stop() {
+		in.poisoned = true
+	}
+	in.out.flush()
+	return err
+}
+
+// reserveBuf calls weir_v1_reserve for at least n bytes (with some headroom,
+// so that slowly growing batches do not reserve every time) and checks that
+// the buffer it returns lies in guest memory.
+func (in *instance) reserveBuf(ctx context.Context, n uint32) error {
+	o := in.op
+	want := uint32(min(uint64(n)+uint64(n)/4, math.MaxUint32))
+	in.begin(nil, 0)
+	in.stack[0] = uint64(want)
+	if err := in.call(ctx, in.reserve, in.stack[:]); err != nil {
+		return o.callError(ctx, in, nil, err, abi.ExportReserve)
+	}
+	ptr := uint32(in.stack[0])
+	var problem string
+	switch {
+	case ptr == 0:
+		problem = "the guest could not allocate"
+	case uint64(ptr)+uint64(want) > uint64(in.mem.Size()):
+		problem = fmt.Sprintf("the buffer runs past the end of guest memory (%d bytes)", in.mem.Size())
+	}
+	if problem != "" {
+		o.drop(in)
+		return &runtime.OperatorError{Operator: o.info.Name, Subtask: o.info.Subtask, Entry: -1,
+			Err: fmt.Errorf("%s(%d) returned %#x: %s", abi.ExportReserve, want, ptr, problem)}
+	}
+	in.bufPtr, in.bufCap = ptr, want
+	return nil
+}
+
+// cursor returns the entry index the guest stored in the batch header in its
+// memory (abi/ABI.md §4.4), or -1 if there is none or it is out of range.
+func (in *instance) cursor(batch []byte) int {
+	c, ok := in.mem.ReadUint32Le(in.bufPtr + abi.OffCursor)
+	if !ok || batch == nil || int64(c) >= int64(abi.Count(batch)) {
+		return -1
+	}
+	return int(c)
+}
+
+// entryError returns an OperatorError for entry i of batch (-1: unknown).
+func (o *operator) entryError(batch []byte, i int) *runtime.OperatorError {
+	oe := &runtime.OperatorError{Operator: o.info.Name, Subtask: o.info.Subtask, Entry: -1, Timestamp: abi.NoTimestamp}
+	if i < 0 || batch == nil {
+		return oe
+	}
+	if e, ok := abi.EntryAt(batch, i); ok {
+		oe.Entry = i
+		oe.Key = bytes.Clone(e.Key)
+		oe.Timestamp = e.Timestamp
+		oe.TrackingID = e.TrackingID
+	}
+	return oe
+}
+
+// callError turns the error of a call into guest export fn into the error
+// Process returns, and discards the instance, which is unusable after it.
+func (o *operator) callError(ctx context.Context, in *instance, batch []byte, err error, fn string) error {
+	cursor := -1
+	if batch != nil {
+		cursor = in.cursor(batch)
+	}
+	panicLine := in.out.panicLine
+	cause := context.Cause(in.ctx)
+	o.drop(in)
+	if cause == errCallerCanceled {
+		return fmt.Errorf("operator %q subtask %d: %s interrupted: %w", o.info.Name, o.info.Subtask, fn, context.Cause(ctx))
+	}
+	oe := o.entryError(batch, cursor)
+	var exit *sys.ExitError
+	switch {
+	case cause == errCallTimeout:
+		oe.Err = fmt.Errorf("call exceeded the time limit of %v", o.lim.CallTimeout)
+	case errors.As(err, &exit) && panicLine != "":
+		oe.Err = fmt.Errorf("%s: %s (the guest exited with code %d)", fn, panicLine, exit.ExitCode())
+	case errors.As(err, &exit):
+		oe.Err = fmt.Errorf("%s: the guest exited with code %d", fn, exit.ExitCode())
+	case panicLine != "":
+		// NB: a Go guest built with -buildmode=c-shared aborts with
+		// "unreachable" after printing its panic to stderr.
+		oe.Err = fmt.Errorf("%s trapped: %s: %w", fn, panicLine, err)
+	default:
+		oe.Err = fmt.Errorf("%s trapped: %w", fn, err)
+	}
+	return oe
+}
+
+// statusError describes a non-zero status returned by the guest.
+func (in *instance) statusError(status abi.Code) error {
+	if !status.Known() || status > math.MaxUint16 {
+		return fmt.Errorf("unknown status code %d", uint32(status))
+	}
+	name := status.String()
+	if status < abi.FirstGuestCode {
+		name = fmt.Sprintf("%s(%d)", status, uint32(status))
+	}
+	switch msg := string(in.errMsg); {
+	case in.rejected.err != nil && in.rejected.code == status && msg != "":
+		return fmt.Errorf("status %s: %s: %w", name, msg, in.rejected.err)
+	case in.rejected.err != nil && in.rejected.code == status:
+		return fmt.Errorf("status %s: %w", name, in.rejected.err)
+	case msg != "":
+		return fmt.Errorf("status %s: %s", name, msg)
+	}
+	return fmt.Errorf("status %s", name)
+}

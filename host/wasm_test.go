@@ -1,0 +1,157 @@
+package host
+
+// A tiny assembler of Wasm binaries for load tests: just the sections needed to
+// declare imports, exported functions with trivial bodies, and a memory.
+
+const (
+	tI32 byte = 0x7f
+	tI64 byte = 0x7e
+)
+
+type wasmSig struct{ params, results []byte }
+
+type testImport struct {
+	module, name string
+	kind         byte    // 0 function, 1 table, 2 memory, 3 global
+	sig          wasmSig // for functions
+}
+
+type testExport struct {
+	name string
+	sig  wasmSig
+}
+
+// testModule describes a module: its imports, exported functions (each
+// returns zeros), and an optionally exported memory of memPages pages.
+type testModule struct {
+	imports    []testImport
+	funcs      []testExport
+	memory     string // export name of the memory; "" for none
+	memPages   uint32
+	memMax     uint32 // 0: no maximum
+}
+
+// weirExports are the exports ABI.md §3 requires.
+var weirExports = []testExport{
+	{"weir_v1_reserve", wasmSig{[]byte{tI32}, []byte{tI32}}},
+	{"weir_v1_process", wasmSig{[]byte{tI32, tI32}, []byte{tI32}}},
+}
+
+// validModule returns a module with the required exports and a memory, plus
+// the given imports and extra exports.
+func validModule(imports []testImport, extra ...testExport) testModule {
+	return testModule{imports: imports, funcs: append(append([]testExport{}, weirExports...), extra...), memory: "memory", memPages: 1}
+}
+
+func (m testModule) encode() []byte {
+	var types []wasmSig
+	typeIndex := func(s wasmSig) uint32 {
+		for i, t := range types {
+			if string(t.params) == string(s.params) && string(t.results) == string(s.results) {
+				return uint32(i)
+			}
+		}
+		types = append(types, s)
+		return uint32(len(types) - 1)
+	}
+	var imports, funcs, exports, code []byte
+	nImportedFuncs := uint32(0)
+	for _, imp := range m.imports {
+		imports = appendName(imports, imp.module)
+		imports = appendName(imports, imp.name)
+		imports = append(imports, imp.kind)
+		switch imp.kind {
+		case 0:
+			imports = appendU32(imports, typeIndex(imp.sig))
+			nImportedFuncs++
+		case 1:
+			imports = append(imports, 0x70, 0x00, 0x01) // funcref, min 1
+		case 2:
+			imports = append(imports, 0x00, 0x01) // min 1 page
+		case 3:
+			imports = append(imports, tI32, 0x00) // immutable i32
+		}
+	}
+	for i, f := range m.funcs {
+		funcs = appendU32(funcs, typeIndex(f.sig))
+		exports = appendName(exports, f.name)
+		exports = append(exports, 0x00)
+		exports = appendU32(exports, nImportedFuncs+uint32(i))
+		body := []byte{0x00} // no locals
+		for _, r := range f.sig.results {
+			if r == tI64 {
+				body = append(body, 0x42, 0x00) // i64.const 0
+			} else {
+				body = append(body, 0x41, 0x00) // i32.const 0
+			}
+		}
+		body = append(body, 0x0b) // end
+		code = appendU32(code, uint32(len(body)))
+		code = append(code, body...)
+	}
+	var mem []byte
+	if m.memory != "" || m.memPages > 0 {
+		if m.memMax > 0 {
+			mem = appendU32(append(appendU32(nil, 1), 0x01), m.memPages)
+			mem = appendU32(mem, m.memMax)
+		} else {
+			mem = appendU32(append(appendU32(nil, 1), 0x00), m.memPages)
+		}
+		if m.memory != "" {
+			exports = appendName(exports, m.memory)
+			exports = append(exports, 0x02, 0x00)
+		}
+	}
+	var typeSec []byte
+	for _, t := range types {
+		typeSec = append(typeSec, 0x60)
+		typeSec = appendU32(typeSec, uint32(len(t.params)))
+		typeSec = append(typeSec, t.params...)
+		typeSec = appendU32(typeSec, uint32(len(t.results)))
+		typeSec = append(typeSec, t.results...)
+	}
+	out := append([]byte{}, wasmHeader...)
+	out = appendSection(out, 1, uint32(len(types)), typeSec)
+	out = appendSection(out, 2, uint32(len(m.imports)), imports)
+	out = appendSection(out, 3, uint32(len(m.funcs)), funcs)
+	if mem != nil {
+		out = append(out, 5)
+		out = appendU32(out, uint32(len(mem)))
+		out = append(out, mem...)
+	}
+	nExports := uint32(len(m.funcs))
+	if m.memory != "" {
+		nExports++
+	}
+	out = appendSection(out, 7, nExports, exports)
+	out = appendSection(out, 10, uint32(len(m.funcs)), code)
+	return out
+}
+
+// appendSection appends a section holding a vector of n items (omitted when n is 0).
+func appendSection(b []byte, id byte, n uint32, items []byte) []byte {
+	if n == 0 {
+		return b
+	}
+	body := appendU32(nil, n)
+	body = append(body, items...)
+	b = append(b, id)
+	b = appendU32(b, uint32(len(body)))
+	return append(b, body...)
+}
+
+func appendU32(b []byte, v uint32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+func appendName(b []byte, s string) []byte {
+	b = appendU32(b, uint32(len(s)))
+	return append(b, s...)
+}

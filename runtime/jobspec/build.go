@@ -1,0 +1,214 @@
+package jobspec
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/weirstream/weir/runtime"
+)
+
+// Registry resolves the source and sink kinds and the modules a spec names. The
+// composition root (cmd/weir) fills it in with the plugins it links; tests use
+// fakes.
+type Registry struct {
+	Sources map[string]SourceFactory // by kind, e.g. "file", "datagen"
+	Sinks   map[string]SinkFactory   // by kind, e.g. "file", "console"
+	// LoadModule turns an operator's module path (already resolved against the
+	// spec's directory) and its limits into a factory; it reports a missing file
+	// or bad Wasm.
+	LoadModule func(path string, lim ModuleLimits) (runtime.OperatorFactory, error)
+}
+
+// SourceFactory makes a source from its options: a JSON object (the spec's
+// options mapping, "{}" when there is none). Relative paths in the options are
+// relative to baseDir, the directory of the spec. It should check the options
+// completely, so that a bad spec fails before the job starts.
+type SourceFactory func(opts json.RawMessage, baseDir string) (runtime.Source, error)
+
+// SinkFactory makes a sink from its options, like SourceFactory.
+type SinkFactory func(opts json.RawMessage, baseDir string) (runtime.Sink, error)
+
+// ModuleLimits are the per-operator limits of a spec's limits field. A zero
+// field means the host's default (abi/ABI.md §9: 256 MiB, 10 s).
+type ModuleLimits struct {
+	MemoryBytes int64         // guest memory; a whole number of 64 KiB pages, at most 4 GiB
+	CallTimeout time.Duration // one call into the guest
+}
+
+// Build resolves the spec's plugins through reg and returns the job, with
+// runtime defaults applied and validated. Module paths and the plugins'
+// relative paths are resolved against baseDir. Every source and sink factory
+// and every module load runs even after one fails, so that the error lists
+// all the problems; each is an *Error whose Path is the node, like
+// "sources[0] (lines)", and which wraps the plugin's error.
+func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
+	l := errorList{file: s.file}
+	s.checkKinds(reg, &l)
+	job := &runtime.Job{
+		Name:           s.name,
+		MaxParallelism: s.maxParallelism,
+		Checkpoint:     s.checkpoint,
+		Restart:        s.restart,
+	}
+	noLoader := false
+	for _, n := range s.nodes {
+		switch n.kind {
+		case sourceNode:
+			f := reg.Sources[n.plugin]
+			if f == nil {
+				continue // reported by checkKinds
+			}
+			src, err := f(n.options, baseDir)
+			if err != nil {
+				l.atPos(n.optAt, n.label(), fmt.Errorf("options: %w", err))
+				continue
+			}
+			job.Sources = append(job.Sources, &runtime.SourceNode{
+				Name: n.name, Parallelism: n.parallelism, Source: src, OutOfOrderness: n.outOfOrderness,
+			})
+		case sinkNode:
+			f := reg.Sinks[n.plugin]
+			if f == nil {
+				continue
+			}
+			sink, err := f(n.options, baseDir)
+			if err != nil {
+				l.atPos(n.optAt, n.label(), fmt.Errorf("options: %w", err))
+				continue
+			}
+			job.Sinks = append(job.Sinks, &runtime.SinkNode{
+				Name: n.name, Parallelism: n.parallelism, Inputs: runtimeInputs(n), Sink: sink,
+			})
+		case operatorNode:
+			if reg.LoadModule == nil {
+				if !noLoader {
+					l.atPos(n.moduleAt, n.label(), fmt.Errorf("module %s: the registry has no module loader", q(n.module)))
+					noLoader = true
+				}
+				continue
+			}
+			path := n.module
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(baseDir, path)
+			}
+			fac, err := reg.LoadModule(path, n.limits)
+			if err != nil {
+				l.atPos(n.moduleAt, n.label(), fmt.Errorf("module %s: %w", q(n.module), err))
+				continue
+			}
+			job.Operators = append(job.Operators, &runtime.OperatorNode{
+				Name: n.name, Parallelism: n.parallelism, Inputs: runtimeInputs(n), Factory: fac, Config: n.config,
+			})
+		}
+	}
+	if err := l.join(); err != nil {
+		return nil, err
+	}
+	// NB: Parse has checked all that Validate checks, with line numbers; this is
+	// the backstop that keeps the two in step.
+	if err := job.WithDefaults().Validate(); err != nil {
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range joined.Unwrap() {
+				l.at(nil, "", e)
+			}
+		} else {
+			l.at(nil, "", err)
+		}
+		return nil, l.join()
+	}
+	return job, nil
+}
+
+// checkKinds reports the source and sink kinds that reg does not have.
+func (s *Spec) checkKinds(reg Registry, l *errorList) {
+	for _, n := range s.nodes {
+		var known []string
+		switch n.kind {
+		case sourceNode:
+			if reg.Sources[n.plugin] != nil {
+				continue
+			}
+			for k, f := range reg.Sources {
+				if f != nil {
+					known = append(known, k)
+				}
+			}
+		case sinkNode:
+			if reg.Sinks[n.plugin] != nil {
+				continue
+			}
+			for k, f := range reg.Sinks {
+				if f != nil {
+					known = append(known, k)
+				}
+			}
+		default:
+			continue
+		}
+		if n.pluginAt == (pos{}) {
+			continue // the kind is missing or not a string: reported by Parse
+		}
+		sort.Strings(known)
+		list := "none are registered"
+		if len(known) > 0 {
+			list = "known: " + strings.Join(known, ", ")
+		}
+		l.atPos(n.pluginAt, n.path+".kind", fmt.Errorf("unknown %s kind %s (%s)", n.kind, q(n.plugin), list))
+	}
+}
+
+// runtimeInputs converts a node's inputs.
+func runtimeInputs(n *node) []runtime.Input {
+	out := make([]runtime.Input, len(n.inputs))
+	for i, in := range n.inputs {
+		out[i] = runtime.Input{From: in.from, Port: in.port, Partition: in.partition}
+	}
+	return out
+}
+
+// Load reads the job spec file at path, parses it and builds it with reg.
+// Relative paths in the spec (modules, plugin options) are resolved against
+// the directory of path. Errors name the file as path was given. When the
+// spec has errors, Load reports unknown source and sink kinds with them, but
+// runs no plugin factory and loads no module.
+func Load(path string, reg Registry) (*runtime.Job, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	baseDir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("job spec %s: %w", path, err)
+	}
+	s, d := parse(data, path)
+	if d.total > 0 {
+		if s != nil {
+			s.checkKinds(reg, &d.errorList)
+		}
+		return nil, d.join()
+	}
+	return s.Build(reg, baseDir)
+}
+
+// readFile reads a spec file of at most maxSpecBytes.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read job spec: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSpecBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read job spec: %w", err)
+	}
+	if len(data) > maxSpecBytes {
+		return nil, &Error{File: path, Err: fmt.Errorf("the spec is more than %d bytes long", maxSpecBytes)}
+	}
+	return data, nil
+}

@@ -1,0 +1,3 @@
+module github.com/weirstream/weir/sdk/go
+
+go 1.24
