@@ -213,8 +213,29 @@ func testLogger() (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
+// testCacheDir is a compilation cache shared by the tests' engines, so that
+// each guest is compiled once per test run rather than once per test.
+var testCacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "weir-host-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	testCacheDir = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// newTestEngine returns an Engine closed at the end of the test, with
+// testCacheDir as its cache unless cfg names one, and a discarding logger
+// unless cfg has one.
 func newTestEngine(t testing.TB, cfg Config) *Engine {
 	t.Helper()
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = testCacheDir
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

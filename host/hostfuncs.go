@@ -153,7 +153,8 @@ func (in *instance) nameAndKey(namePtr, nameLen, keyPtr, keyLen uint32, inBounds
 
 // envCode converts a code from the Env, remembering the first INTERNAL so that
 // the call fails even if the guest ignores it.
-func (in *instance) envCode(code uint32, fn string, entry uint32) abi.Code {
+// entry is -1 for a call that has no entry (emit).
+func (in *instance) envCode(code uint32, fn string, entry int) abi.Code {
 	if abi.Code(code) == abi.Internal && in.internal.fn == "" {
 		in.internal.fn, in.internal.entry = fn, entry
 	}
@@ -173,7 +174,7 @@ func (in *instance) stateGet(s []uint64) {
 		return
 	}
 	v, code := in.env.StateGet(entry, name, key)
-	if c := in.envCode(code, abi.FuncStateGet, entry); c != abi.OK {
+	if c := in.envCode(code, abi.FuncStateGet, int(entry)); c != abi.OK {
 		s[0] = negCode(c)
 		return
 	}
@@ -195,7 +196,7 @@ func (in *instance) statePut(s []uint64) {
 		c = abi.LimitExceeded
 	}
 	if c == abi.OK {
-		c = in.envCode(in.env.StatePut(entry, name, key, val), abi.FuncStatePut, entry)
+		c = in.envCode(in.env.StatePut(entry, name, key, val), abi.FuncStatePut, int(entry))
 	}
 	s[0] = uint64(c)
 }
@@ -208,7 +209,7 @@ func (in *instance) stateDelete(s []uint64) {
 		name, key, c = in.nameAndKey(uint32(s[1]), uint32(s[2]), uint32(s[3]), uint32(s[4]), true)
 	}
 	if c == abi.OK {
-		c = in.envCode(in.env.StateDelete(entry, name, key), abi.FuncStateDelete, entry)
+		c = in.envCode(in.env.StateDelete(entry, name, key), abi.FuncStateDelete, int(entry))
 	}
 	s[0] = uint64(c)
 }
@@ -221,7 +222,7 @@ func (in *instance) stateClear(s []uint64) {
 		name, _, c = in.nameAndKey(uint32(s[1]), uint32(s[2]), 0, 0, true)
 	}
 	if c == abi.OK {
-		c = in.envCode(in.env.StateClear(entry, name), abi.FuncStateClear, entry)
+		c = in.envCode(in.env.StateClear(entry, name), abi.FuncStateClear, int(entry))
 	}
 	s[0] = uint64(c)
 }
@@ -244,7 +245,7 @@ func (in *instance) stateScan(s []uint64) {
 	code := in.env.StateScan(entry, name, start, in.scan.fn)
 	written, more := in.scan.written, in.scan.more
 	in.scan.out = nil
-	switch c := in.envCode(code, abi.FuncStateScan, entry); {
+	switch c := in.envCode(code, abi.FuncStateScan, int(entry)); {
 	case c != abi.OK:
 		s[0] = negCode(c)
 	case more && written == 0:
@@ -287,7 +288,7 @@ func (in *instance) timerSet(s []uint64) {
 	entry, kind := uint32(s[0]), uint32(s[1])
 	c := in.timerCheck(entry, kind)
 	if c == abi.OK {
-		c = in.envCode(in.env.TimerSet(entry, kind, int64(s[2])), abi.FuncTimerSet, entry)
+		c = in.envCode(in.env.TimerSet(entry, kind, int64(s[2])), abi.FuncTimerSet, int(entry))
 	}
 	s[0] = uint64(c)
 }
@@ -296,7 +297,7 @@ func (in *instance) timerDelete(s []uint64) {
 	entry, kind := uint32(s[0]), uint32(s[1])
 	c := in.timerCheck(entry, kind)
 	if c == abi.OK {
-		c = in.envCode(in.env.TimerDelete(entry, kind, int64(s[2])), abi.FuncTimerDelete, entry)
+		c = in.envCode(in.env.TimerDelete(entry, kind, int64(s[2])), abi.FuncTimerDelete, int(entry))
 	}
 	s[0] = uint64(c)
 }
@@ -323,9 +324,11 @@ func (in *instance) emit(s []uint64) {
 	b, ok := in.read(ptr, n)
 	switch {
 	case !ok:
+		in.reject(abi.OutOfBounds, fmt.Errorf("emit to port %d: the batch (ptr %#x, len %d) lies outside guest memory", port, ptr, n))
 		s[0] = uint64(abi.OutOfBounds)
 		return
 	case port > abi.MaxPort:
+		in.reject(abi.BadArgument, fmt.Errorf("emit to port %d: ports are 0..%d", port, abi.MaxPort))
 		s[0] = uint64(abi.BadArgument)
 		return
 	case int64(in.emitted)+int64(n) > int64(in.op.lim.MaxEmitBytes):
@@ -347,7 +350,7 @@ func (in *instance) emit(s []uint64) {
 		return
 	}
 	in.emitted += int(n)
-	s[0] = uint64(in.envCode(in.env.Emit(port, b), abi.FuncEmit, 0))
+	s[0] = uint64(in.envCode(in.env.Emit(port, b), abi.FuncEmit, -1))
 }
 
 // reject keeps the first host-side rejection of the call with its reason.

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -214,7 +214,7 @@ func checkModule(name string, compiled wazero.CompiledModule, others []wasmImpor
 	}
 	if len(versions) > 0 {
 		vs := make([]string, 0, len(versions))
-		for _, n := range sortedKeys(versions) {
+		for _, n := range slices.Sorted(maps.Keys(versions)) {
 			vs = append(vs, "v"+strconv.Itoa(n))
 		}
 		return &ModuleError{Module: name, Reason: fmt.Sprintf("requires Weir ABI %s; this host serves v%d", strings.Join(vs, " and "), abi.Version)}
@@ -255,13 +255,4 @@ func abiVersion(s string) (int, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-func sortedKeys(m map[int]bool) []int {
-	ks := make([]int, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Ints(ks)
-	return ks
 }

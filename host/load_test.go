@@ -70,11 +70,11 @@ func TestLoadRejects(t *testing.T) {
 			[]string{`import wasi_snapshot_preview1.proc_exit has the wrong signature: expected (i32) -> (), got (i32) -> i32`}},
 		{"import from ABI v2", validModule([]testImport{{module: "weir_v2", name: "emit", sig: sigSockAcc}}).encode(), Limits{},
 			[]string{`module "m" requires Weir ABI v2; this host serves v1`}},
-		{"export of ABI v2", validModule(nil, testExport{"weir_v2_process", wasmSig{[]byte{tI32, tI32}, []byte{tI32}}}).encode(), Limits{},
+		{"export of ABI v2", validModule(nil, testExport{name: "weir_v2_process", sig: wasmSig{[]byte{tI32, tI32}, []byte{tI32}}}).encode(), Limits{},
 			[]string{`module "m" requires Weir ABI v2; this host serves v1`}},
 		{"v2 and v3", testModule{
 			imports: []testImport{{module: "weir_v3", name: "log", sig: sigNone}},
-			funcs:   []testExport{{"weir_v2_reserve", sigI32I32}}, memory: "memory", memPages: 1,
+			funcs:   []testExport{{name: "weir_v2_reserve", sig: sigI32I32}}, memory: "memory", memPages: 1,
 		}.encode(), Limits{}, []string{`module "m" requires Weir ABI v2 and v3; this host serves v1`}},
 		{"no exports", testModule{memPages: 1}.encode(), Limits{}, []string{
 			`module "m" is not a Weir ABI v1 operator (3 problems):`,
@@ -84,10 +84,10 @@ func TestLoadRejects(t *testing.T) {
 		}},
 		{"wrong export signatures", testModule{
 			funcs: []testExport{
-				{"weir_v1_reserve", sigI32I32},
-				{"weir_v1_process", sigI32I32},
-				{"weir_v1_init", wasmSig{[]byte{tI32, tI32}, nil}},
-				{"_initialize", sigI32I32},
+				{name: "weir_v1_reserve", sig: sigI32I32},
+				{name: "weir_v1_process", sig: sigI32I32},
+				{name: "weir_v1_init", sig: wasmSig{[]byte{tI32, tI32}, nil}},
+				{name: "_initialize", sig: sigI32I32},
 			}, memory: "memory", memPages: 1,
 		}.encode(), Limits{}, []string{
 			"(3 problems)",
@@ -124,7 +124,7 @@ func TestLoadAccepts(t *testing.T) {
 		{module: "weir_v1", name: "emit", sig: wasmSig{[]byte{tI32, tI32, tI32}, []byte{tI32}}},
 		{module: "weir_v1", name: "log", sig: wasmSig{[]byte{tI32, tI32, tI32}, nil}},
 		{module: "wasi_snapshot_preview1", name: "fd_write", sig: wasmSig{[]byte{tI32, tI32, tI32, tI32}, []byte{tI32}}},
-	}, testExport{"weir_v1_migrate", sigI32I32}, testExport{"helper", sigNone}).encode()
+	}, testExport{name: "weir_v1_migrate", sig: sigI32I32}, testExport{name: "helper", sig: sigNone}).encode()
 	m, err := e.Load(context.Background(), "minimal", wasm, Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +133,53 @@ func TestLoadAccepts(t *testing.T) {
 	op := newOperator(t, m, runtime.OperatorInfo{Name: "min"})
 	err = newFakeEnv().process(context.Background(), op, batchOf("k", "v"))
 	wantSubstrings(t, errString(err), `operator "min" subtask 0: weir_v1_reserve(`, `) returned 0x0: the guest could not allocate`)
+}
+
+// TestHandWrittenGuests checks failures that Go guests cannot produce: a
+// reserved buffer outside memory, a stack overflow (§9), and a declared
+// memory maximum above the limit (clamped to the limit).
+func TestHandWrittenGuests(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	reserveAt := func(ptr int32) testExport {
+		return testExport{name: "weir_v1_reserve", sig: sigI32I32, ret: ptr}
+	}
+	process := wasmSig{[]byte{tI32, tI32}, []byte{tI32}}
+	tests := []struct {
+		name string
+		mod  testModule
+		lim  Limits
+		want string // substring of the Process error; "" for success
+	}{
+		{"reserve outside memory", // a 66-byte batch reserves 66 + 25%
+			testModule{funcs: []testExport{reserveAt(0xFFF0), {name: "weir_v1_process", sig: process}},
+				memory: "memory", memPages: 1}, Limits{},
+			`weir_v1_reserve(82) returned 0xfff0: the buffer runs past the end of guest memory (65536 bytes)`},
+		{"stack overflow", testModule{funcs: []testExport{reserveAt(1024), {name: "weir_v1_process", sig: process,
+			body: []byte{0x20, 0x00, 0x20, 0x01, 0x10, 0x01}}}, // local.get 0, local.get 1, call 1 (itself)
+			memory: "memory", memPages: 1}, Limits{},
+			`weir_v1_process trapped: stack overflow`},
+		{"maximum above the limit", testModule{funcs: []testExport{reserveAt(1024), {name: "weir_v1_process", sig: process}},
+			memory: "memory", memPages: 1, memMax: 1000}, Limits{MemoryBytes: 1 << 20}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := e.Load(context.Background(), "hand", tt.mod.encode(), tt.lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close(context.Background())
+			op := newOperator(t, m, runtime.OperatorInfo{Name: "h"})
+			for range 2 { // the second call runs on a fresh instance after a failure
+				err := newFakeEnv().process(context.Background(), op, batchOf("k", "v"))
+				if tt.want == "" && err != nil {
+					t.Fatal(err)
+				}
+				if tt.want != "" {
+					wantSubstrings(t, errString(err), tt.want)
+				}
+			}
+		})
+	}
 }
 
 // TestLimitsValidation checks that out-of-range limits are rejected.

@@ -80,8 +80,8 @@ type instance struct {
 	// timer cancels ctx when a call runs past Limits.CallTimeout; it is reset
 	// for each call, so a call allocates no timer.
 	timer *time.Timer
-	// abortByCaller is a method value bound once, so that watching the
-	// caller's context does not allocate one per call.
+	// abortByCaller is made once, so that watching the caller's context
+	// does not allocate a closure per call.
 	abortByCaller func()
 	// poisoned is set when ctx was cancelled after a call had finished; the
 	// instance is then replaced before the next call.
@@ -97,7 +97,7 @@ type instance struct {
 	errMsg   []byte      // from set_error
 	internal struct {    // the first host function that got INTERNAL from the Env
 		fn    string
-		entry uint32
+		entry int // -1 if the call has no entry
 	}
 	rejected struct { // the first rejection with a reason (MALFORMED, LIMIT_EXCEEDED of emit)
 		code abi.Code
@@ -205,6 +205,10 @@ func (o *operator) Process(ctx context.Context, batch []byte, env runtime.Env) e
 		return fmt.Errorf("operator %q subtask %d: batch of %d bytes is not between the %d-byte header and 4 GiB", o.info.Name, o.info.Subtask, len(batch), abi.BatchHeaderSize)
 	}
 	in := o.inst
+	if in != nil && in.poisoned {
+		o.drop(in) // its context was cancelled just after its last call finished
+		in = nil
+	}
 	if in == nil {
 		var err error
 		if in, err = o.instantiate(ctx); err != nil {
@@ -230,10 +234,18 @@ func (o *operator) Process(ctx context.Context, batch []byte, env runtime.Env) e
 		o.drop(in)
 	}
 	if in.internal.fn != "" {
-		oe := o.entryError(batch, int(in.internal.entry))
+		oe := o.entryError(batch, in.internal.entry)
 		oe.Code = abi.Internal
 		oe.Err = fmt.Errorf("host function %s failed with INTERNAL (a host failure such as a state storage error), so the call fails whatever the guest returned (status %d)",
 			in.internal.fn, uint32(in.stack[0]))
+		return oe
+	}
+	if in.rejected.err != nil && abi.Code(uint32(in.stack[0])) == abi.OK {
+		// NB: a rejected emit lost records; a guest that ignores the code must not
+		// turn that into silent data loss (ABI.md §8).
+		oe := o.entryError(batch, -1)
+		oe.Code = in.rejected.code
+		oe.Err = fmt.Errorf("the guest returned OK after the host rejected its emitted records: %w", in.rejected.err)
 		return oe
 	}
 	if status := abi.Code(uint32(in.stack[0])); status != abi.OK {

@@ -19,22 +19,26 @@ type testImport struct {
 type testExport struct {
 	name string
 	sig  wasmSig
+	// body, if set, is the function's code (without the final end); else the
+	// function returns ret for an i32 result and zero for others.
+	body []byte
+	ret  int32
 }
 
-// testModule describes a module: its imports, exported functions (each
-// returns zeros), and an optionally exported memory of memPages pages.
+// testModule describes a module: its imports, exported functions, and a
+// memory of memPages pages, exported unless memory is "".
 type testModule struct {
-	imports    []testImport
-	funcs      []testExport
-	memory     string // export name of the memory; "" for none
-	memPages   uint32
-	memMax     uint32 // 0: no maximum
+	imports  []testImport
+	funcs    []testExport
+	memory   string // export name of the memory; "" for none
+	memPages uint32
+	memMax   uint32 // 0: no maximum
 }
 
 // weirExports are the exports ABI.md §3 requires.
 var weirExports = []testExport{
-	{"weir_v1_reserve", wasmSig{[]byte{tI32}, []byte{tI32}}},
-	{"weir_v1_process", wasmSig{[]byte{tI32, tI32}, []byte{tI32}}},
+	{name: "weir_v1_reserve", sig: wasmSig{[]byte{tI32}, []byte{tI32}}},
+	{name: "weir_v1_process", sig: wasmSig{[]byte{tI32, tI32}, []byte{tI32}}},
 }
 
 // validModule returns a module with the required exports and a memory, plus
@@ -78,11 +82,16 @@ func (m testModule) encode() []byte {
 		exports = append(exports, 0x00)
 		exports = appendU32(exports, nImportedFuncs+uint32(i))
 		body := []byte{0x00} // no locals
-		for _, r := range f.sig.results {
-			if r == tI64 {
-				body = append(body, 0x42, 0x00) // i64.const 0
-			} else {
-				body = append(body, 0x41, 0x00) // i32.const 0
+		switch {
+		case f.body != nil:
+			body = append(body, f.body...)
+		default:
+			for _, r := range f.sig.results {
+				if r == tI64 {
+					body = append(body, 0x42, 0x00) // i64.const 0
+				} else {
+					body = appendS32(append(body, 0x41), f.ret) // i32.const ret
+				}
 			}
 		}
 		body = append(body, 0x0b) // end
@@ -145,6 +154,18 @@ func appendU32(b []byte, v uint32) []byte {
 		c := byte(v & 0x7f)
 		v >>= 7
 		if v == 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// appendS32 appends v as a signed LEB128 number.
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
 			return append(b, c)
 		}
 		b = append(b, c|0x80)

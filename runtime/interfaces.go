@@ -18,6 +18,9 @@ import (
 //
 // An Env is only valid during the Operator.Process call it was passed to, and only
 // on that goroutine. Slices it returns are valid until the next call on the Env.
+// Slices passed to it may alias guest memory and are valid only during the
+// method call: an Env copies what it keeps. When a method returns abi.Internal,
+// the Env keeps the cause and fails the call with it (see the runtime's opEnv).
 type Env interface {
 	// StateGet returns the value of user key userKey of state name, for the key
 	// of batch entry entry; code is abi.NotFound when there is none.

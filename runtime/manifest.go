@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -162,7 +163,7 @@ func listCheckpoints(ctx context.Context, store SnapshotStore) (ids []int64, max
 }
 
 // objects returns every snapshot object m needs (state files), excluding the
-// manifest itself.
+// manifest itself, sorted and without duplicates.
 func (m *Manifest) objects() []string {
 	var out []string
 	for _, o := range m.Operators {
@@ -172,7 +173,8 @@ func (m *Manifest) objects() []string {
 			}
 		}
 	}
-	return out
+	sort.Strings(out)
+	return slices.Compact(out)
 }
 
 // collectGarbage keeps the newest retain complete checkpoints and deletes the

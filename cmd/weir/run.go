@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fromSavepoint := fs.String("from-savepoint", "", "start from the savepoint in this directory when the data directory holds no checkpoint of the job yet")
 	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask (e.g. 64MiB); the rest spills to Pebble")
 	progress := fs.Duration("progress", time.Second, "interval of the progress line on stderr (0: none)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	pos, err := parseFlags(fs, args, "JOBSPEC")
 	if err != nil {
 		return err
@@ -33,6 +35,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log, err := c.logger(stderr)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	job, engine, err := loadJob(ctx, pos[0], c.dataDir, log, stdout)

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/weirstream/weir/runtime"
 )
@@ -31,9 +32,13 @@ const (
 	// waiting to be flushed) may exist before writes stall: Pebble's memtable
 	// memory is at most maxMemTables*memTableBytes.
 	maxMemTables = 4
-	// blockCacheBytes is Pebble's cache of SSTable blocks, which serves reads
-	// that miss the state cache.
+	// blockCacheBytes is Pebble's cache of SSTable blocks (data, index and
+	// filter blocks), which serves reads that miss the state cache.
 	blockCacheBytes = 16 << 20
+	// bloomBitsPerKey sizes the Bloom filter of every SSTable (about 1% false
+	// positives): a Get that misses the state cache, most often for a key that
+	// does not exist yet, then skips the data blocks of the tables without it.
+	bloomBitsPerKey = 10
 	// restoreBatchBytes is how many bytes of entries a rescaling restore copies
 	// into the new database per batch.
 	restoreBatchBytes = 4 << 20
@@ -183,7 +188,7 @@ func open(ctx context.Context, cfg runtime.BackendConfig) (_ *backend, err error
 
 // dbOptions returns the options of every database this package opens.
 func dbOptions(log *slog.Logger, readOnly bool) *pebbledb.Options {
-	return &pebbledb.Options{
+	o := &pebbledb.Options{
 		CacheSize: blockCacheBytes,
 		// NB: no WAL. The state is made durable by checkpoints in the snapshot
 		// store, and a crashed subtask restores from there into a fresh
@@ -195,6 +200,10 @@ func dbOptions(log *slog.Logger, readOnly bool) *pebbledb.Options {
 		Logger:                      pebbleLogger{log},
 		ReadOnly:                    readOnly,
 	}
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(bloomBitsPerKey)
+	}
+	return o
 }
 
 // Get returns the value of key; the slice is valid until the next call.

@@ -1,0 +1,72 @@
+// Package host runs Weir operators that are WebAssembly modules, on wazero
+// (compiler engine), behind the ABI of abi/ABI.md (version 1).
+//
+// # Engine, modules and operators
+//
+// An [Engine] compiles modules. [Engine.Load] checks a module before anything
+// runs: it must be WebAssembly, import only the weir_v1 host functions with
+// exactly the signatures of ABI.md §5 and the wasi_snapshot_preview1
+// functions other than sock_*, and export memory, weir_v1_reserve and
+// weir_v1_process (optionally weir_v1_init and _initialize) with the right
+// signatures. A module built for another ABI version (imports from weir_vN or
+// exports weir_vN_*) is rejected as such. The *[ModuleError] lists every
+// problem at once.
+//
+// A [Module] is the runtime.OperatorFactory of one operator: NewOperator makes
+// the instance of one subtask, and that instance is the runtime.Operator. Its
+// Process writes the batch into the buffer the guest reserved (calling
+// weir_v1_reserve only when the batch does not fit), calls weir_v1_process,
+// and routes the guest's host function calls to the runtime.Env of the call.
+// Every pointer and length a guest passes is checked against its memory
+// (OUT_OF_BOUNDS), names, kinds and ports against ABI.md §5 (BAD_ARGUMENT),
+// sizes against Limits (LIMIT_EXCEEDED), and every emitted batch with
+// abi.Validate (MALFORMED); the host never reads or writes outside guest
+// memory. A failure is a *runtime.OperatorError naming the entry the guest was
+// working on (from the batch header's cursor, ABI.md §4.4), with its key,
+// timestamp and tracking id.
+//
+// # Limits
+//
+// [Limits] are per module: guest memory (default 256 MiB; memory.grow fails
+// beyond it, and a Go guest then dies with "out of memory"), call time
+// (default 10 s per call into the guest), emitted bytes per call (64 MiB),
+// key and value sizes (ABI.md §9) and guest output per call (64 KiB of stdout,
+// stderr and log; then one "output truncated" line). The call stack is
+// wazero's limit. Because wazero sets the memory limit per runtime, the Engine
+// keeps one wazero runtime per distinct memory limit; they share one
+// compilation cache, kept on disk when Config.CacheDir is set so that a
+// restart does not compile again.
+//
+// # Determinism
+//
+// A guest sees no arguments, no environment variables and no files (no
+// preopened directories), and cannot import sockets. WASI clocks and random
+// numbers are wazero's defaults, which are deterministic: the wall clock
+// starts at 2022-01-01T00:00:00Z and the monotonic clock at 0, each advancing
+// 1 ms per reading; sleeping returns at once; random_get reads a math/rand
+// source with a fixed seed. So a fresh instance fed the same batches produces
+// the same output (ABI.md §7). Processing time reaches a guest only through
+// the batch header, which the runtime fills.
+//
+// # Failures and replacement
+//
+// A non-zero status from weir_v1_process fails the batch but keeps the
+// instance: the guest reported an error and is in a state it controls. A trap
+// (including a Go panic, which aborts the guest), an exit, a time-out or a
+// cancelled caller context discards the instance: its memory may be
+// inconsistent. The next Process instantiates the module afresh, runs
+// _initialize and weir_v1_init again, and goes on. INTERNAL from the Env (a
+// host failure such as a storage error) fails the call even if the guest
+// ignores the code.
+//
+// # Cost
+//
+// Each instance passes the guest one context, made when it is instantiated,
+// that carries the instance: a host function finds its instance with one
+// context lookup, and the call time limit is a timer reset per call, so a call
+// allocates nothing of its own when the caller's context cannot be cancelled
+// (two small allocations to watch one that can). wazero itself starts a
+// goroutine per call to watch the context, and its termination checks (needed
+// to stop a guest in an infinite loop) make tight guest loops about 2.5 times
+// slower; see BenchmarkProcessBatch and BenchmarkHostCall.
+package host
