@@ -256,8 +256,8 @@ func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result,
 	restored := int64(0)
 	if m != nil {
 		restored = m.Checkpoint
-		log.Info("restored", "checkpoint", m.Checkpoint)
 	}
+	log.Info("job running", "job", x.job.Name, "restoredCheckpoint", restored, "subtasks", a.numTasks())
 	x.mu.Lock()
 	x.progress.Restored = restored
 	x.mu.Unlock()

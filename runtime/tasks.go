@@ -341,9 +341,14 @@ func (p *operatorProc) process(ctx context.Context, b []byte) error {
 	abi.SetHeader(b, p.t.wm, now)
 	p.env.begin(b)
 	err := p.op.Process(ctx, b, &p.env)
-	envErr := p.env.end()
-	if err == nil {
-		err = envErr
+	if envErr := p.env.end(); envErr != nil {
+		// The host-side cause (say, a state storage error) is what the user needs.
+		var oe *OperatorError
+		if errors.As(err, &oe) {
+			oe.Err = fmt.Errorf("%w: %v", envErr, oe.Err)
+		} else {
+			err = envErr
+		}
 	}
 	if err != nil {
 		return p.describe(err, b)

@@ -23,6 +23,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fromSavepoint := fs.String("from-savepoint", "", "start from the savepoint in this directory when the data directory holds no checkpoint of the job yet")
 	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask (e.g. 64MiB); the rest spills to Pebble")
 	progress := fs.Duration("progress", time.Second, "interval of the progress line on stderr (0: none)")
+	cacheDir := fs.String("cache-dir", os.Getenv("WEIR_CACHE_DIR"), "directory of the compiled-module cache, which jobs can share (env WEIR_CACHE_DIR; default: DATA_DIR/cache/wasm)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	pos, err := parseFlags(fs, args, "JOBSPEC")
 	if err != nil {
@@ -48,7 +49,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer pprof.StopCPUProfile()
 	}
 
-	job, engine, err := loadJob(ctx, pos[0], c.dataDir, log, stdout)
+	if *cacheDir == "" {
+		*cacheDir = layout{dataDir: c.dataDir}.wasmCache()
+	}
+	job, engine, err := loadJob(ctx, pos[0], *cacheDir, log, stdout)
 	if err != nil {
 		return err
 	}

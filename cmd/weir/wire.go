@@ -72,9 +72,9 @@ func readModule(path string) ([]byte, error) {
 }
 
 // loadJob reads and builds the job spec at path with a host engine whose
-// compiled modules are cached under dataDir.
-func loadJob(ctx context.Context, path, dataDir string, log *slog.Logger, stdout io.Writer) (*runtime.Job, *host.Engine, error) {
-	engine, err := host.NewEngine(ctx, host.Config{CacheDir: layout{dataDir: dataDir}.wasmCache(), Logger: log})
+// compiled modules are cached in cacheDir.
+func loadJob(ctx context.Context, path, cacheDir string, log *slog.Logger, stdout io.Writer) (*runtime.Job, *host.Engine, error) {
+	engine, err := host.NewEngine(ctx, host.Config{CacheDir: cacheDir, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -19,7 +19,8 @@ var Operator = weir.Operator{Process: process, OnTimer: onTimer}
 var perMinute = weir.NewWindow("per-minute", weir.Tumbling(time.Minute), weir.Int64, weir.WindowFuncs[int64]{
 	Add: func(n int64, _ weir.Record) (int64, error) { return n + 1, nil },
 	Emit: func(ctx *weir.Context, w weir.Window, n int64) error {
-		v := time.UnixMilli(w.Start).UTC().AppendFormat(nil, time.RFC3339)
+		var buf [48]byte // Emit copies: no allocation per window
+		v := time.UnixMilli(w.Start).UTC().AppendFormat(buf[:0], time.RFC3339)
 		v = append(v, ' ')
 		v = strconv.AppendInt(v, n, 10)
 		ctx.Emit(weir.Record{Key: ctx.Key(), Value: v})

@@ -61,7 +61,8 @@ func process(ctx *weir.Context, r weir.Record) error {
 		return err
 	}
 	if running {
-		ctx.Emit(weir.Record{Key: r.Key, Value: strconv.AppendInt(nil, n, 10)})
+		var buf [20]byte // Emit copies: no allocation per record
+		ctx.Emit(weir.Record{Key: r.Key, Value: strconv.AppendInt(buf[:0], n, 10)})
 		return nil
 	}
 	if !seen {
@@ -75,6 +76,7 @@ func onTimer(ctx *weir.Context, t weir.Timer) error {
 	if err != nil {
 		return err
 	}
-	ctx.Emit(weir.Record{Key: t.Key, Value: strconv.AppendInt(nil, n, 10)})
+	var buf [20]byte
+	ctx.Emit(weir.Record{Key: t.Key, Value: strconv.AppendInt(buf[:0], n, 10)})
 	return nil
 }
