@@ -274,3 +274,23 @@ func BenchmarkKeyedCountNewKeys(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkCacheEntryBytes fills a cache with b.N keyed-count entries (20-byte
+// keys, 8-byte values) and reports the heap they take per entry next to what
+// the cache counts for them (entrySize), which is what bounds the cache.
+func BenchmarkCacheEntryBytes(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c := newCache(1 << 40)
+	key := make([]byte, 0, 32)
+	for i := range b.N {
+		key = countKey(key[:0], uint64(i)*0x9E3779B97F4A7C15)
+		c.set(key, []byte("12345678"))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "heap-B/entry")
+	b.ReportMetric(float64(c.used)/float64(b.N), "counted-B/entry")
+	runtime.KeepAlive(c)
+}

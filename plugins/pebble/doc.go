@@ -74,6 +74,9 @@
 // runtime.ErrCorruptSnapshot that names it. A store with a Link method
 // (localfs) lends SSTables by hard link instead of a copy.
 //
-// Pebble's own memory per subtask is bounded by named constants: memtables
-// (maxMemTables of memTableBytes) and the block cache (blockCacheBytes).
+// Pebble's own memory per subtask is bounded by named constants: the block
+// cache (blockCacheBytes), inside which Pebble also reserves its memtables
+// (at most maxMemTables of memTableBytes). Bloom filters on every table
+// (bloomBitsPerKey), read on every level, keep a Get of a key that is not there
+// (the first record of each key) off the data blocks.
 package pebble
