@@ -270,37 +270,44 @@ var DefaultLimits = Limits{MaxKeyBytes: MaxKeyBytes, MaxValueBytes: MaxValueByte
 // first violation. If recordsOnly, every entry must be a record (kind 0), as in
 // batches a guest emits.
 func Validate(b []byte, lim Limits, recordsOnly bool) error {
-	r := NewReader(b)
-	if r.err != nil {
-		return r.err
+	if len(b) < BatchHeaderSize {
+		return &FormatError{Entry: -1, Field: "header", Msg: fmt.Sprintf("batch of %d bytes is shorter than the %d-byte header", len(b), BatchHeaderSize)}
 	}
-	if int(r.n) > lim.MaxEntries {
-		return &FormatError{Entry: -1, Field: "count", Msg: fmt.Sprintf("%d entries is more than the limit of %d", r.n, lim.MaxEntries)}
+	if m := le.Uint32(b[offMagic:]); m != Magic {
+		return &FormatError{Entry: -1, Field: "magic", Msg: fmt.Sprintf("got %#x, want %#x", m, Magic)}
 	}
-	for r.Next() {
-		h := b[r.off-len(r.raw):]
-		e := &r.e
-		switch {
-		case e.Kind > KindProcessingTime:
-			return &FormatError{Entry: r.Index(), Field: "kind", Msg: fmt.Sprintf("unknown kind %d", e.Kind)}
-		case recordsOnly && e.Kind != KindRecord:
-			return &FormatError{Entry: r.Index(), Field: "kind", Msg: fmt.Sprintf("%s in an emitted batch; only records (kind 0) may be emitted", e.Kind)}
-		case h[1] != 0 || h[2] != 0 || h[3] != 0:
-			return &FormatError{Entry: r.Index(), Field: "reserved", Msg: "reserved bytes 1..3 are not zero"}
-		case len(e.Key) > lim.MaxKeyBytes:
-			return &FormatError{Entry: r.Index(), Field: "key", Msg: fmt.Sprintf("%d bytes is more than the limit of %d", len(e.Key), lim.MaxKeyBytes)}
-		case len(e.Value) > lim.MaxValueBytes:
-			return &FormatError{Entry: r.Index(), Field: "value", Msg: fmt.Sprintf("%d bytes is more than the limit of %d", len(e.Value), lim.MaxValueBytes)}
+	n := le.Uint32(b[offCount:])
+	if int64(n) > int64(lim.MaxEntries) {
+		return &FormatError{Entry: -1, Field: "count", Msg: fmt.Sprintf("%d entries is more than the limit of %d", n, lim.MaxEntries)}
+	}
+	// The common entry passes one test per field: its first word (kind and the
+	// three reserved bytes, little-endian) is at most maxWord, key and value are
+	// within their limits, it has no headers and it ends inside b. Any other
+	// entry goes to entryError, which checks the rules one by one in the order
+	// that picks the error to report.
+	maxWord := uint32(KindProcessingTime)
+	if recordsOnly {
+		maxWord = uint32(KindRecord)
+	}
+	fast := lim.MaxKeyBytes >= 0 && lim.MaxValueBytes >= 0
+	maxKey, maxValue := uint64(lim.MaxKeyBytes), uint64(lim.MaxValueBytes)
+	off := BatchHeaderSize
+	for i := uint32(0); i < n; i++ {
+		if len(b)-off < EntryHeaderSize {
+			return &FormatError{Entry: int(i), Field: "header", Msg: fmt.Sprintf("entry header at byte %d runs past the batch end (%d bytes)", off, len(b))}
 		}
-		if err := validateHeaders(e.Headers); err != nil {
-			return &FormatError{Entry: r.Index(), Field: "headers", Msg: err.Error()}
+		h := b[off : off+EntryHeaderSize]
+		kl, vl, hl := uint64(le.Uint32(h[4:])), uint64(le.Uint32(h[8:])), uint64(le.Uint32(h[12:]))
+		end := uint64(off) + EntryHeaderSize + kl + vl + hl
+		if !fast || le.Uint32(h) > maxWord || kl > maxKey || vl > maxValue || hl != 0 || end > uint64(len(b)) {
+			if err := entryError(b, off, int(i), lim, recordsOnly); err != nil {
+				return err
+			}
 		}
+		off = int(end)
 	}
-	if r.err != nil {
-		return r.err
-	}
-	if r.off != len(b) {
-		return &FormatError{Entry: -1, Field: "count", Msg: fmt.Sprintf("%d entries end at byte %d but the batch has %d bytes", r.n, r.off, len(b))}
+	if off != len(b) {
+		return &FormatError{Entry: -1, Field: "count", Msg: fmt.Sprintf("%d entries end at byte %d but the batch has %d bytes", n, off, len(b))}
 	}
 	if le.Uint32(b[offReserved:]) != 0 {
 		return &FormatError{Entry: -1, Field: "reserved", Msg: fmt.Sprintf("reserved header field at byte %d is not zero", offReserved)}
@@ -308,13 +315,55 @@ func Validate(b []byte, lim Limits, recordsOnly bool) error {
 	return nil
 }
 
+// entryError checks entry i of b, whose 32-byte header starts at byte off (it
+// lies in b), against every rule of ABI.md §4.3 and returns the first
+// violation, or nil.
+func entryError(b []byte, off, i int, lim Limits, recordsOnly bool) error {
+	h := b[off : off+EntryHeaderSize]
+	kl, vl, hl := uint64(le.Uint32(h[4:])), uint64(le.Uint32(h[8:])), uint64(le.Uint32(h[12:]))
+	end := uint64(off) + EntryHeaderSize + kl + vl + hl
+	kind := Kind(h[0])
+	switch {
+	case end > uint64(len(b)):
+		return &FormatError{Entry: i, Field: "length", Msg: fmt.Sprintf("key %d + value %d + headers %d bytes at byte %d run past the batch end (%d bytes)", kl, vl, hl, off, len(b))}
+	case kind > KindProcessingTime:
+		return &FormatError{Entry: i, Field: "kind", Msg: fmt.Sprintf("unknown kind %d", kind)}
+	case recordsOnly && kind != KindRecord:
+		return &FormatError{Entry: i, Field: "kind", Msg: fmt.Sprintf("%s in an emitted batch; only records (kind 0) may be emitted", kind)}
+	case h[1] != 0 || h[2] != 0 || h[3] != 0:
+		return &FormatError{Entry: i, Field: "reserved", Msg: "reserved bytes 1..3 are not zero"}
+	case int64(kl) > int64(lim.MaxKeyBytes):
+		return &FormatError{Entry: i, Field: "key", Msg: fmt.Sprintf("%d bytes is more than the limit of %d", kl, lim.MaxKeyBytes)}
+	case int64(vl) > int64(lim.MaxValueBytes):
+		return &FormatError{Entry: i, Field: "value", Msg: fmt.Sprintf("%d bytes is more than the limit of %d", vl, lim.MaxValueBytes)}
+	}
+	if hl == 0 {
+		return nil
+	}
+	p := uint64(off) + EntryHeaderSize + kl + vl
+	if err := validateHeaders(b[p:end]); err != nil {
+		return &FormatError{Entry: i, Field: "headers", Msg: err.Error()}
+	}
+	return nil
+}
+
+// validateHeaders checks that h is a sequence of (name, value) pairs, each a
+// u32 length and that many bytes, filling h exactly. Its errors are those of
+// HeaderIter.Next.
 func validateHeaders(h []byte) error {
-	for it := (HeaderIter{b: h}); ; {
-		_, _, ok := it.Next()
-		if !ok {
-			return it.Err()
+	for len(h) > 0 {
+		for range 2 { // name, value
+			if len(h) < 4 {
+				return fmt.Errorf("truncated length prefix")
+			}
+			n := uint64(le.Uint32(h))
+			if n > uint64(len(h)-4) {
+				return fmt.Errorf("length %d runs past the end (%d bytes left)", n, len(h)-4)
+			}
+			h = h[4+n:]
 		}
 	}
+	return nil
 }
 
 // AppendHeader appends one encoded header (name, value) to dst.

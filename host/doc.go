@@ -9,8 +9,9 @@
 // functions other than sock_*, and export memory, weir_v1_reserve and
 // weir_v1_process (optionally weir_v1_init and _initialize) with the right
 // signatures. A module built for another ABI version (imports from weir_vN or
-// exports weir_vN_*) is rejected as such. The *[ModuleError] lists every
-// problem at once.
+// exports weir_vN_*) is rejected as such, and so is one that exports a name
+// starting with "weir.", which the host reserves for what it adds (see below).
+// The *[ModuleError] lists every problem at once.
 //
 // A [Module] is the runtime.OperatorFactory of one operator: NewOperator makes
 // the instance of one subtask, and that instance is the runtime.Operator. Its
@@ -59,14 +60,48 @@
 // host failure such as a storage error) fails the call even if the guest
 // ignores the code.
 //
+// # Call time limit
+//
+// Load rewrites every module before compiling it (epoch interruption, as
+// Wasmtime does it; nothing is renumbered, each addition goes at the end of
+// its index space). It adds an exported mutable global "weir.interrupt", a
+// private "fuel" global and a small function $yield, and at the entry of every
+// function and at the head of every loop (where every backward branch lands)
+// it inserts a check that decrements the fuel and calls $yield when it reaches
+// zero, once every 1024 checks. $yield refills the fuel, grows memory by zero
+// pages, which wazero implements as an exit from the machine code to Go, and
+// traps if the interrupt global is set. Per call, the host clears that global
+// and arms a timer and a callback on the caller's context; either sets it to 1
+// and the guest traps at its next visit to $yield, which Process reports as a
+// time-out ("call exceeded the time limit of ...") or as the caller's
+// cancellation. A start section becomes the export "weir.start", which the host
+// calls after instantiation under the same limit; .debug_* sections are
+// dropped (their code offsets would be wrong; the name section stays).
+//
+// The visits to Go matter as much as the flag: Go cannot preempt a goroutine
+// that runs wazero's machine code, so a guest that never left it would block
+// every stop-the-world of the garbage collector, and with it the timer meant
+// to stop the guest. Checking function entries too catches guests that run
+// for ever without a loop (f(n) calling f(n-1) twice).
+//
+// The timer and the context callback are reused across calls, so one may fire
+// late; each decides, under a mutex, from the state of the call in progress
+// (is there one, is its deadline past, is its context done), so a late one
+// does nothing. A flag raised after the guest's last check does not fail a call
+// that completed; the next call clears it.
+//
 // # Cost
 //
 // Each instance passes the guest one context, made when it is instantiated,
 // that carries the instance: a host function finds its instance with one
 // context lookup, and the call time limit is a timer reset per call, so a call
 // allocates nothing of its own when the caller's context cannot be cancelled
-// (two small allocations to watch one that can). wazero itself starts a
-// goroutine per call to watch the context, and its termination checks (needed
-// to stop a guest in an infinite loop) make tight guest loops about 2.5 times
-// slower; see BenchmarkProcessBatch and BenchmarkHostCall.
+// (two small allocations to watch one that can). In the guest, the time limit
+// costs a decrement and a branch per loop iteration and function call, and an
+// exit to Go every 1024 of them: within measurement noise of no check at all,
+// where wazero's WithCloseOnContextDone (an indirect call into Go at every
+// loop iteration, and a goroutine per call) made tight guest loops about 2.5
+// times slower. Each batch a guest emits is validated with abi.Validate, a few
+// nanoseconds per entry without headers. See BenchmarkProcessBatch,
+// BenchmarkHostCall and BenchmarkValidate.
 package host

@@ -181,7 +181,10 @@ func (e *Engine) runtimeFor(ctx context.Context, pages uint32) (*wasmRuntime, er
 		return rt, nil
 	}
 	rcfg := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
+		// NB: Load instruments every module for the call time limit (see
+		// instrument); wazero's own termination checks would exit to Go at
+		// every loop iteration and start a goroutine per call.
+		WithCloseOnContextDone(false).
 		WithMemoryLimitPages(pages).
 		WithCompilationCache(e.cache)
 	r := wazero.NewRuntimeWithConfig(ctx, rcfg)

@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -27,6 +28,7 @@ type Module struct {
 	// batchLimits are the limits an emitted batch is validated against.
 	batchLimits abi.Limits
 	hasInit     bool // exports weir_v1_init
+	hasStart    bool // has a start function, exported as startExport by instrument
 }
 
 // ModuleError says why Load rejected a module: it is not WebAssembly, it does
@@ -34,7 +36,7 @@ type Module struct {
 // every violation found, so that one round trip shows all of them.
 type ModuleError struct {
 	Module   string   // the name given to Load
-	Reason   string   // what is wrong, e.g. "is not a Weir ABI v1 operator"
+	Reason   string   // what is wrong, e.g. "is not a Weir ABI v1 operator" or "could not be compiled"
 	Problems []string // each forbidden import, missing or wrong export
 	Err      error    // the compiler's error, if that is the reason
 }
@@ -67,13 +69,14 @@ func (e *ModuleError) Unwrap() error { return e.Err }
 // wasmHeader starts every Wasm binary: the magic "\0asm" and version 1.
 var wasmHeader = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
 
-// Load compiles wasm, checks that it is a Weir ABI v1 operator and returns it
-// ready to instantiate. name identifies the module in errors and logs. A
-// rejected module gives a *ModuleError that lists every problem: forbidden or
-// mistyped imports (only the weir_v1 host functions and the non-socket
-// functions of wasi_snapshot_preview1 may be imported), a different ABI
-// version, and missing or mistyped exports. Zero fields of lim take their
-// defaults.
+// Load instruments wasm for the call time limit (see the package
+// documentation), compiles it, checks that it is a Weir ABI v1 operator and
+// returns it ready to instantiate. name identifies the module in errors and
+// logs. A rejected module gives a *ModuleError that lists every problem:
+// forbidden or mistyped imports (only the weir_v1 host functions and the
+// non-socket functions of wasi_snapshot_preview1 may be imported), a different
+// ABI version, missing or mistyped exports, and exports whose names start with
+// "weir.", which the host reserves. Zero fields of lim take their defaults.
 func (e *Engine) Load(ctx context.Context, name string, wasm []byte, lim Limits) (*Module, error) {
 	lim, err := lim.withDefaults()
 	if err != nil {
@@ -86,13 +89,22 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte, lim Limits)
 	if err != nil {
 		return nil, fmt.Errorf("load module %q: %w", name, err)
 	}
-	compiled, err := rt.r.CompileModule(ctx, wasm)
+	inst, err := instrument(wasm)
 	if err != nil {
-		return nil, &ModuleError{Module: name, Reason: "could not be compiled", Err: err}
+		return nil, diagnose(ctx, name, wasm, lim, rt, err)
+	}
+	compiled, err := rt.r.CompileModule(ctx, inst.wasm)
+	if err != nil {
+		return nil, diagnose(ctx, name, wasm, lim, rt, fmt.Errorf("the instrumented module does not compile: %w", err))
 	}
 	others, err := nonFunctionImports(wasm)
 	if err == nil {
-		err = checkModule(name, compiled, others, rt.wasiFuncs)
+		err = checkModule(name, compiled, others, rt.wasiFuncs, nil)
+	}
+	if err == nil && inst.hasStart {
+		if d, ok := compiled.ExportedFunctions()[startExport]; !ok || !sigOf(d).equal(signature{}) {
+			err = diagnose(ctx, name, wasm, lim, rt, errors.New("the start function does not have the type () -> ()"))
+		}
 	}
 	if err != nil {
 		_ = compiled.Close(ctx)
@@ -107,7 +119,36 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte, lim Limits)
 		lim:         lim,
 		batchLimits: abi.Limits{MaxKeyBytes: lim.MaxKeyBytes, MaxValueBytes: lim.MaxValueBytes, MaxEntries: abi.MaxBatchEntries},
 		hasInit:     hasInit,
+		hasStart:    inst.hasStart,
 	}, nil
+}
+
+// diagnose explains why Load could not instrument or compile wasm; cause is
+// what went wrong. It validates the original module with wazero's
+// interpreter (quick, and it leaves the compilation cache alone, which holds
+// only instrumented modules): wazero's error on the module the user wrote
+// beats any error on its rewrite. If the original is valid, it lists the
+// module's ABI problems, with a reserved export name among them, or else
+// reports cause.
+func diagnose(ctx context.Context, name string, wasm []byte, lim Limits, rt *wasmRuntime, cause error) error {
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithMemoryLimitPages(lim.memoryPages()))
+	defer r.Close(ctx)
+	compiled, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		return &ModuleError{Module: name, Reason: "could not be compiled", Err: err}
+	}
+	var problems []string
+	if re := (*reservedExportError)(nil); errors.As(cause, &re) {
+		problems = append(problems, re.Error())
+	}
+	others, err := nonFunctionImports(wasm)
+	if err == nil {
+		err = checkModule(name, compiled, others, rt.wasiFuncs, problems)
+	}
+	if err != nil {
+		return err
+	}
+	return &ModuleError{Module: name, Reason: "could not be instrumented for the call time limit", Err: cause}
 }
 
 // Name returns the name the module was loaded with.
@@ -162,9 +203,9 @@ var (
 	}
 )
 
-// checkModule returns a *ModuleError if compiled breaks ABI v1, or nil.
-func checkModule(name string, compiled wazero.CompiledModule, others []wasmImport, wasiFuncs map[string]api.FunctionDefinition) error {
-	var problems []string
+// checkModule returns a *ModuleError if compiled breaks ABI v1 or problems
+// (found by the caller) is not empty, or nil.
+func checkModule(name string, compiled wazero.CompiledModule, others []wasmImport, wasiFuncs map[string]api.FunctionDefinition, problems []string) error {
 	versions := map[int]bool{}
 	noteVersion := func(s string) bool {
 		if n, ok := abiVersion(s); ok && n != abi.Version {

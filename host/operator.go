@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -18,13 +17,6 @@ import (
 )
 
 var _ runtime.OperatorFactory = (*Module)(nil)
-
-// Causes with which an instance's context is cancelled.
-var (
-	errCallTimeout    = errors.New("call time limit reached")
-	errCallerCanceled = errors.New("caller's context is done")
-	errInstanceClosed = errors.New("instance closed")
-)
 
 // NewOperator returns the operator of one subtask: a fresh instance of m with
 // no arguments, no environment variables, no preopened directories, wazero's
@@ -74,19 +66,14 @@ type instance struct {
 	process api.Function
 	init    api.Function // nil if not exported
 	// ctx is passed to every call into the guest: the host functions find the
-	// instance in it, and cancelling it (with a cause) interrupts the guest.
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	// timer cancels ctx when a call runs past Limits.CallTimeout; it is reset
-	// for each call, so a call allocates no timer.
-	timer *time.Timer
-	// abortByCaller is made once, so that watching the caller's context
-	// does not allocate a closure per call.
-	abortByCaller func()
-	// poisoned is set when ctx was cancelled after a call had finished; the
-	// instance is then replaced before the next call.
-	poisoned bool
-	stack    [2]uint64
+	// instance in it. It is never cancelled: irq interrupts the guest.
+	ctx context.Context
+	// irq stops a call at Limits.CallTimeout or when the caller's context is
+	// done; nil until the module is instantiated.
+	irq *interrupter
+	// interrupted is why irq stopped the last call that failed, or nil.
+	interrupted error
+	stack       [2]uint64
 	// bufPtr and bufCap are the buffer of the last weir_v1_reserve.
 	bufPtr, bufCap uint32
 
@@ -107,14 +94,12 @@ type instance struct {
 	out  guestOutput
 }
 
-// instantiate makes a fresh instance and runs its initialisation.
+// instantiate makes a fresh instance and runs its initialisation: the start
+// function if the module has one (see instrument), _initialize and
+// weir_v1_init.
 func (o *operator) instantiate(ctx context.Context) (*instance, error) {
 	in := &instance{op: o, out: guestOutput{logger: o.logger, budget: o.lim.MaxOutputBytes}}
-	base, cancel := context.WithCancelCause(context.Background())
-	in.ctx, in.cancel = context.WithValue(base, instanceKey{}, in), cancel
-	in.timer = time.AfterFunc(math.MaxInt64, func() { in.cancel(errCallTimeout) })
-	in.timer.Stop()
-	in.abortByCaller = func() { in.cancel(errCallerCanceled) }
+	in.ctx = context.WithValue(context.Background(), instanceKey{}, in)
 	in.scan.fn = in.scanPair
 
 	cfg := wazero.NewModuleConfig().
@@ -127,22 +112,40 @@ func (o *operator) instantiate(ctx context.Context) (*instance, error) {
 	// monotonic clock (+1 ms per reading), sleep that returns at once, and a
 	// math/rand source with a fixed seed for random_get.
 	m := o.module
-	in.timer.Reset(o.lim.CallTimeout) // a start section runs during instantiation
+	// NB: no guest code runs here: instrument turned a start section into an
+	// export, called below under the call time limit.
 	mod, err := m.rt.r.InstantiateModule(in.ctx, m.compiled, cfg)
-	in.timer.Stop()
 	if err != nil {
-		in.cancel(errInstanceClosed)
-		if context.Cause(in.ctx) == errCallTimeout {
-			err = fmt.Errorf("start function exceeded the time limit of %v", o.lim.CallTimeout)
-		}
 		return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: %w", m.name, o.info.Name, o.info.Subtask, err)
 	}
 	in.mod = mod
+	flag, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	if !ok {
+		in.close()
+		return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: the instrumented module has no mutable global %q", m.name, o.info.Name, o.info.Subtask, interruptExport)
+	}
+	in.irq = newInterrupter(flag)
 	in.mem = mod.ExportedMemory(abi.ExportMemory)
 	in.reserve = mod.ExportedFunction(abi.ExportReserve)
 	in.process = mod.ExportedFunction(abi.ExportProcess)
 	if m.hasInit {
 		in.init = mod.ExportedFunction(abi.ExportInit)
+	}
+	if m.hasStart {
+		in.begin(nil, 0)
+		if err := in.call(ctx, mod.ExportedFunction(startExport), nil); err != nil {
+			cause := in.interrupted
+			in.close()
+			switch cause {
+			case errCallTimeout:
+				err = fmt.Errorf("start function exceeded the time limit of %v", o.lim.CallTimeout)
+			case errCallerCanceled:
+				err = fmt.Errorf("start function interrupted: %w", context.Cause(ctx))
+			default:
+				err = fmt.Errorf("start function failed: %w", err)
+			}
+			return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: %w", m.name, o.info.Name, o.info.Subtask, err)
+		}
 	}
 	if err := in.initialize(ctx); err != nil {
 		in.close()
@@ -205,10 +208,6 @@ func (o *operator) Process(ctx context.Context, batch []byte, env runtime.Env) e
 		return fmt.Errorf("operator %q subtask %d: batch of %d bytes is not between the %d-byte header and 4 GiB", o.info.Name, o.info.Subtask, len(batch), abi.BatchHeaderSize)
 	}
 	in := o.inst
-	if in != nil && in.poisoned {
-		o.drop(in) // its context was cancelled just after its last call finished
-		in = nil
-	}
 	if in == nil {
 		var err error
 		if in, err = o.instantiate(ctx); err != nil {
@@ -229,9 +228,6 @@ func (o *operator) Process(ctx context.Context, batch []byte, env runtime.Env) e
 	in.env = nil
 	if err != nil {
 		return o.callError(ctx, in, batch, err, abi.ExportProcess)
-	}
-	if in.poisoned {
-		o.drop(in)
 	}
 	if in.internal.fn != "" {
 		oe := o.entryError(batch, in.internal.entry)
@@ -282,8 +278,9 @@ func (o *operator) drop(in *instance) {
 
 // close releases the instance; it may be called more than once.
 func (in *instance) close() error {
-	in.timer.Stop()
-	in.cancel(errInstanceClosed)
+	if in.irq != nil {
+		in.irq.close()
+	}
 	if in.mod == nil {
 		return nil
 	}
@@ -301,24 +298,17 @@ func (in *instance) begin(env runtime.Env, count uint32) {
 }
 
 // call runs f under the call time limit and the caller's context. An error
-// from it means the instance is unusable (trap, exit, time-out, cancel).
+// from it means the instance is unusable (trap, exit, time-out, cancel); if
+// the interrupter stopped the guest, in.interrupted says why.
 func (in *instance) call(ctx context.Context, f api.Function, stack []uint64) error {
-	var stop func() bool
-	if ctx.Done() != nil {
-		// NB: the guest runs under in.ctx, not ctx; this links the two for the
-		// duration of the call.
-		stop = context.AfterFunc(ctx, in.abortByCaller)
-	}
 	in.out.reset()
-	in.timer.Reset(in.op.lim.CallTimeout)
+	in.irq.begin(ctx, in.op.lim.CallTimeout)
 	err := f.CallWithStack(in.ctx, stack)
-	if !in.timer.Stop() {
-		in.poisoned = true
-	}
-	if stop != nil && !stop() {
-		in.poisoned = true
-	}
+	cause := in.irq.end()
 	in.out.flush()
+	if err != nil {
+		in.interrupted = cause
+	}
 	return err
 }
 
@@ -383,7 +373,7 @@ func (o *operator) callError(ctx context.Context, in *instance, batch []byte, er
 		cursor = in.cursor(batch)
 	}
 	panicLine := in.out.panicLine
-	cause := context.Cause(in.ctx)
+	cause := in.interrupted
 	o.drop(in)
 	if cause == errCallerCanceled {
 		return fmt.Errorf("operator %q subtask %d: %s interrupted: %w", o.info.Name, o.info.Subtask, fn, context.Cause(ctx))

@@ -1,7 +1,8 @@
 package host
 
-// A tiny assembler of Wasm binaries for load tests: just the sections needed to
-// declare imports, exported functions with trivial bodies, and a memory.
+// A tiny assembler of Wasm binaries for tests: just the sections needed to
+// declare imports, functions with trivial or hand-written bodies, globals, a
+// memory, a start function and custom sections.
 
 const (
 	tI32 byte = 0x7f
@@ -17,22 +18,38 @@ type testImport struct {
 }
 
 type testExport struct {
-	name string
+	name string // "" for a function that is not exported
 	sig  wasmSig
+	// locals, if set, is the encoded vector of local declarations.
+	locals []byte
 	// body, if set, is the function's code (without the final end); else the
 	// function returns ret for an i32 result and zero for others.
 	body []byte
 	ret  int32
 }
 
-// testModule describes a module: its imports, exported functions, and a
-// memory of memPages pages, exported unless memory is "".
+// testCustom is a custom section.
+type testCustom struct {
+	name string
+	data []byte
+}
+
+// testModule describes a module: its imports, functions (their indices
+// follow the imported functions), and a memory of memPages pages, exported
+// unless memory is "".
 type testModule struct {
+	// types are declared first, so that types[i] has type index i (for block
+	// types in hand-written bodies).
+	types    []wasmSig
 	imports  []testImport
 	funcs    []testExport
-	memory   string // export name of the memory; "" for none
+	globals  [][]byte // encoded global entries: type, mutability, init expression
+	memory   string   // export name of the memory; "" for none
 	memPages uint32
 	memMax   uint32 // 0: no maximum
+	// start, if set, is the index of the start function plus one.
+	start   uint32
+	customs []testCustom // appended after every other section
 }
 
 // weirExports are the exports ABI.md §3 requires.
@@ -48,7 +65,7 @@ func validModule(imports []testImport, extra ...testExport) testModule {
 }
 
 func (m testModule) encode() []byte {
-	var types []wasmSig
+	types := append([]wasmSig{}, m.types...)
 	typeIndex := func(s wasmSig) uint32 {
 		for i, t := range types {
 			if string(t.params) == string(s.params) && string(t.results) == string(s.results) {
@@ -76,12 +93,19 @@ func (m testModule) encode() []byte {
 			imports = append(imports, tI32, 0x00) // immutable i32
 		}
 	}
+	nExports := uint32(0)
 	for i, f := range m.funcs {
 		funcs = appendU32(funcs, typeIndex(f.sig))
-		exports = appendName(exports, f.name)
-		exports = append(exports, 0x00)
-		exports = appendU32(exports, nImportedFuncs+uint32(i))
+		if f.name != "" {
+			exports = appendName(exports, f.name)
+			exports = append(exports, 0x00)
+			exports = appendU32(exports, nImportedFuncs+uint32(i))
+			nExports++
+		}
 		body := []byte{0x00} // no locals
+		if f.locals != nil {
+			body = append([]byte{}, f.locals...)
+		}
 		switch {
 		case f.body != nil:
 			body = append(body, f.body...)
@@ -128,12 +152,28 @@ func (m testModule) encode() []byte {
 		out = appendU32(out, uint32(len(mem)))
 		out = append(out, mem...)
 	}
-	nExports := uint32(len(m.funcs))
+	var globals []byte
+	for _, g := range m.globals {
+		globals = append(globals, g...)
+	}
+	out = appendSection(out, 6, uint32(len(m.globals)), globals)
 	if m.memory != "" {
 		nExports++
 	}
 	out = appendSection(out, 7, nExports, exports)
+	if m.start > 0 {
+		start := appendU32(nil, m.start-1)
+		out = append(out, 8)
+		out = appendU32(out, uint32(len(start)))
+		out = append(out, start...)
+	}
 	out = appendSection(out, 10, uint32(len(m.funcs)), code)
+	for _, c := range m.customs {
+		body := append(appendName(nil, c.name), c.data...)
+		out = append(out, 0)
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
 	return out
 }
 

@@ -4,6 +4,7 @@
 //
 //	ok                  do nothing
 //	loop                loop forever
+//	spin                loop forever in an empty "for {}"
 //	bomb                allocate memory until it runs out
 //	alloc MIB           allocate MIB MiB, touch it and let it go
 //	exit                call os.Exit(3)
@@ -137,6 +138,9 @@ func run(entry, count uint32, w []string) uint32 {
 	case "loop":
 		for {
 			spin++
+		}
+	case "spin":
+		for {
 		}
 	case "bomb":
 		for {
