@@ -102,6 +102,21 @@ func runBench(b *testing.B, op weir.Operator, nKeys int) {
 	b.ReportMetric(float64(b.N)*benchBatchRecords/b.Elapsed().Seconds(), "records/s")
 }
 
+// BenchmarkNativeNoop is an operator that does nothing: the SDK's fixed cost
+// per entry (decoding, the Record, dispatch) and per batch.
+func BenchmarkNativeNoop(b *testing.B) {
+	runBench(b, weir.Operator{Process: func(*weir.Context, weir.Record) error { return nil }}, 100)
+}
+
+// BenchmarkNativeEmit emits every record as it is: BenchmarkNativeNoop plus an
+// Emit per record and one host emit per batch.
+func BenchmarkNativeEmit(b *testing.B) {
+	runBench(b, weir.Operator{Process: func(ctx *weir.Context, r weir.Record) error {
+		ctx.Emit(weir.Record{Key: r.Key, Value: r.Value})
+		return nil
+	}}, 100)
+}
+
 // BenchmarkNativeMap is a stateless map (ASCII upper case of the value) over
 // batches of 1000 records: decode, dispatch, emit buffering and one emit call
 // per batch.

@@ -43,39 +43,6 @@ func (c *Context) Watermark() int64 { return c.watermark }
 // that depends on it is not replayed identically.
 func (c *Context) ProcessingTime() int64 { return c.processingTime }
 
-// Emit sends r to the main output (port 0). See EmitTo.
-func (c *Context) Emit(r Record) { c.in.emit(0, c.inherit(&r)) }
-
-// EmitTo sends r to output port: 0 is the main output, 1..MaxPort are side
-// outputs that a job wires by port number.
-//
-// Two fields inherit from the entry being processed when they are zero:
-//   - Timestamp 0 takes the entry's timestamp (a record's event time, a
-//     timer's time, or a window's MaxTimestamp while it emits), as in Flink.
-//     Set NoTimestamp for a record without event time, or any other value to
-//     set it explicitly; a record cannot be stamped exactly 0 (the epoch)
-//     except by inheriting it.
-//   - TrackingID 0 takes the entry's tracking id, so that the acknowledgement
-//     of an input message waits for the records derived from it.
-//
-// Emit copies r into a per-port buffer that is handed to the host in one call
-// at the end of the batch (or once it passes 1 MiB), so it does no host call
-// and, in the steady state, no allocation. It returns nothing: a record that
-// cannot be emitted (bad port, key or value over the limits of ABI §9,
-// malformed headers) or a buffer the host rejects fails the batch, as if
-// Process had returned the error, once the current callback returns.
-func (c *Context) EmitTo(port int, r Record) { c.in.emit(port, c.inherit(&r)) }
-
-func (c *Context) inherit(r *Record) *Record {
-	if r.Timestamp == 0 {
-		r.Timestamp = c.timestamp
-	}
-	if r.TrackingID == 0 {
-		r.TrackingID = c.trackingID
-	}
-	return r
-}
-
 // SetEventTimer registers an event-time timer at ms for the current key: once
 // the watermark reaches ms, OnTimer runs with a Timer of that time and key.
 // Setting a timer that exists is a no-op: there is at most one timer per key,
@@ -97,16 +64,24 @@ func (c *Context) DeleteProcessingTimer(ms int64) error {
 }
 
 func (c *Context) timer(set bool, kind TimerKind, ms int64) error {
+	in := c.in
 	var code Code
-	op := "timer_delete"
-	if set {
-		op = "timer_set"
-		code = c.in.host.timerSet(c.entry, kind, ms)
-	} else {
-		code = c.in.host.timerDelete(c.entry, kind, ms)
+	switch {
+	case wasmBuild && in.directCalls && set:
+		code = Code(wasmTimerSet(c.entry, uint32(kind), ms))
+	case wasmBuild && in.directCalls:
+		code = Code(wasmTimerDelete(c.entry, uint32(kind), ms))
+	case set:
+		code = in.host.timerSet(c.entry, kind, ms)
+	default:
+		code = in.host.timerDelete(c.entry, kind, ms)
 	}
 	if code != OK {
-		return c.in.hostFailed(code, op, nil)
+		op := "timer_delete"
+		if set {
+			op = "timer_set"
+		}
+		return in.hostFailed(code, op, nil)
 	}
 	return nil
 }

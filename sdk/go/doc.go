@@ -44,7 +44,21 @@
 // that of the runtime's Env; package weirtest provides an in-memory one for
 // unit tests. Both builds share this package's core (batch decoding, dispatch,
 // emit buffers, state encoding); only serve_wasm.go is Wasm-specific, and it is
-// the only file that holds package-level state (a module has one instance).
+// the only file that holds package-level state (a module has one instance);
+// serve_native.go stands in for it elsewhere.
+//
+// # The per-record path
+//
+// Go compiled to Wasm pays for every function call (the Go stack lives in
+// linear memory and each call is a resumable state machine) and every memory
+// access, and a heap allocation can run the garbage collector inside the
+// guest. So the path every record takes is written by hand for it: process
+// decodes entries in place and calls Process with no other call on the way;
+// Emit appends to the port's buffer inline (outBuf), with no call but the two
+// copies; ValueState Get and Set encode the 8-byte codecs inline and call the
+// state_get and state_put imports directly rather than through hostABI; and
+// none of them allocates once the buffers have grown. The native build shares
+// that code (the direct calls are compiled out of it).
 //
 // The ABI (abi/ABI.md in the Weir repository) is mirrored here, not imported:
 // this module depends on the standard library only, and the conformance

@@ -73,7 +73,7 @@ func NewNative(op Operator, config []byte) (n *Native, err error) {
 	}
 	n = &Native{}
 	n.abi.scanFn = n.abi.scanPair
-	n.in.init(op, &n.abi, false)
+	n.in.init(op, &n.abi, false, false)
 	if op.Init != nil {
 		defer func() {
 			if r := recover(); r != nil {

@@ -48,42 +48,48 @@ func ptr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
 
 func size(b []byte) uint32 { return uint32(len(b)) }
 
-// wasmABI is the hostABI of a Wasm module: each method is one host call.
+// wasmBuild is true in the Wasm build: the instance a module serves calls the
+// hot host functions directly (instance.directCalls).
+const wasmBuild = true
+
+// wasmABI is the hostABI of a Wasm module: each method is one host call. The
+// hot calls bypass it (instance.directCalls). NB: its methods have pointer
+// receivers so that an interface call needs no wrapper.
 type wasmABI struct{}
 
-func (wasmABI) stateGet(entry uint32, name, userKey, out []byte) int64 {
+func (*wasmABI) stateGet(entry uint32, name, userKey, out []byte) int64 {
 	return wasmStateGet(entry, ptr(name), size(name), ptr(userKey), size(userKey), ptr(out), size(out))
 }
 
-func (wasmABI) statePut(entry uint32, name, userKey, value []byte) Code {
+func (*wasmABI) statePut(entry uint32, name, userKey, value []byte) Code {
 	return Code(wasmStatePut(entry, ptr(name), size(name), ptr(userKey), size(userKey), ptr(value), size(value)))
 }
 
-func (wasmABI) stateDelete(entry uint32, name, userKey []byte) Code {
+func (*wasmABI) stateDelete(entry uint32, name, userKey []byte) Code {
 	return Code(wasmStateDelete(entry, ptr(name), size(name), ptr(userKey), size(userKey)))
 }
 
-func (wasmABI) stateClear(entry uint32, name []byte) Code {
+func (*wasmABI) stateClear(entry uint32, name []byte) Code {
 	return Code(wasmStateClear(entry, ptr(name), size(name)))
 }
 
-func (wasmABI) stateScan(entry uint32, name, start, out []byte) int64 {
+func (*wasmABI) stateScan(entry uint32, name, start, out []byte) int64 {
 	return wasmStateScan(entry, ptr(name), size(name), ptr(start), size(start), ptr(out), size(out))
 }
 
-func (wasmABI) timerSet(entry uint32, kind TimerKind, ms int64) Code {
+func (*wasmABI) timerSet(entry uint32, kind TimerKind, ms int64) Code {
 	return Code(wasmTimerSet(entry, uint32(kind), ms))
 }
 
-func (wasmABI) timerDelete(entry uint32, kind TimerKind, ms int64) Code {
+func (*wasmABI) timerDelete(entry uint32, kind TimerKind, ms int64) Code {
 	return Code(wasmTimerDelete(entry, uint32(kind), ms))
 }
 
-func (wasmABI) emit(port uint32, batch []byte) Code {
+func (*wasmABI) emit(port uint32, batch []byte) Code {
 	return Code(wasmEmit(port, ptr(batch), size(batch)))
 }
 
-func (wasmABI) log(level int32, msg []byte) { wasmLog(level, ptr(msg), size(msg)) }
+func (*wasmABI) log(level int32, msg []byte) { wasmLog(level, ptr(msg), size(msg)) }
 
 // minReserveBytes is the smallest input buffer weir_v1_reserve hands out.
 const minReserveBytes = 64 << 10
@@ -105,7 +111,7 @@ func Serve(op Operator) {
 		panic("weir: Serve called twice")
 	}
 	in := &instance{}
-	in.init(op, wasmABI{}, true)
+	in.init(op, &wasmABI{}, true, true)
 	served = in
 }
 

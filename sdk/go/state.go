@@ -33,14 +33,24 @@ func codecError(kind string, name []byte, err error) error {
 
 // ValueState is one value of type T per key: the user key of length 0 of its
 // state name (ABI §5.2).
+//
+// A Get is one state_get host call and a Set one state_put, whatever the
+// codec, as long as the value fits the instance's state_get buffer (4 KiB at
+// first; it grows to the largest value read, up to 1 MiB). The SDK's 8-byte
+// codecs (Int64, Uint64, Float64) are encoded inline, without a Codec call.
 type ValueState[T any] struct {
 	name  []byte
 	codec Codec[T]
+	fixed fixedCodec // which 8-byte SDK codec codec is, if any
 }
 
 // NewValueState declares a value state named name whose values codec encodes.
 func NewValueState[T any](name string, codec Codec[T]) *ValueState[T] {
-	return &ValueState[T]{name: stateName("value state", name), codec: codec}
+	return newValueState("value state", name, codec)
+}
+
+func newValueState[T any](kind, name string, codec Codec[T]) *ValueState[T] {
+	return &ValueState[T]{name: stateName(kind, name), codec: codec, fixed: fixedCodecOf(codec)}
 }
 
 // Name returns the state name.
@@ -48,9 +58,24 @@ func (s *ValueState[T]) Name() string { return string(s.name) }
 
 // Get returns the current key's value; ok is false if it has none.
 func (s *ValueState[T]) Get(ctx *Context) (v T, ok bool, err error) {
-	b, found, err := ctx.in.stateGet(ctx, s.name, nil)
-	if err != nil || !found {
+	// NB: this is instance.stateGet by hand, so that a Get is one function
+	// call (and the host call) in the Wasm build.
+	in := ctx.in
+	out := in.state.get
+	var n int64
+	if wasmBuild && in.directCalls {
+		n = wasmStateGet(ctx.entry, ptr(s.name), size(s.name), nil, 0, ptr(out), size(out))
+	} else {
+		n = in.host.stateGet(ctx.entry, s.name, nil, out)
+	}
+	var b []byte
+	if uint64(n) <= uint64(len(out)) {
+		b = out[:n]
+	} else if b, ok, err = in.stateGetAgain(ctx, s.name, nil, n); !ok {
 		return v, false, err
+	}
+	if s.fixed != notFixed && len(b) == 8 {
+		return decodeFixed[T](s.fixed, binary.BigEndian.Uint64(b)), true, nil
 	}
 	if v, err = s.codec.Decode(b); err != nil {
 		return v, false, codecError("value state", s.name, err)
@@ -60,13 +85,28 @@ func (s *ValueState[T]) Get(ctx *Context) (v T, ok bool, err error) {
 
 // Set stores v as the current key's value.
 func (s *ValueState[T]) Set(ctx *Context, v T) error {
-	sc := &ctx.in.state
-	b, err := s.codec.Append(sc.value[:0], v)
-	if err != nil {
-		return codecError("value state", s.name, err)
+	in := ctx.in
+	sc := &in.state
+	var b []byte
+	if s.fixed != notFixed {
+		b = sc.putFixed(encodeFixed(s.fixed, v))
+	} else {
+		var err error
+		if b, err = s.codec.Append(sc.value[:0], v); err != nil {
+			return codecError("value state", s.name, err)
+		}
+		sc.value = b
 	}
-	sc.value = b
-	return ctx.in.statePut(ctx, s.name, nil, b)
+	var code Code
+	if wasmBuild && in.directCalls {
+		code = Code(wasmStatePut(ctx.entry, ptr(s.name), size(s.name), nil, 0, ptr(b), size(b)))
+	} else {
+		code = in.host.statePut(ctx.entry, s.name, nil, b)
+	}
+	if code != OK {
+		return in.hostFailed(code, "state_put", s.name)
+	}
+	return nil
 }
 
 // Clear removes the current key's value.
@@ -272,7 +312,7 @@ func (s *ListState[T]) Clear(ctx *Context) error { return ctx.in.stateClear(ctx,
 // ReducingState keeps one value of type T per key that folds every added value
 // in with a reduce function: after Add(a) and Add(b) it holds reduce(a, b).
 type ReducingState[T any] struct {
-	v      ValueState[T]
+	v      *ValueState[T]
 	reduce func(acc, v T) T
 }
 
@@ -281,7 +321,7 @@ func NewReducingState[T any](name string, codec Codec[T], reduce func(acc, v T) 
 	if reduce == nil {
 		panic(fmt.Sprintf("weir: reducing state %q: nil reduce function", name))
 	}
-	return &ReducingState[T]{v: ValueState[T]{name: stateName("reducing state", name), codec: codec}, reduce: reduce}
+	return &ReducingState[T]{v: newValueState("reducing state", name, codec), reduce: reduce}
 }
 
 // Name returns the state name.
@@ -319,7 +359,7 @@ type AggregateFunc[IN, ACC, OUT any] struct {
 // AggregatingState keeps an accumulator per key, stored with its codec, that
 // Add folds values into and Get reads the result of.
 type AggregatingState[IN, ACC, OUT any] struct {
-	acc ValueState[ACC]
+	acc *ValueState[ACC]
 	f   AggregateFunc[IN, ACC, OUT]
 }
 
@@ -329,7 +369,7 @@ func NewAggregatingState[IN, ACC, OUT any](name string, accCodec Codec[ACC], f A
 	if f.Add == nil || f.Result == nil {
 		panic(fmt.Sprintf("weir: aggregating state %q: AggregateFunc needs Add and Result", name))
 	}
-	return &AggregatingState[IN, ACC, OUT]{acc: ValueState[ACC]{name: stateName("aggregating state", name), codec: accCodec}, f: f}
+	return &AggregatingState[IN, ACC, OUT]{acc: newValueState("aggregating state", name, accCodec), f: f}
 }
 
 // Name returns the state name.

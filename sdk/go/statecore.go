@@ -7,7 +7,13 @@ import (
 
 // Sizes, in bytes, of the buffers the state calls use.
 const (
-	initialGetBytes = 256
+	// initialGetBytes is the first size of the state_get output buffer: a
+	// value up to this size takes one host call.
+	initialGetBytes = 4 << 10
+	// maxRetainedGetBytes bounds the state_get buffer an instance keeps: a
+	// read of a larger value uses a buffer of its own, and takes two host
+	// calls each time.
+	maxRetainedGetBytes = 1 << 20
 	// scanBufBytes is the first size of a state_scan output buffer.
 	scanBufBytes = 64 << 10
 	// maxScanBufBytes is the size that holds any one pair within the limits of
@@ -23,9 +29,19 @@ const (
 type stateScratch struct {
 	userKey []byte
 	value   []byte
-	get     []byte // state_get output
-	log     []byte
-	scans   []*scanBuf // free list; one in use per nested scan
+	fixed   [8]byte // the encoding of a fixed-size value (ValueState.Set)
+	// get is the state_get output buffer, used at its full length; it grows
+	// to the largest value read, up to maxRetainedGetBytes.
+	get   []byte
+	log   []byte
+	scans []*scanBuf // free list; one in use per nested scan
+}
+
+// putFixed stores x big-endian in fixed and returns it: the encoding of an
+// 8-byte value (see fixedCodec).
+func (sc *stateScratch) putFixed(x uint64) []byte {
+	binary.BigEndian.PutUint64(sc.fixed[:], x)
+	return sc.fixed[:]
 }
 
 type scanBuf struct{ out, start []byte }
@@ -34,33 +50,68 @@ type scanBuf struct{ out, start []byte }
 // valid until the next state call. ABI §5: when the value is larger than the
 // buffer, state_get reports its length and is called again with room for it.
 func (in *instance) stateGet(c *Context, name, userKey []byte) (value []byte, found bool, err error) {
-	s := &in.state
+	out := in.state.get
+	var n int64
+	if wasmBuild && in.directCalls {
+		n = wasmStateGet(c.entry, ptr(name), size(name), ptr(userKey), size(userKey), ptr(out), size(out))
+	} else {
+		n = in.host.stateGet(c.entry, name, userKey, out)
+	}
+	if uint64(n) <= uint64(len(out)) {
+		return out[:n], true, nil
+	}
+	return in.stateGetAgain(c, name, userKey, n)
+}
+
+// stateGetAgain finishes a state_get whose first call returned n, which is
+// not a value that fit the buffer: NOT_FOUND, another error, or the length of
+// a value too large for it, which it reads again into a buffer of that size.
+func (in *instance) stateGetAgain(c *Context, name, userKey []byte, n int64) (value []byte, found bool, err error) {
 	for {
-		n := in.host.stateGet(c.entry, name, userKey, s.get[:cap(s.get)])
 		switch {
 		case n == -int64(NotFound):
 			return nil, false, nil
 		case n < 0:
 			return nil, false, in.hostFailed(Code(-n), "state_get", name)
-		case n <= int64(cap(s.get)):
-			return s.get[:n], true, nil
 		case n > MaxValueBytes:
 			return nil, false, &Error{Code: LimitExceeded, Op: "state_get " + fmt.Sprintf("%q", name),
 				Err: fmt.Errorf("the host reports a value of %d bytes, over the limit of %d", n, MaxValueBytes)}
 		}
-		s.get = make([]byte, n)
+		out := make([]byte, n)
+		if n <= maxRetainedGetBytes {
+			// Keep it: values of this size are likely to be read again.
+			out = out[:cap(out)]
+			in.state.get = out
+		}
+		if n = in.host.stateGet(c.entry, name, userKey, out); uint64(n) <= uint64(len(out)) {
+			return out[:n], true, nil
+		}
+		// The value changed size between the two calls (it cannot within one
+		// batch, but a host is not bound to that): try again.
 	}
 }
 
 func (in *instance) statePut(c *Context, name, userKey, value []byte) error {
-	if code := in.host.statePut(c.entry, name, userKey, value); code != OK {
+	var code Code
+	if wasmBuild && in.directCalls {
+		code = Code(wasmStatePut(c.entry, ptr(name), size(name), ptr(userKey), size(userKey), ptr(value), size(value)))
+	} else {
+		code = in.host.statePut(c.entry, name, userKey, value)
+	}
+	if code != OK {
 		return in.hostFailed(code, "state_put", name)
 	}
 	return nil
 }
 
 func (in *instance) stateDelete(c *Context, name, userKey []byte) error {
-	if code := in.host.stateDelete(c.entry, name, userKey); code != OK {
+	var code Code
+	if wasmBuild && in.directCalls {
+		code = Code(wasmStateDelete(c.entry, ptr(name), size(name), ptr(userKey), size(userKey)))
+	} else {
+		code = in.host.stateDelete(c.entry, name, userKey)
+	}
+	if code != OK {
 		return in.hostFailed(code, "state_delete", name)
 	}
 	return nil

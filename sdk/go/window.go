@@ -138,6 +138,7 @@ type WindowState[ACC any] struct {
 	name   []byte
 	a      Assigner
 	codec  Codec[ACC]
+	fixed  fixedCodec // which 8-byte SDK codec codec is, if any
 	f      WindowFuncs[ACC]
 	config windowConfig
 }
@@ -154,7 +155,7 @@ func NewWindow[ACC any](name string, a Assigner, codec Codec[ACC], f WindowFuncs
 	case a.kind == session && f.Merge == nil:
 		panic(fmt.Sprintf("weir: window %q: session windows need WindowFuncs.Merge", name))
 	}
-	w := &WindowState[ACC]{name: stateName("window", name), a: a, codec: codec, f: f, config: windowConfig{latePort: -1}}
+	w := &WindowState[ACC]{name: stateName("window", name), a: a, codec: codec, fixed: fixedCodecOf(codec), f: f, config: windowConfig{latePort: -1}}
 	for _, o := range opts {
 		o(&w.config)
 	}
@@ -425,6 +426,8 @@ func (w *WindowState[ACC]) load(ctx *Context, win Window) (acc ACC, found bool, 
 	switch {
 	case err != nil:
 		return acc, false, err
+	case found && w.fixed != notFixed && len(b) == 8:
+		acc = decodeFixed[ACC](w.fixed, binary.BigEndian.Uint64(b))
 	case found:
 		if acc, err = w.codec.Decode(b); err != nil {
 			return acc, false, codecError("window", w.name, err)
@@ -437,11 +440,16 @@ func (w *WindowState[ACC]) load(ctx *Context, win Window) (acc ACC, found bool, 
 
 func (w *WindowState[ACC]) store(ctx *Context, win Window, acc ACC) error {
 	sc := &ctx.in.state
-	v, err := w.codec.Append(sc.value[:0], acc)
-	if err != nil {
-		return codecError("window", w.name, err)
+	var v []byte
+	if w.fixed != notFixed {
+		v = sc.putFixed(encodeFixed(w.fixed, acc))
+	} else {
+		var err error
+		if v, err = w.codec.Append(sc.value[:0], acc); err != nil {
+			return codecError("window", w.name, err)
+		}
+		sc.value = v
 	}
-	sc.value = v
 	sc.userKey = appendWindowKey(sc.userKey[:0], win)
 	return ctx.in.statePut(ctx, w.name, sc.userKey, v)
 }

@@ -9,8 +9,17 @@ import weir "github.com/weirstream/weir/sdk/go"
 // Operator is the upper operator.
 var Operator = weir.Operator{Process: process}
 
+// stackValueBytes is the largest value upper converts in a buffer on the
+// stack; Emit copies it, so that there is no allocation per record.
+const stackValueBytes = 256
+
 func process(ctx *weir.Context, r weir.Record) error {
-	v := make([]byte, len(r.Value))
+	var buf [stackValueBytes]byte
+	v := buf[:0]
+	if len(r.Value) > len(buf) {
+		v = make([]byte, 0, len(r.Value))
+	}
+	v = v[:len(r.Value)]
 	for i, c := range r.Value {
 		if 'a' <= c && c <= 'z' {
 			c -= 'a' - 'A'
