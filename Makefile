@@ -15,7 +15,7 @@ WASMGO  := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 WASM_MAINS := $(wildcard examples/*/*/wasm)
 WASM       := $(patsubst %/wasm,%.wasm,$(WASM_MAINS))
 
-.PHONY: all build wasm demo test test-go test-sdk check bench clean
+.PHONY: all build wasm demo test test-go test-sdk check bench clean toolchains
 
 all: build wasm
 
@@ -49,7 +49,12 @@ test-sdk:
 	cd sdk/go && $(GO) test -count=1 ./...
 	cd sdk/go && for d in internal/conformance/*/wasm; do GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o /dev/null ./$$d || exit 1; done
 
-test: check test-go test-sdk
+# The Rust and C guests build with Debian's rustc (+ the wasm32 standard library),
+# clang and lld; this installs them if they are missing (idempotent).
+toolchains:
+	bash scripts/install-toolchains.sh
+
+test: toolchains check test-go test-sdk
 
 bench: wasm
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./abi/ ./host/ ./runtime/... ./plugins/... ./examples/...
