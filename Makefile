@@ -15,7 +15,7 @@ WASMGO  := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 WASM_MAINS := $(wildcard examples/*/*/wasm)
 WASM       := $(patsubst %/wasm,%.wasm,$(WASM_MAINS))
 
-.PHONY: all build wasm demo test test-go test-sdk check bench clean toolchains
+.PHONY: all build wasm demo test test-go test-sdk check bench bench-memory clean toolchains
 
 all: build wasm
 
@@ -58,6 +58,11 @@ test: toolchains check test-go test-sdk
 
 bench: wasm
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./abi/ ./host/ ./runtime/... ./plugins/... ./examples/...
+
+# Peak RSS of a keyed job whose state (~8.6 M keys) far exceeds its state cache.
+bench-memory: build wasm
+	rm -rf /tmp/weir-bench-memory
+	/usr/bin/time -v ./$(BIN) run --progress 10s --data-dir /tmp/weir-bench-memory --state-cache 64MiB internal/enginebench/testdata/keyed10m.yaml 2>&1 | grep -E "keyed10m|Maximum resident|Elapsed|User time|System time"
 
 clean:
 	rm -rf bin .weir $(WASM) examples/*/out

@@ -12,6 +12,7 @@ import (
 	"github.com/weirstream/weir/host"
 	"github.com/weirstream/weir/plugins/console"
 	"github.com/weirstream/weir/plugins/datagen"
+	"github.com/weirstream/weir/plugins/discard"
 	"github.com/weirstream/weir/plugins/file"
 	"github.com/weirstream/weir/plugins/localfs"
 	"github.com/weirstream/weir/plugins/pebble"
@@ -44,6 +45,7 @@ func registry(engine *host.Engine, stdout io.Writer) jobspec.Registry {
 		Sinks: map[string]jobspec.SinkFactory{
 			"file":    file.NewSink,
 			"console": func(opts json.RawMessage, _ string) (runtime.Sink, error) { return console.NewSinkTo(opts, stdout) },
+			"discard": discard.NewSink,
 		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {
 			wasm, err := readModule(path)
