@@ -244,10 +244,7 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 					return nil, fmt.Errorf("operator %s: load savepoint state: %w", t.id, err)
 				}
 			}
-			p.timers = newTimerService(b, job.MaxParallelism)
-			if err := p.timers.restore(kgs); err != nil {
-				return nil, fmt.Errorf("operator %s: %w", t.id, err)
-			}
+			p.timers = newTimerService(b, kgs)
 		}
 	}
 

@@ -6,3 +6,11 @@ func NewTestCount() OperatorFactory { return factoryOf(func() Operator { return 
 func NewTestWindow(sizeMs int64) OperatorFactory {
 	return factoryOf(func() Operator { return &windowOp{size: sizeMs} })
 }
+
+// SetTimerHeapMax bounds the in-memory timer heaps (to exercise their spill and
+// reload in tests) and returns a function that restores the bound.
+func SetTimerHeapMax(n int) func() {
+	oldMax, oldRefill := timerHeapMax, timerRefillMax
+	timerHeapMax, timerRefillMax = n, max(1, n/2)
+	return func() { timerHeapMax, timerRefillMax = oldMax, oldRefill }
+}

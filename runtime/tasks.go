@@ -391,8 +391,9 @@ func (p *operatorProc) fireProcessingTimers(ctx context.Context) error {
 	if p.timers == nil {
 		return nil
 	}
-	if t, ok := p.timers.next(abi.KindProcessingTime); !ok || t.time > p.t.at.clock.Now().UnixMilli() {
-		return nil
+	t, ok, err := p.timers.next(abi.KindProcessingTime)
+	if err != nil || !ok || t.time > p.t.at.clock.Now().UnixMilli() {
+		return err
 	}
 	return p.fireTimers(ctx, abi.KindProcessingTime, p.t.at.clock.Now().UnixMilli())
 }

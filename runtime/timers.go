@@ -1,27 +1,46 @@
 package runtime
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/binary"
 	"fmt"
+	"sort"
 
 	"github.com/weirstream/weir/abi"
 )
 
-// timerService keeps the timers of one keyed operator subtask: an in-memory
-// min-heap per kind for firing, mirrored into the state backend (in the runtime
-// namespace of each key group) so that timers are part of every checkpoint and
-// move with their key group on rescale.
+// timerService keeps the timers of one keyed operator subtask. Every timer is a
+// key in the state backend (in the runtime namespace of its key group), so
+// timers are part of every checkpoint, move with their key group on rescale,
+// and need no memory of their own beyond what the backend's cache holds. For
+// firing them in time order it keeps, per kind, an in-memory min-heap of the
+// earliest timers — at most timerHeapMax of them — and reloads the next
+// earliest from the backend when the heap runs dry.
+//
+// INVARIANT: for each kind, every live timer ordered before frontier[kind] (by
+// time, then key) is in heaps[kind] — every live timer when all[kind]. The heap may also hold entries of timers
+// deleted since (and duplicates); they are recognised by looking the timer up
+// in the backend when it surfaces. A key has one key group, so (time, key)
+// orders timers completely.
 //
 // Timer state key: key group (2) | 0 (1) | namespaceTimers (1) | kind (1) |
 // time (8, big-endian, sign bit flipped so that order is numeric) | key.
 type timerService struct {
-	backend        StateBackend
-	maxParallelism int
-	heaps          [3]timerHeap        // indexed by abi.Kind; 0 unused
-	live           map[string]struct{} // state keys of registered timers
-	scratch        []byte
+	backend  StateBackend
+	kgs      KeyGroupRange
+	heaps    [3]timerHeap // indexed by abi.Kind; 0 unused
+	frontier [3]timerPos  // see the invariant
+	all      [3]bool      // the heap holds every live timer of the kind
+	scratch  []byte
 }
+
+// timerHeapMax bounds each in-memory heap, in timers (a variable for tests).
+var timerHeapMax = 1 << 16
+
+// timerRefillMax is how many timers a refill loads at most (and how many it
+// reads from one key group at most); a variable for tests.
+var timerRefillMax = 4096
 
 type timer struct {
 	time int64
@@ -29,17 +48,22 @@ type timer struct {
 	kg   int
 }
 
+// timerPos is a position in the order of timers.
+type timerPos struct {
+	time int64
+	key  string
+}
+
+func (t timer) pos() timerPos { return timerPos{t.time, t.key} }
+
+func (a timerPos) less(b timerPos) bool { return a.time < b.time || a.time == b.time && a.key < b.key }
+
 type timerHeap []timer
 
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if h[i].time != h[j].time {
-		return h[i].time < h[j].time
-	}
-	return h[i].key < h[j].key
-}
-func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].pos().less(h[j].pos()) }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timer)) }
 func (h *timerHeap) Pop() any {
 	old := *h
 	t := old[len(old)-1]
@@ -47,9 +71,15 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
-func newTimerService(b StateBackend, maxParallelism int) *timerService {
-	return &timerService{backend: b, maxParallelism: maxParallelism, live: map[string]struct{}{}}
+func newTimerService(b StateBackend, kgs KeyGroupRange) *timerService {
+	s := &timerService{backend: b, kgs: kgs}
+	for k := range s.frontier {
+		s.frontier[k] = timerPos{time: minWatermark()} // nothing loaded yet: the first next() reads the backend
+	}
+	return s
 }
+
+const timerKeyPrefixLen = 5 // key group, 0, namespace, kind
 
 func appendTimerKey[K []byte | string](dst []byte, kg int, kind abi.Kind, t int64, key K) []byte {
 	dst = append(dst, byte(kg>>8), byte(kg), 0, namespaceTimers, byte(kind))
@@ -57,69 +87,126 @@ func appendTimerKey[K []byte | string](dst []byte, kg int, kind abi.Kind, t int6
 	return append(dst, key...)
 }
 
-// restore loads the timers of key groups kgs from the backend.
-func (s *timerService) restore(kgs KeyGroupRange) error {
-	for kg := kgs.First; kg <= kgs.Last; kg++ {
-		start := []byte{byte(kg >> 8), byte(kg), 0, namespaceTimers}
-		end := []byte{byte(kg >> 8), byte(kg), 0, namespaceTimers + 1}
-		var bad error
-		err := s.backend.Scan(start, end, func(k, _ []byte) bool {
-			if len(k) < 13 || (k[4] != byte(abi.KindEventTimer) && k[4] != byte(abi.KindProcessingTime)) {
-				bad = fmt.Errorf("restore timers: malformed timer key %x in key group %d", k, kg)
-				return false
-			}
-			kind := abi.Kind(k[4])
-			t := int64(binary.BigEndian.Uint64(k[5:13]) ^ (1 << 63))
-			s.live[string(k)] = struct{}{}
-			heap.Push(&s.heaps[kind], timer{time: t, key: string(k[13:]), kg: kg})
-			return true
-		})
-		if err != nil {
-			return fmt.Errorf("restore timers of key group %d: %w", kg, err)
-		}
-		if bad != nil {
-			return bad
-		}
-	}
-	return nil
+// exists reports whether the timer with state key k is registered.
+func (s *timerService) exists(k []byte) (bool, error) {
+	_, ok, err := s.backend.Get(k)
+	return ok, err
 }
 
 // set registers a timer; registering an existing one again does nothing.
 func (s *timerService) set(kg int, kind abi.Kind, t int64, key []byte) error {
 	s.scratch = appendTimerKey(s.scratch[:0], kg, kind, t, key)
-	if _, ok := s.live[string(s.scratch)]; ok {
-		return nil
+	ok, err := s.exists(s.scratch)
+	if err != nil || ok {
+		return err
 	}
 	if err := s.backend.Set(s.scratch, nil); err != nil {
 		return err
 	}
-	s.live[string(s.scratch)] = struct{}{}
-	heap.Push(&s.heaps[kind], timer{time: t, key: string(key), kg: kg})
+	if tm := (timer{time: t, key: string(key), kg: kg}); s.all[kind] || tm.pos().less(s.frontier[kind]) {
+		heap.Push(&s.heaps[kind], tm)
+		if len(s.heaps[kind]) > timerHeapMax {
+			s.shrink(kind)
+		}
+	}
 	return nil
 }
 
-// remove deletes a timer; the heap entry is dropped lazily when it surfaces.
+// shrink keeps the earliest half of a heap that grew past its bound and lowers
+// the frontier to the first timer it dropped: those stay in the backend only.
+func (s *timerService) shrink(kind abi.Kind) {
+	h := s.heaps[kind]
+	sort.Sort(h)
+	cut := h[len(h)/2].pos()
+	n := sort.Search(len(h), func(i int) bool { return !h[i].pos().less(cut) })
+	// NB: a sorted slice is a valid heap.
+	s.heaps[kind] = h[:n]
+	s.frontier[kind], s.all[kind] = cut, false
+}
+
+// remove deletes a timer; its heap entry is dropped when it surfaces.
 func (s *timerService) remove(kg int, kind abi.Kind, t int64, key []byte) error {
 	s.scratch = appendTimerKey(s.scratch[:0], kg, kind, t, key)
-	if _, ok := s.live[string(s.scratch)]; !ok {
-		return nil
-	}
-	delete(s.live, string(s.scratch))
 	return s.backend.Delete(s.scratch)
 }
 
 // next returns the earliest live timer of kind, if any.
-func (s *timerService) next(kind abi.Kind) (timer, bool) {
+func (s *timerService) next(kind abi.Kind) (timer, bool, error) {
 	h := &s.heaps[kind]
-	for h.Len() > 0 {
+	for {
+		if h.Len() == 0 {
+			if s.all[kind] {
+				return timer{}, false, nil
+			}
+			if err := s.refill(kind); err != nil {
+				return timer{}, false, err
+			}
+			continue
+		}
 		t := (*h)[0]
 		s.scratch = appendTimerKey(s.scratch[:0], t.kg, kind, t.time, t.key)
-		if _, ok := s.live[string(s.scratch)]; ok {
-			return t, true
+		ok, err := s.exists(s.scratch)
+		if err != nil {
+			return timer{}, false, err
 		}
-		heap.Pop(h) // deleted earlier
+		if ok {
+			return t, true, nil
+		}
+		heap.Pop(h) // deleted since it was pushed, or a duplicate of one already fired
 	}
-	return timer{}, false
+}
+
+// refill loads from the backend the earliest timers of kind from the frontier
+// on, at most timerRefillMax of them, and moves the frontier past what it
+// loaded. The heap is empty when it is called.
+func (s *timerService) refill(kind abi.Kind) error {
+	from := s.frontier[kind]
+	var loaded timerHeap
+	var limit timerPos // timers from limit on were not all read (if capped)
+	capped := false
+	for kg := s.kgs.First; kg <= s.kgs.Last; kg++ {
+		start := appendTimerKey(nil, kg, kind, from.time, from.key)
+		end := []byte{byte(kg >> 8), byte(kg), 0, namespaceTimers, byte(kind) + 1}
+		n := 0
+		var bad error
+		err := s.backend.Scan(start, end, func(k, _ []byte) bool {
+			if len(k) < timerKeyPrefixLen+8 || !bytes.Equal(k[:timerKeyPrefixLen], start[:timerKeyPrefixLen]) {
+				bad = fmt.Errorf("malformed timer key %x in key group %d", k, kg)
+				return false
+			}
+			t := timer{time: int64(binary.BigEndian.Uint64(k[timerKeyPrefixLen:]) ^ (1 << 63)), key: string(k[timerKeyPrefixLen+8:]), kg: kg}
+			if n == timerRefillMax {
+				if !capped || t.pos().less(limit) {
+					limit, capped = t.pos(), true // this key group has more from t on
+				}
+				return false
+			}
+			loaded = append(loaded, t)
+			n++
+			return true
+		})
+		if err == nil {
+			err = bad
+		}
+		if err != nil {
+			return fmt.Errorf("load timers of key group %d: %w", kg, err)
+		}
+	}
+	sort.Sort(loaded)
+	if len(loaded) > timerRefillMax && (!capped || loaded[timerRefillMax].pos().less(limit)) {
+		limit, capped = loaded[timerRefillMax].pos(), true
+	}
+	if !capped {
+		s.heaps[kind], s.all[kind] = loaded, true
+		return nil
+	}
+	// Keep the timers before limit: every live timer before it has been read.
+	// INVARIANT: limit is after the first timer loaded, so a capped refill
+	// keeps at least one: the frontier moves forward.
+	n := sort.Search(len(loaded), func(i int) bool { return !loaded[i].pos().less(limit) })
+	s.heaps[kind] = loaded[:n]
+	s.frontier[kind] = limit
+	return nil
 }
 
 // popDue removes and appends to w (as timer entries) the timers of kind due at
@@ -127,13 +214,15 @@ func (s *timerService) next(kind abi.Kind) (timer, bool) {
 func (s *timerService) popDue(kind abi.Kind, now int64, max int, w *abi.Writer) (int, error) {
 	n := 0
 	for n < max {
-		t, ok := s.next(kind)
+		t, ok, err := s.next(kind)
+		if err != nil {
+			return n, err
+		}
 		if !ok || t.time > now {
 			break
 		}
 		heap.Pop(&s.heaps[kind])
 		s.scratch = appendTimerKey(s.scratch[:0], t.kg, kind, t.time, t.key)
-		delete(s.live, string(s.scratch))
 		if err := s.backend.Delete(s.scratch); err != nil {
 			return n, err
 		}
