@@ -16,8 +16,8 @@ import (
 type mapBackend struct{ m map[string][]byte }
 
 func (b *mapBackend) Get(k []byte) ([]byte, bool, error) { v, ok := b.m[string(k)]; return v, ok, nil }
-func (b *mapBackend) Set(k, v []byte) error             { b.m[string(k)] = bytes.Clone(v); return nil }
-func (b *mapBackend) Delete(k []byte) error             { delete(b.m, string(k)); return nil }
+func (b *mapBackend) Set(k, v []byte) error              { b.m[string(k)] = bytes.Clone(v); return nil }
+func (b *mapBackend) Delete(k []byte) error              { delete(b.m, string(k)); return nil }
 func (b *mapBackend) DeleteRange(s, e []byte) error {
 	for k := range b.m {
 		if k >= string(s) && k < string(e) {
@@ -42,7 +42,7 @@ func (b *mapBackend) Scan(s, e []byte, fn func(k, v []byte) bool) error {
 	return nil
 }
 func (b *mapBackend) Checkpoint(context.Context, int64) (Upload, error) { panic("unused") }
-func (b *mapBackend) Close() error                                    { return nil }
+func (b *mapBackend) Close() error                                      { return nil }
 
 // TestTimerServiceModel drives the timer service with random sets, deletes and
 // firings — with heaps and reloads far smaller than the timers, and many timers

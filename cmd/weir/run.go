@@ -52,11 +52,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *cacheDir == "" {
 		*cacheDir = layout{dataDir: c.dataDir}.wasmCache()
 	}
-	job, engine, err := loadJob(ctx, pos[0], *cacheDir, log, stdout)
+	job, mods, err := loadJob(ctx, pos[0], *cacheDir, log, stdout)
 	if err != nil {
 		return err
 	}
-	defer engine.Close(context.Background())
+	defer mods.Close(context.Background())
 	lay := layout{dataDir: c.dataDir, job: job.Name}
 	store, err := openStore(lay.snapshots())
 	if err != nil {

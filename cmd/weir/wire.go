@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/weirstream/weir/host"
+	"github.com/weirstream/weir/host/extism"
 	"github.com/weirstream/weir/plugins/console"
 	"github.com/weirstream/weir/plugins/datagen"
 	"github.com/weirstream/weir/plugins/discard"
@@ -34,9 +36,46 @@ func (l layout) wasmCache() string { return filepath.Join(l.dataDir, "cache", "w
 func (l layout) snapshots() string { return filepath.Join(l.dataDir, "jobs", l.job, "snapshots") }
 func (l layout) work() string      { return filepath.Join(l.dataDir, "jobs", l.job, "work") }
 
+// modules loads the operators of a job: Weir ABI modules through one host
+// engine, Extism plugins each on its own. Close releases all of them.
+type modules struct {
+	engine   *host.Engine
+	cacheDir string
+	log      *slog.Logger
+	plugins  []*extism.Plugin
+}
+
+// loadExtism loads the Extism plugin at path for an operator of kind extism.
+func (m *modules) loadExtism(path, function string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {
+	wasm, err := readModule(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := extism.Load(context.Background(), filepath.Base(path), wasm, extism.Options{
+		Function: function,
+		Limits:   host.Limits{MemoryBytes: lim.MemoryBytes, CallTimeout: lim.CallTimeout},
+		CacheDir: m.cacheDir,
+		Logger:   m.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.plugins = append(m.plugins, p)
+	return p, nil
+}
+
+// Close closes the Extism plugins and the engine.
+func (m *modules) Close(ctx context.Context) error {
+	var errs []error
+	for _, p := range m.plugins {
+		errs = append(errs, p.Close(ctx))
+	}
+	return errors.Join(append(errs, m.engine.Close(ctx))...)
+}
+
 // registry returns the plugins this binary links, for job specs. The console
 // sink writes to stdout.
-func registry(engine *host.Engine, stdout io.Writer) jobspec.Registry {
+func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 	return jobspec.Registry{
 		Sources: map[string]jobspec.SourceFactory{
 			"file":    file.NewSource,
@@ -52,8 +91,9 @@ func registry(engine *host.Engine, stdout io.Writer) jobspec.Registry {
 			if err != nil {
 				return nil, err
 			}
-			return engine.Load(context.Background(), filepath.Base(path), wasm, host.Limits{MemoryBytes: lim.MemoryBytes, CallTimeout: lim.CallTimeout})
+			return mods.engine.Load(context.Background(), filepath.Base(path), wasm, host.Limits{MemoryBytes: lim.MemoryBytes, CallTimeout: lim.CallTimeout})
 		},
+		LoadExtism: mods.loadExtism,
 	}
 }
 
@@ -74,18 +114,19 @@ func readModule(path string) ([]byte, error) {
 }
 
 // loadJob reads and builds the job spec at path with a host engine whose
-// compiled modules are cached in cacheDir.
-func loadJob(ctx context.Context, path, cacheDir string, log *slog.Logger, stdout io.Writer) (*runtime.Job, *host.Engine, error) {
+// compiled modules, and the Extism plugins', are cached in cacheDir.
+func loadJob(ctx context.Context, path, cacheDir string, log *slog.Logger, stdout io.Writer) (*runtime.Job, *modules, error) {
 	engine, err := host.NewEngine(ctx, host.Config{CacheDir: cacheDir, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
-	job, err := jobspec.Load(path, registry(engine, stdout))
+	mods := &modules{engine: engine, cacheDir: cacheDir, log: log}
+	job, err := jobspec.Load(path, registry(mods, stdout))
 	if err != nil {
-		engine.Close(ctx)
+		mods.Close(ctx)
 		return nil, nil, err
 	}
-	return job, engine, nil
+	return job, mods, nil
 }
 
 // jobName reads only the name of the job spec at path.

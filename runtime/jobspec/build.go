@@ -23,6 +23,10 @@ type Registry struct {
 	// spec's directory) and its limits into a factory; it reports a missing file
 	// or bad Wasm.
 	LoadModule func(path string, lim ModuleLimits) (runtime.OperatorFactory, error)
+	// LoadExtism turns the path of an operator of kind extism, an Extism
+	// plugin, into a factory whose operators call the plugin's export function
+	// once per batch ("" for the loader's default, weir_process_batch).
+	LoadExtism func(path, function string, lim ModuleLimits) (runtime.OperatorFactory, error)
 }
 
 // SourceFactory makes a source from its options: a JSON object (the spec's
@@ -56,7 +60,7 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 		Checkpoint:     s.checkpoint,
 		Restart:        s.restart,
 	}
-	noLoader := false
+	noLoader, noExtism := false, false
 	for _, n := range s.nodes {
 		switch n.kind {
 		case sourceNode:
@@ -86,7 +90,14 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 				Name: n.name, Parallelism: n.parallelism, Inputs: runtimeInputs(n), Sink: sink,
 			})
 		case operatorNode:
-			if reg.LoadModule == nil {
+			switch {
+			case n.extism && reg.LoadExtism == nil:
+				if !noExtism {
+					l.atPos(n.moduleAt, n.label(), fmt.Errorf("module %s: the registry has no Extism plugin loader", q(n.module)))
+					noExtism = true
+				}
+				continue
+			case !n.extism && reg.LoadModule == nil:
 				if !noLoader {
 					l.atPos(n.moduleAt, n.label(), fmt.Errorf("module %s: the registry has no module loader", q(n.module)))
 					noLoader = true
@@ -97,7 +108,13 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 			if !filepath.IsAbs(path) {
 				path = filepath.Join(baseDir, path)
 			}
-			fac, err := reg.LoadModule(path, n.limits)
+			var fac runtime.OperatorFactory
+			var err error
+			if n.extism {
+				fac, err = reg.LoadExtism(path, n.function, n.limits)
+			} else {
+				fac, err = reg.LoadModule(path, n.limits)
+			}
 			if err != nil {
 				l.atPos(n.moduleAt, n.label(), fmt.Errorf("module %s: %w", q(n.module), err))
 				continue

@@ -58,10 +58,13 @@ func (s *fakeSink) OpenWriter(context.Context, runtime.SinkInfo) (runtime.SinkWr
 func (s *fakeSink) Commit(context.Context, int64, [][]byte) error  { return nil }
 func (s *fakeSink) Recover(context.Context, int64, [][]byte) error { return nil }
 
-// fakeModule is a runtime.OperatorFactory that remembers its path and limits.
+// fakeModule is a runtime.OperatorFactory that remembers its path and limits,
+// and for an Extism plugin its function.
 type fakeModule struct {
-	path string
-	lim  ModuleLimits
+	path     string
+	lim      ModuleLimits
+	extism   bool
+	function string
 }
 
 func (m *fakeModule) NewOperator(context.Context, runtime.OperatorInfo) (runtime.Operator, error) {
@@ -96,6 +99,12 @@ func testRegistry() Registry {
 			}
 			return &fakeModule{path: path, lim: lim}, nil
 		},
+		LoadExtism: func(path, function string, lim ModuleLimits) (runtime.OperatorFactory, error) {
+			if filepath.Base(path) == "bad.wasm" {
+				return nil, fmt.Errorf("compile %s: invalid magic number", path)
+			}
+			return &fakeModule{path: path, lim: lim, extism: true, function: function}, nil
+		},
 	}
 }
 
@@ -118,8 +127,12 @@ func summary(j *runtime.Job, baseDir string) string {
 	}
 	for _, n := range j.Operators {
 		m := n.Factory.(*fakeModule)
+		module := m.path
+		if m.extism {
+			module = fmt.Sprintf("extism:%s(%s)", m.path, m.function)
+		}
 		fmt.Fprintf(&b, "operator %s p=%d in=%s module=%s memory=%d callTimeout=%s config=%s\n", n.Name, n.Parallelism,
-			inputs(n.Inputs), m.path, m.lim.MemoryBytes, m.lim.CallTimeout, n.Config)
+			inputs(n.Inputs), module, m.lim.MemoryBytes, m.lim.CallTimeout, n.Config)
 	}
 	for _, n := range j.Sinks {
 		s := n.Sink.(*fakeSink)

@@ -37,6 +37,9 @@ func FuzzParse(f *testing.F) {
 			LoadModule: func(path string, lim ModuleLimits) (runtime.OperatorFactory, error) {
 				return &fakeModule{path: path, lim: lim}, nil
 			},
+			LoadExtism: func(path, function string, lim ModuleLimits) (runtime.OperatorFactory, error) {
+				return &fakeModule{path: path, lim: lim, extism: true, function: function}, nil
+			},
 		}
 		for _, n := range s.nodes {
 			switch n.kind {

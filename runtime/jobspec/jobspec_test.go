@@ -176,6 +176,24 @@ operator o p=1 in=s:0:forward module=$DIR/o.wasm memory=131072 callTimeout=0s co
 sink k p=1 in=o:0:forward console{} base=$DIR
 `,
 	},
+	{
+		name: "extism operators",
+		spec: `name: ext
+sources: [{name: src, kind: file}]
+operators:
+  - {name: a, module: a.wasm, kind: extism, from: src}
+  - {name: b, module: b.wasm, kind: extism, function: run, from: a, limits: {memory: 1MiB}}
+  - {name: c, module: c.wasm, kind: weir, from: b}
+sinks: [{name: out, kind: console, from: c}]
+`,
+		want: `job ext maxParallelism=128 checkpoint=5s/10m0s/3 restart=3/1s
+source src p=1 outOfOrderness=0s file{} base=$DIR
+operator a p=1 in=src:0:forward module=extism:$DIR/a.wasm() memory=0 callTimeout=0s config=
+operator b p=1 in=a:0:forward module=extism:$DIR/b.wasm(run) memory=1048576 callTimeout=0s config=
+operator c p=1 in=b:0:forward module=$DIR/c.wasm memory=0 callTimeout=0s config=
+sink out p=1 in=c:0:forward console{} base=$DIR
+`,
+	},
 }
 
 // loadSpec writes spec to job.yaml in a fresh directory, makes that the working
@@ -254,6 +272,12 @@ sinks: [{name: out, kind: console, from: src}]
 `
 
 var badSpecs = []badSpec{
+	{"unknown operator kind", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, kind: wasi, function: f, from: src}]\nsinks: [{name: out, kind: console, from: op}]\n",
+		[]string{`job.yaml:3:47: operators[0].kind: unknown operator kind "wasi" (allowed: weir, extism)`}},
+	{"function without kind extism", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, function: f, from: src}, {name: op2, module: op.wasm, kind: weir, function: f, from: op}]\nsinks: [{name: out, kind: console, from: op2}]\n",
+		[]string{`job.yaml:3:51: operators[0].function: function names the export of an Extism plugin: it needs kind: extism`, `operators[1].function: function names the export of an Extism plugin: it needs kind: extism`}},
+	{"empty function", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, kind: extism, function: '', from: src}]\nsinks: [{name: out, kind: console, from: op}]\n",
+		[]string{`operators[0].function: the function name is empty`}},
 	{"syntax error", "name: [wordcount\nsources: x\n", []string{"job.yaml:1: invalid YAML: did not find expected ',' or ']'"}},
 	{"tab indentation", "name: j\nsources:\n\t- name: a\n", []string{"job.yaml:3: invalid YAML: found character that cannot start any token"}},
 	{"empty file", "", []string{"job.yaml: the spec is empty"}},

@@ -78,6 +78,8 @@ type node struct {
 
 	module   string // operators: as written
 	moduleAt pos
+	extism   bool            // operators: kind extism, the module is an Extism plugin
+	function string          // operators of kind extism: the export called per batch; "" for the default
 	config   json.RawMessage // nil when absent
 	limits   ModuleLimits
 
@@ -272,7 +274,7 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 	case sourceNode:
 		f = d.mapping(item, path, "name", "kind", "parallelism", "watermark", "options")
 	case operatorNode:
-		f = d.mapping(item, path, "name", "module", "parallelism", "from", "inputs", "config", "limits")
+		f = d.mapping(item, path, "name", "module", "kind", "function", "parallelism", "from", "inputs", "config", "limits")
 	case sinkNode:
 		f = d.mapping(item, path, "name", "kind", "parallelism", "from", "inputs", "options")
 	}
@@ -326,6 +328,33 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 				n.module = m
 			}
 			n.moduleAt = posOf(resolve(v))
+		}
+		kindOK := true
+		if v, ok := f["kind"]; ok {
+			k, ok := d.str(v.val, join(path, "kind"))
+			switch {
+			case !ok:
+				kindOK = false
+			case k == "extism":
+				n.extism = true
+			case k != "weir":
+				d.atf(resolve(v.val), join(path, "kind"), "unknown operator kind %s (allowed: weir, extism)", q(k))
+				kindOK = false
+			}
+		}
+		if v, ok := f["function"]; ok {
+			fp := join(path, "function")
+			if fn, ok := d.str(v.val, fp); ok {
+				switch {
+				case !kindOK: // the kind's error says it
+				case !n.extism:
+					d.atf(resolve(v.val), fp, "function names the export of an Extism plugin: it needs kind: extism")
+				case fn == "":
+					d.atf(resolve(v.val), fp, "the function name is empty")
+				default:
+					n.function = fn
+				}
+			}
 		}
 		if v, ok := f["config"]; ok && !isNull(v.val) {
 			n.config, _ = d.toJSON(v.val, join(path, "config"))

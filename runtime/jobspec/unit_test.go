@@ -171,13 +171,10 @@ func TestLoadWithErrorsRunsNoPlugin(t *testing.T) {
 }
 
 func TestBuildRegistryProblems(t *testing.T) {
-	s, err := Parse([]byte(wordcount), "wc.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name string
 		reg  Registry
+		spec string // "": the word count example
 		want []string
 	}{
 		{
@@ -188,6 +185,16 @@ func TestBuildRegistryProblems(t *testing.T) {
 				`wc.yaml:14:13: operators[0] (split): module "split.wasm": the registry has no module loader`,
 				`wc.yaml:24:11: sinks[0].kind: unknown sink kind "file" (none are registered)`,
 			},
+		},
+		{
+			name: "no Extism loader",
+			reg: func() Registry {
+				r := testRegistry()
+				r.LoadExtism = nil
+				return r
+			}(),
+			spec: "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, kind: extism, from: src}]\nsinks: [{name: out, kind: console, from: op}]\n",
+			want: []string{`wc.yaml:3:32: operators[0] (op): module "op.wasm": the registry has no Extism plugin loader`},
 		},
 		{
 			name: "nil factory counts as absent",
@@ -212,7 +219,15 @@ func TestBuildRegistryProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.Build(tt.reg, "/base")
+			spec := tt.spec
+			if spec == "" {
+				spec = wordcount
+			}
+			s, err := Parse([]byte(spec), "wc.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Build(tt.reg, "/base")
 			if err == nil {
 				t.Fatal("Build succeeded")
 			}
