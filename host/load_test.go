@@ -132,7 +132,7 @@ func TestLoadAccepts(t *testing.T) {
 	defer m.Close(context.Background())
 	op := newOperator(t, m, runtime.OperatorInfo{Name: "min"})
 	err = newFakeEnv().process(context.Background(), op, batchOf("k", "v"))
-	wantSubstrings(t, errString(err), `operator "min" subtask 0: weir_v1_reserve(`, `) returned 0x0: the guest could not allocate`)
+	wantSubstrings(t, errString(err), `operator "min" (module "minimal") subtask 0: weir_v1_reserve(`, `) returned 0x0: the guest could not allocate`)
 }
 
 // TestHandWrittenGuests checks failures that Go guests cannot produce: a

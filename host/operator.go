@@ -187,8 +187,8 @@ func (in *instance) initialize(ctx context.Context) error {
 	}
 	if status := abi.Code(uint32(in.stack[0])); status != abi.OK {
 		return &runtime.OperatorError{
-			Operator: o.info.Name, Subtask: o.info.Subtask, Entry: -1, Code: status,
-			Err: fmt.Errorf("%s of module %q returned %w", abi.ExportInit, o.module.name, in.statusError(status)),
+			Operator: o.info.Name, Module: o.module.name, Subtask: o.info.Subtask, Entry: -1, Code: status,
+			Err: fmt.Errorf("%s returned %w", abi.ExportInit, in.statusError(status)),
 		}
 	}
 	return nil
@@ -333,7 +333,7 @@ func (in *instance) reserveBuf(ctx context.Context, n uint32) error {
 	}
 	if problem != "" {
 		o.drop(in)
-		return &runtime.OperatorError{Operator: o.info.Name, Subtask: o.info.Subtask, Entry: -1,
+		return &runtime.OperatorError{Operator: o.info.Name, Module: o.module.name, Subtask: o.info.Subtask, Entry: -1,
 			Err: fmt.Errorf("%s(%d) returned %#x: %s", abi.ExportReserve, want, ptr, problem)}
 	}
 	in.bufPtr, in.bufCap = ptr, want
@@ -352,7 +352,7 @@ func (in *instance) cursor(batch []byte) int {
 
 // entryError returns an OperatorError for entry i of batch (-1: unknown).
 func (o *operator) entryError(batch []byte, i int) *runtime.OperatorError {
-	oe := &runtime.OperatorError{Operator: o.info.Name, Subtask: o.info.Subtask, Entry: -1, Timestamp: abi.NoTimestamp}
+	oe := &runtime.OperatorError{Operator: o.info.Name, Module: o.module.name, Subtask: o.info.Subtask, Entry: -1, Timestamp: abi.NoTimestamp}
 	if i < 0 || batch == nil {
 		return oe
 	}

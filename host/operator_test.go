@@ -194,7 +194,7 @@ func TestTimeout(t *testing.T) {
 	if oe.Entry != 1 || oe.Operator != "spin" || oe.Subtask != 2 || oe.Code != 0 {
 		t.Errorf("got %+v, want entry 1 of operator spin subtask 2", oe)
 	}
-	wantSubstrings(t, err.Error(), "call exceeded the time limit of 200ms", `operator "spin" subtask 2: entry 1 (key "k"`)
+	wantSubstrings(t, err.Error(), "call exceeded the time limit of 200ms", `operator "spin" (module "probe") subtask 2: entry 1 (key "k"`)
 	env.emits = nil
 	if err := env.process(context.Background(), op, commands("calls")); err != nil {
 		t.Fatalf("after a time-out: %v", err)
@@ -258,7 +258,7 @@ func TestTrapPosition(t *testing.T) {
 		t.Errorf("got entry %d key %q timestamp %d tracking id %d, want 3 \"poison\" 3000 4", oe.Entry, oe.Key, oe.Timestamp, oe.TrackingID)
 	}
 	wantSubstrings(t, err.Error(),
-		`operator "count" subtask 1: entry 3 (key "poison", timestamp 1970-01-01T00:00:03.000Z, tracking id 0x4): `,
+		`operator "count" (module "probe") subtask 1: entry 3 (key "poison", timestamp 1970-01-01T00:00:03.000Z, tracking id 0x4): `,
 		`weir_v1_process trapped: panic: poison record "bad": wasm error: unreachable`)
 	if err := env.process(context.Background(), op, commands("ok")); err != nil {
 		t.Fatalf("after a trap: %v", err)
@@ -479,7 +479,7 @@ func TestInit(t *testing.T) {
 	if oe.Code != 101 || oe.Entry != -1 {
 		t.Errorf("got code %d entry %d, want 101 and -1", oe.Code, oe.Entry)
 	}
-	want := `operator "cfg" subtask 3: weir_v1_init of module "probe" returned status GUEST_ERROR(101): cannot use configuration "failing"`
+	want := `operator "cfg" (module "probe") subtask 3: weir_v1_init returned status GUEST_ERROR(101): cannot use configuration "failing"`
 	if err.Error() != want {
 		t.Errorf("got  %q\nwant %q", err, want)
 	}

@@ -21,6 +21,8 @@ func TestOperatorErrorString(t *testing.T) {
 		{"everything", runtime.OperatorError{Operator: "count", Subtask: 1, Entry: 17, Key: []byte("foo"),
 			Timestamp: 1735689600000, TrackingID: 0x1f, Position: "source nexmark split 3 offset 991", Err: cause},
 			`operator "count" subtask 1: entry 17 (key "foo", timestamp 2025-01-01T00:00:00.000Z, tracking id 0x1f) from source nexmark split 3 offset 991: weir_v1_process trapped: wasm error: unreachable`},
+		{"module", runtime.OperatorError{Operator: "count", Module: "count.wasm", Subtask: 2, Entry: -1, Err: cause},
+			`operator "count" (module "count.wasm") subtask 2: weir_v1_process trapped: wasm error: unreachable`},
 		{"entry unknown", runtime.OperatorError{Operator: "count", Entry: -1, Err: cause},
 			`operator "count" subtask 0: weir_v1_process trapped: wasm error: unreachable`},
 		{"no timestamp, no tracking id, empty key", runtime.OperatorError{Operator: "o", Entry: 0, Key: nil, Timestamp: abi.NoTimestamp, Err: cause},

@@ -83,7 +83,9 @@ type OperatorInfo struct {
 // the entry details from the batch.
 type OperatorError struct {
 	Operator string
-	Subtask  int
+	// Module names the code that failed (the Wasm module or plugin), if known.
+	Module  string
+	Subtask int
 	// Entry is the index of the batch entry being processed, or -1 if unknown.
 	Entry int
 	// Key, Timestamp and TrackingID describe that entry.

@@ -15,11 +15,16 @@ const maxErrorKeyBytes = 64
 // Error renders e on one line (plus whatever lines Err has, such as a Wasm
 // stack trace), leaving out the parts that are unknown:
 //
-//	operator "count" subtask 1: entry 17 (key "foo", timestamp 2025-01-01T00:00:00.000Z, tracking id 0x1f) from <Position>: <Err>
+//	operator "count" (module "count.wasm") subtask 1: entry 17 (key "foo", timestamp 2025-01-01T00:00:00.000Z, tracking id 0x1f) from <Position>: <Err>
 func (e *OperatorError) Error() string {
 	var b strings.Builder
 	b.WriteString("operator ")
 	b.WriteString(strconv.Quote(e.Operator))
+	if e.Module != "" {
+		b.WriteString(" (module ")
+		b.WriteString(strconv.Quote(e.Module))
+		b.WriteString(")")
+	}
 	b.WriteString(" subtask ")
 	b.WriteString(strconv.Itoa(e.Subtask))
 	if e.Entry >= 0 {

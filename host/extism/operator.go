@@ -306,7 +306,7 @@ func (in *instance) begin(env runtime.Env, count uint32) {
 
 // entryError returns an OperatorError for entry i of batch (-1: unknown).
 func (o *operator) entryError(batch []byte, i int) *runtime.OperatorError {
-	oe := &runtime.OperatorError{Operator: o.info.Name, Subtask: o.info.Subtask, Entry: -1, Timestamp: abi.NoTimestamp}
+	oe := &runtime.OperatorError{Operator: o.info.Name, Module: o.plugin.name, Subtask: o.info.Subtask, Entry: -1, Timestamp: abi.NoTimestamp}
 	if i < 0 {
 		return oe
 	}
