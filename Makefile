@@ -4,8 +4,9 @@
 #   make test    everything CI runs: format, vet, unit, simulation, crash and import-rule tests
 #   make bench   the Go benchmarks of docs/BENCHMARKS.md
 #
-# Only Go is needed (Go modules come from the module proxy); the Wasm guests are
-# built with the standard Go toolchain (GOOS=wasip1 GOARCH=wasm).
+# The Go guests need only Go (GOOS=wasip1 GOARCH=wasm); the Rust and C guests need
+# Debian's rustc (+ wasm32 std), clang and lld, which `make toolchains` installs
+# (the test target runs it). mk/*.mk hold the per-toolchain rules.
 
 GO      ?= go
 BIN     := bin/weir
@@ -22,7 +23,9 @@ all: build wasm
 build:
 	$(GO) build -o $(BIN) ./cmd/weir
 
-wasm: $(WASM)
+include mk/rust.mk mk/c.mk
+
+wasm: $(WASM) wasm-rust wasm-c
 
 # Rebuilt every time: go's build cache makes it cheap, and make cannot see the
 # Go dependency graph.
@@ -30,7 +33,7 @@ wasm: $(WASM)
 $(WASM): %.wasm: %/wasm
 	$(WASMGO) -o $@ ./$</
 
-demo: build wasm
+demo: build $(WASM)
 	@rm -rf .weir/jobs/wordcount examples/wordcount/out
 	./$(BIN) run examples/wordcount/job.yaml
 	@echo
@@ -42,7 +45,7 @@ check:
 	$(GO) vet ./...
 	cd sdk/go && $(GO) vet ./...
 
-test-go: wasm
+test-go: toolchains wasm
 	$(GO) test -count=1 -timeout 30m ./...
 
 test-sdk:
@@ -54,9 +57,9 @@ test-sdk:
 toolchains:
 	bash scripts/install-toolchains.sh
 
-test: toolchains check test-go test-sdk
+test: toolchains check test-go test-sdk test-rust
 
-bench: wasm
+bench: toolchains wasm
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./abi/ ./host/ ./runtime/... ./plugins/... ./examples/...
 
 # Peak RSS of a keyed job whose state (~8.6 M keys) far exceeds its state cache.
@@ -64,5 +67,5 @@ bench-memory: build wasm
 	rm -rf /tmp/weir-bench-memory
 	/usr/bin/time -v ./$(BIN) run --progress 10s --data-dir /tmp/weir-bench-memory --state-cache 64MiB internal/enginebench/testdata/keyed10m.yaml 2>&1 | grep -E "keyed10m|Maximum resident|Elapsed|User time|System time"
 
-clean:
+clean: clean-rust clean-c
 	rm -rf bin .weir $(WASM) examples/*/out

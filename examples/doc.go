@@ -8,6 +8,11 @@
 //     an end-of-input timer).
 //   - windowcount: per-user event counts in one-minute tumbling event-time
 //     windows over the deterministic generator.
+//   - wordcount-rust, windowcount-rust: the same operators in Rust (sdk/rust);
+//     wordcount-c: word count in C (sdk/c/weir.h). Their tests check the same
+//     reference outputs as the Go examples.
+//   - nexmark: the Nexmark queries (docs/nexmark.md), their reference results,
+//     and the Flink implementation used for the side-by-side benchmark.
 //
 // Build the modules with `make wasm` and run one with
 // `bin/weir run examples/wordcount/job.yaml`.

@@ -60,19 +60,24 @@ func (e *benchEnv) Emit(uint32, []byte) uint32               { return 0 }
 func (e *benchEnv) Log(int32, []byte)                        {}
 
 // benchWasm runs batches of 1000 records over 100 keys through the Wasm build
-// of a reference operator in the real host.
+// of a Go reference operator in the real host.
 func benchWasm(b *testing.B, operator string, value func(i int) string) {
 	benchGuest(b, filepath.Join(operatorDir, operator, "wasm"), nil, value)
 }
 
 // benchGuest runs batches of benchBatchRecords records over 100 keys through
 // the Wasm module built from the Go package in dir, configured with config,
-// in the real host with a benchEnv. Besides records/s (wall clock, which a
-// busy machine distorts) it reports the CPU time of the benchmark's thread
-// per record, which is where the guest and the host functions run.
+// in the real host with a benchEnv (see benchOperator).
 func benchGuest(b *testing.B, dir string, config []byte, value func(i int) string) {
+	benchOperator(b, wasmFactory(b, filepath.Base(filepath.Dir(dir)), wasmbuild.MustGo(b, dir)), config, value)
+}
+
+// wasmFactory loads the module at path into an engine that lives as long as
+// the benchmark.
+func wasmFactory(b *testing.B, name, path string) runtime.OperatorFactory {
+	b.Helper()
 	ctx := context.Background()
-	wasm, err := os.ReadFile(wasmbuild.MustGo(b, dir))
+	wasm, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,13 +85,23 @@ func benchGuest(b *testing.B, dir string, config []byte, value func(i int) strin
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer engine.Close(ctx)
-	name := filepath.Base(filepath.Dir(dir))
+	b.Cleanup(func() { engine.Close(ctx) })
 	mod, err := engine.Load(ctx, name, wasm, host.Limits{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	op, err := mod.NewOperator(ctx, runtime.OperatorInfo{Name: name, Keyed: true, Config: config})
+	return mod
+}
+
+// benchOperator runs batches of benchBatchRecords records over 100 keys
+// through an instance of f (a Wasm module in the real host, or a native
+// operator), configured with config, with a benchEnv. Besides records/s
+// (wall clock, which a busy machine distorts) it reports the CPU time of the
+// benchmark's thread per record, which is where the guest and the host
+// functions run.
+func benchOperator(b *testing.B, f runtime.OperatorFactory, config []byte, value func(i int) string) {
+	ctx := context.Background()
+	op, err := f.NewOperator(ctx, runtime.OperatorInfo{Name: b.Name(), Keyed: true, Config: config})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,10 +1,13 @@
 package conformancetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,17 +15,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weirstream/weir/abi"
 	"github.com/weirstream/weir/host"
-	"github.com/weirstream/weir/internal/wasmbuild"
 	"github.com/weirstream/weir/runtime"
 	weir "github.com/weirstream/weir/sdk/go"
 	"github.com/weirstream/weir/sdk/go/weirtest"
-)
-
-// Paths relative to this package.
-const (
-	vectorDir   = "../../abi/testdata/operators"
-	operatorDir = "../../sdk/go/internal/conformance"
 )
 
 type vector struct {
@@ -33,6 +30,9 @@ type vector struct {
 }
 
 type step struct {
+	// differential steps (of edgeVectors) have no expectation: their result
+	// is only compared across languages.
+	differential          bool
 	Note                  string              `json:"note"`
 	Process               *[]record           `json:"process"`
 	AdvanceWatermark      *int64              `json:"advanceWatermark"`
@@ -82,6 +82,37 @@ func (r record) record(t *testing.T) weir.Record {
 	return rec
 }
 
+// readVectors returns the behaviour vectors of abi/testdata/operators by
+// file name (without .json), checking that there is one per operator.
+func readVectors(t *testing.T) map[string]vector {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(vectorDir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no vectors in %s: %v", vectorDir, err)
+	}
+	out := map[string]vector{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v vector
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if !slices.Contains(operators, v.Operator) {
+			t.Fatalf("%s: operator %q is not one of the suite's operators %v", f, v.Operator, operators)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".json")] = v
+	}
+	for _, op := range operators {
+		if _, ok := out[op]; !ok {
+			t.Fatalf("no vector %s.json in %s for operator %q", op, vectorDir, op)
+		}
+	}
+	return out
+}
+
 // wasmOperator adapts the host's operator to weirtest.Processor: the harness's
 // in-memory host is a weir.NativeHost, whose method set is runtime.Env's.
 type wasmOperator struct{ op runtime.Operator }
@@ -90,57 +121,169 @@ func (w wasmOperator) Process(batch []byte, h weir.NativeHost) error {
 	return w.op.Process(context.Background(), batch, h)
 }
 
-// TestWasmVectors runs every behaviour vector against the Wasm build of its
-// Go reference operator, in the real host, with the harness rules of
-// abi/testdata/operators/README.md.
-func TestWasmVectors(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(vectorDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no vectors in %s: %v", vectorDir, err)
+// emitRecorder keeps the encoded entries a guest emits, per port, as they
+// cross the Wasm boundary: the bytes the suite compares across languages.
+type emitRecorder struct {
+	weir.NativeHost
+	out map[int][][]byte
+}
+
+func (r *emitRecorder) Emit(port uint32, batch []byte) uint32 {
+	code := r.NativeHost.Emit(port, batch)
+	if code == uint32(abi.OK) {
+		for rd := abi.NewReader(batch); rd.Next(); {
+			r.out[int(port)] = append(r.out[int(port)], bytes.Clone(rd.Raw()))
+		}
 	}
+	return code
+}
+
+// stepResult is what one step of a vector produced: the entries emitted per
+// port, or the failure.
+type stepResult struct {
+	out   map[int][][]byte
+	code  abi.Code // of a failed step
+	entry int
+	err   error
+}
+
+// diff reports how r differs from ref (the reference language's result of
+// the same step), or "" if it does not: the same failure, or the same bytes
+// on the same ports.
+func (r stepResult) diff(ref stepResult) string {
+	if (r.err == nil) != (ref.err == nil) || r.code != ref.code || r.entry != ref.entry {
+		return fmt.Sprintf("failure %v (code %d, entry %d), reference %v (code %d, entry %d)", r.err, r.code, r.entry, ref.err, ref.code, ref.entry)
+	}
+	ports := func(m map[int][][]byte) []int {
+		var ps []int
+		for p, es := range m {
+			if len(es) > 0 {
+				ps = append(ps, p)
+			}
+		}
+		slices.Sort(ps)
+		return ps
+	}
+	if got, want := ports(r.out), ports(ref.out); !slices.Equal(got, want) {
+		return fmt.Sprintf("output on ports %v, reference on %v", got, want)
+	}
+	for p, want := range ref.out {
+		got := r.out[p]
+		if !slices.EqualFunc(got, want, bytes.Equal) {
+			return fmt.Sprintf("port %d emitted\n%sreference\n%s", p, formatEntries(got), formatEntries(want))
+		}
+	}
+	return ""
+}
+
+// formatEntries renders encoded entries one per line, with their bytes in hex.
+func formatEntries(es [][]byte) string {
+	var b strings.Builder
+	for _, e := range es {
+		d, ok := abi.EntryAt(append(batchHeader(1), e...), 0)
+		if !ok {
+			fmt.Fprintf(&b, "\t(undecodable) %x\n", e)
+			continue
+		}
+		fmt.Fprintf(&b, "\tkey %q value %q headers %x timestamp %d tracking id %d: %x\n", d.Key, d.Value, d.Headers, d.Timestamp, d.TrackingID, e)
+	}
+	return b.String()
+}
+
+// batchHeader returns the header of a batch of count entries.
+func batchHeader(count int) []byte {
+	var w abi.Writer
+	w.Reset()
+	h := bytes.Clone(w.Bytes())
+	h[4], h[5], h[6], h[7] = byte(count), byte(count>>8), byte(count>>16), byte(count>>24)
+	return h
+}
+
+// TestWasmVectors runs every behaviour vector through the Wasm build of its
+// reference operator in every language, in the real host, with the harness
+// rules of abi/testdata/operators/README.md; then it checks that each
+// language emitted the same bytes as the reference language (Go) at every
+// step: entry headers, keys, values, headers, timestamps and tracking ids.
+func TestWasmVectors(t *testing.T) {
+	vectors := readVectors(t)
 	ctx := context.Background()
-	engine, err := host.NewEngine(ctx, host.Config{})
+	engine, err := host.NewEngine(ctx, host.Config{Logger: quietLogger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Close(ctx) })
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+	for _, name := range slices.Sorted(maps.Keys(vectors)) {
+		v := vectors[name]
+		t.Run(name, func(t *testing.T) {
+			results := map[string][]stepResult{}
+			for _, lang := range languages {
+				t.Run(lang, func(t *testing.T) {
+					results[lang] = runVector(t, engine, lang, v)
+				})
 			}
-			var v vector
-			if err := json.Unmarshal(b, &v); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			wasm, err := os.ReadFile(wasmbuild.MustGo(t, filepath.Join(operatorDir, v.Operator, "wasm")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			mod, err := engine.Load(ctx, v.Operator, wasm, host.Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { mod.Close(ctx) })
-			op, err := mod.NewOperator(ctx, runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { op.Close() })
-			var opts []weirtest.Option
-			if !v.Keyed {
-				opts = append(opts, weirtest.Unkeyed())
-			}
-			h := weirtest.NewProcessor(t, wasmOperator{op}, opts...)
-			for i, s := range v.Steps {
-				runStep(t, h, i, s)
+			ref := results[languages[0]]
+			for _, lang := range languages[1:] {
+				got, ok := results[lang]
+				if !ok || ref == nil {
+					continue // skipped, or failed above
+				}
+				for i := range v.Steps {
+					if d := got[i].diff(ref[i]); d != "" {
+						t.Errorf("%s step %d (%s): %s differs from %s: %s", name, i, v.Steps[i].Note, lang, languages[0], d)
+					}
+				}
 			}
 		})
 	}
 }
 
-func runStep(t *testing.T, h *weirtest.Harness, i int, s step) {
+// runVector runs v against the lang build of its operator and returns what
+// each step emitted. It returns nil if a step did not do what v expects (t
+// has failed then).
+func runVector(t *testing.T, engine *host.Engine, lang string, v vector) []stepResult {
+	ctx := context.Background()
+	wasm, err := os.ReadFile(build(t, lang, v.Operator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := engine.Load(ctx, lang+"-"+v.Operator, wasm, host.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close(ctx) })
+	op, err := mod.NewOperator(ctx, runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { op.Close() })
+	rec := &emitRecorder{}
+	opts := []weirtest.Option{weirtest.QuietLogs(), weirtest.WrapHost(func(nh weir.NativeHost) weir.NativeHost { rec.NativeHost = nh; return rec })}
+	if !v.Keyed {
+		opts = append(opts, weirtest.Unkeyed())
+	}
+	h := weirtest.NewProcessor(t, wasmOperator{op}, opts...)
+	results := make([]stepResult, len(v.Steps))
+	for i, s := range v.Steps {
+		rec.out = map[int][][]byte{}
+		err := runStep(t, h, i, s)
+		results[i] = stepResult{out: rec.out, err: err, entry: -1}
+		var oe *runtime.OperatorError
+		switch {
+		case errors.As(err, &oe):
+			results[i].out, results[i].code, results[i].entry = nil, oe.Code, oe.Entry
+		case err != nil:
+			t.Fatalf("step %d (%s): %v", i, s.Note, err)
+		}
+	}
+	if t.Failed() {
+		return nil
+	}
+	return results
+}
+
+// runStep runs step i and checks it against its expectation; it returns the
+// step's error, which is nil unless the step expects one.
+func runStep(t *testing.T, h *weirtest.Harness, i int, s step) error {
 	t.Helper()
 	h.ClearOutput()
 	var err error
@@ -158,6 +301,9 @@ func runStep(t *testing.T, h *weirtest.Harness, i int, s step) {
 	default:
 		t.Fatalf("step %d: no action", i)
 	}
+	if s.differential {
+		return err
+	}
 	if s.ExpectError != nil {
 		var oe *runtime.OperatorError
 		if !errors.As(err, &oe) {
@@ -169,7 +315,7 @@ func runStep(t *testing.T, h *weirtest.Harness, i int, s step) {
 		if ps := h.Ports(); len(ps) != 0 {
 			t.Fatalf("step %d (%s): a failed batch emitted to ports %v", i, s.Note, ps)
 		}
-		return
+		return err
 	}
 	if err != nil {
 		t.Fatalf("step %d (%s): %v", i, s.Note, err)
@@ -195,4 +341,5 @@ func runStep(t *testing.T, h *weirtest.Harness, i int, s step) {
 	if got := h.Ports(); !slices.Equal(got, wantPorts) {
 		t.Errorf("step %d (%s): output on ports %v, want %v", i, s.Note, got, wantPorts)
 	}
+	return nil
 }

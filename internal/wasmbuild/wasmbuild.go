@@ -1,6 +1,13 @@
-// Package wasmbuild compiles Go packages to Weir Wasm modules for tests,
-// examples and benchmarks: standard Go, GOOS=wasip1 GOARCH=wasm,
-// -buildmode=c-shared (a WASI reactor with //go:wasmexport functions).
+// Package wasmbuild compiles guests to Weir Wasm modules for tests, examples
+// and benchmarks:
+//   - Go (Go and GoModule): standard Go, GOOS=wasip1 GOARCH=wasm,
+//     -buildmode=c-shared (a WASI reactor with //go:wasmexport functions);
+//   - Rust (rust.go): Debian's rustc for wasm32-unknown-unknown, the SDK as an
+//     rlib and the operator as a cdylib;
+//   - C (c.go): clang for freestanding wasm32 with sdk/c/weir.h.
+//
+// Each builder caches its results for the life of the process (Rust also
+// across processes, by content hash).
 package wasmbuild
 
 import (
