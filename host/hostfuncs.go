@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/weirstream/weir/host/internal/guestio"
 	"log/slog"
 
 	"github.com/tetratelabs/wazero"
@@ -364,10 +365,10 @@ func (in *instance) log(s []uint64) {
 	level := slog.Level(int32(s[0]))
 	b, ok := in.read(uint32(s[1]), uint32(s[2]))
 	if !ok {
-		in.out.logf(slog.LevelWarn, "log", "guest called log with a message outside its memory (ptr %#x, len %d)", uint32(s[1]), uint32(s[2]))
+		in.out.Logf(slog.LevelWarn, "log", "guest called log with a message outside its memory (ptr %#x, len %d)", uint32(s[1]), uint32(s[2]))
 		return
 	}
-	in.out.write(level, "log", b)
+	in.out.Write(level, "log", b)
 }
 
 func (in *instance) setError(s []uint64) {
@@ -376,8 +377,8 @@ func (in *instance) setError(s []uint64) {
 		in.errMsg = fmt.Appendf(in.errMsg[:0], "(set_error with a message outside guest memory: ptr %#x, len %d)", uint32(s[0]), uint32(s[1]))
 		return
 	}
-	in.errMsg = append(in.errMsg[:0], b[:min(len(b), maxErrorMessageBytes)]...)
-	if len(b) > maxErrorMessageBytes {
+	in.errMsg = append(in.errMsg[:0], b[:min(len(b), guestio.MaxErrorMessageBytes)]...)
+	if len(b) > guestio.MaxErrorMessageBytes {
 		in.errMsg = fmt.Appendf(in.errMsg, "... (%d bytes)", len(b))
 	}
 }

@@ -3,14 +3,13 @@ package host
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"github.com/weirstream/weir/host/internal/guestio"
 	"log/slog"
 	"math"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/weirstream/weir/abi"
 	"github.com/weirstream/weir/runtime"
@@ -91,22 +90,22 @@ type instance struct {
 		err  error
 	}
 	scan scanState
-	out  guestOutput
+	out  guestio.Output
 }
 
 // instantiate makes a fresh instance and runs its initialisation: the start
 // function if the module has one (see instrument), _initialize and
 // weir_v1_init.
 func (o *operator) instantiate(ctx context.Context) (*instance, error) {
-	in := &instance{op: o, out: guestOutput{logger: o.logger, budget: o.lim.MaxOutputBytes}}
+	in := &instance{op: o, out: guestio.Output{Logger: o.logger, Budget: o.lim.MaxOutputBytes, What: "guest"}}
 	in.ctx = context.WithValue(context.Background(), instanceKey{}, in)
 	in.scan.fn = in.scanPair
 
 	cfg := wazero.NewModuleConfig().
 		WithName("").         // anonymous: many instances of one module share a runtime
 		WithStartFunctions(). // _initialize is called below, under the call time limit
-		WithStdout(streamWriter{&in.out, 0}).
-		WithStderr(streamWriter{&in.out, 1})
+		WithStdout(in.out.Stdout()).
+		WithStderr(in.out.Stderr())
 	// NB: wazero's defaults are what ABI.md §7 asks for: no args, no env, no
 	// preopens, a fake wall clock (2022-01-01 + 1 ms per reading), a fake
 	// monotonic clock (+1 ms per reading), sleep that returns at once, and a
@@ -301,11 +300,11 @@ func (in *instance) begin(env runtime.Env, count uint32) {
 // from it means the instance is unusable (trap, exit, time-out, cancel); if
 // the interrupter stopped the guest, in.interrupted says why.
 func (in *instance) call(ctx context.Context, f api.Function, stack []uint64) error {
-	in.out.reset()
+	in.out.Reset()
 	in.irq.begin(ctx, in.op.lim.CallTimeout)
 	err := f.CallWithStack(in.ctx, stack)
 	cause := in.irq.end()
-	in.out.flush()
+	in.out.Flush()
 	if err != nil {
 		in.interrupted = cause
 	}
@@ -372,27 +371,17 @@ func (o *operator) callError(ctx context.Context, in *instance, batch []byte, er
 	if batch != nil {
 		cursor = in.cursor(batch)
 	}
-	panicLine := in.out.panicLine
+	panicLine := in.out.PanicLine()
 	cause := in.interrupted
 	o.drop(in)
 	if cause == errCallerCanceled {
 		return fmt.Errorf("operator %q subtask %d: %s interrupted: %w", o.info.Name, o.info.Subtask, fn, context.Cause(ctx))
 	}
 	oe := o.entryError(batch, cursor)
-	var exit *sys.ExitError
-	switch {
-	case cause == errCallTimeout:
+	if cause == errCallTimeout {
 		oe.Err = fmt.Errorf("call exceeded the time limit of %v", o.lim.CallTimeout)
-	case errors.As(err, &exit) && panicLine != "":
-		oe.Err = fmt.Errorf("%s: %s (the guest exited with code %d)", fn, panicLine, exit.ExitCode())
-	case errors.As(err, &exit):
-		oe.Err = fmt.Errorf("%s: the guest exited with code %d", fn, exit.ExitCode())
-	case panicLine != "":
-		// NB: a Go guest built with -buildmode=c-shared aborts with
-		// "unreachable" after printing its panic to stderr.
-		oe.Err = fmt.Errorf("%s trapped: %s: %w", fn, panicLine, err)
-	default:
-		oe.Err = fmt.Errorf("%s trapped: %w", fn, err)
+	} else {
+		oe.Err = guestio.TrapError(fn, "guest", err, panicLine)
 	}
 	return oe
 }

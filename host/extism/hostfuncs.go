@@ -390,9 +390,9 @@ func (in *instance) log(cp *extsdk.CurrentPlugin, s []uint64) int64 {
 	level := slog.Level(int32(max(min(int64(s[0]), math.MaxInt32), math.MinInt32)))
 	b, ok := block(cp, s[1])
 	if !ok {
-		in.out.write(slog.LevelWarn, "log", fmt.Appendf(nil, "the plugin called weir_v1_log with offset %#x, which is not an Extism memory block", s[1]))
+		in.out.Write(slog.LevelWarn, "log", fmt.Appendf(nil, "the plugin called weir_v1_log with offset %#x, which is not an Extism memory block", s[1]))
 		return int64(abi.OutOfBounds)
 	}
-	in.out.write(level, "log", b)
+	in.out.Write(level, "log", b)
 	return int64(abi.OK)
 }

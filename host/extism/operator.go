@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/weirstream/weir/host/internal/guestio"
 	"log/slog"
 	"math"
 
 	extsdk "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/weirstream/weir/abi"
 	"github.com/weirstream/weir/host"
@@ -111,14 +111,14 @@ type instance struct {
 		err  error
 	}
 	scan scanState
-	out  output
+	out  guestio.Output
 }
 
 // instantiate makes a fresh instance. The plugin's own initialisation
 // (_initialize of a WASI reactor) runs in its first call, under the call
 // time limit.
 func (o *operator) instantiate(ctx context.Context) (*instance, error) {
-	in := &instance{op: o, cursor: -1, out: output{logger: o.logger, budget: o.lim.MaxOutputBytes}}
+	in := &instance{op: o, cursor: -1, out: guestio.Output{Logger: o.logger, Budget: o.lim.MaxOutputBytes, What: "plugin"}}
 	in.scan.fn = in.scanPair
 	// NB: wazero's defaults are what abi/ABI.md §7 asks for: no arguments, no
 	// environment, no preopened directories, a fake wall clock
@@ -126,7 +126,7 @@ func (o *operator) instantiate(ctx context.Context) (*instance, error) {
 	// returns at once, and random_get from a fixed seed. The go-sdk adds a
 	// file system only for a manifest with allowed paths, which Load never
 	// sets.
-	cfg := wazero.NewModuleConfig().WithStdout(stream{&in.out, 0}).WithStderr(stream{&in.out, 1})
+	cfg := wazero.NewModuleConfig().WithStdout(in.out.Stdout()).WithStderr(in.out.Stderr())
 	p, err := o.plugin.compiled.Instance(ctx, extsdk.PluginInstanceConfig{ModuleConfig: cfg})
 	if err != nil {
 		return nil, fmt.Errorf("instantiate extism plugin %q for operator %q subtask %d: %w", o.plugin.name, o.info.Name, o.info.Subtask, err)
@@ -134,7 +134,7 @@ func (o *operator) instantiate(ctx context.Context) (*instance, error) {
 	p.Config = o.config
 	p.AllowedHosts, p.AllowedPaths = nil, nil
 	p.SetLogger(func(level extsdk.LogLevel, msg string) {
-		in.out.write(slogLevel(level), "extism", []byte(msg))
+		in.out.Write(slogLevel(level), "extism", []byte(msg))
 	})
 	in.p = p
 	return in, nil
@@ -181,12 +181,12 @@ func (o *operator) Process(ctx context.Context, batch []byte, env runtime.Env) e
 	in.begin(env, uint32(abi.Count(batch)))
 	fn := o.plugin.opts.Function
 	callCtx, cancel := context.WithTimeoutCause(ctx, o.lim.CallTimeout, errCallTimeout)
-	in.out.reset()
+	in.out.Reset()
 	status, out, err := in.p.CallWithContext(context.WithValue(callCtx, instanceKey{}, in), fn, batch)
 	timedOut := context.Cause(callCtx) == errCallTimeout
 	ended := callCtx.Err() != nil
 	cancel()
-	in.out.flush()
+	in.out.Flush()
 	in.env = nil
 
 	var pluginErr string // the error the plugin set (Extism's error_set) before it returned
@@ -212,7 +212,7 @@ func (o *operator) Process(ctx context.Context, batch []byte, env runtime.Env) e
 	if pluginErr != "" {
 		oe := o.entryError(batch, in.cursor)
 		oe.Code = guestCode(status)
-		oe.Err = fmt.Errorf("%s returned status %d with the error: %s", fn, status, cut([]byte(pluginErr), maxErrorBytes))
+		oe.Err = fmt.Errorf("%s returned status %d with the error: %s", fn, status, guestio.Cut([]byte(pluginErr), guestio.MaxErrorMessageBytes))
 		return oe
 	}
 	if status != 0 {
@@ -324,30 +324,20 @@ func (o *operator) entryError(batch []byte, i int) *runtime.OperatorError {
 // returns, and discards the instance. msg is the plugin's error message, if
 // it set one before it failed.
 func (o *operator) callError(ctx context.Context, in *instance, batch []byte, err error, msg string, timedOut bool) error {
-	panicLine := in.out.panicLine
+	panicLine := in.out.PanicLine()
 	o.drop(in)
 	fn := o.plugin.opts.Function
 	if !timedOut && ctx.Err() != nil {
 		return fmt.Errorf("operator %q subtask %d: %s interrupted: %w", o.info.Name, o.info.Subtask, fn, context.Cause(ctx))
 	}
 	oe := o.entryError(batch, in.cursor)
-	var exit *sys.ExitError
-	switch {
-	case timedOut:
+	if timedOut {
 		oe.Err = fmt.Errorf("call exceeded the time limit of %v", o.lim.CallTimeout)
-	case errors.As(err, &exit) && panicLine != "":
-		oe.Err = fmt.Errorf("%s: %s (the plugin exited with code %d)", fn, panicLine, exit.ExitCode())
-	case errors.As(err, &exit):
-		oe.Err = fmt.Errorf("%s: the plugin exited with code %d", fn, exit.ExitCode())
-	case panicLine != "":
-		// NB: a Go plugin built with -buildmode=c-shared aborts with
-		// "unreachable" after printing its panic to stderr.
-		oe.Err = fmt.Errorf("%s trapped: %s: %w", fn, panicLine, err)
-	default:
-		oe.Err = fmt.Errorf("%s trapped: %w", fn, err)
+	} else {
+		oe.Err = guestio.TrapError(fn, "plugin", err, panicLine)
 	}
 	if msg != "" {
-		oe.Err = fmt.Errorf("%w (the plugin had set the error: %s)", oe.Err, cut([]byte(msg), maxErrorBytes))
+		oe.Err = fmt.Errorf("%w (the plugin had set the error: %s)", oe.Err, guestio.Cut([]byte(msg), guestio.MaxErrorMessageBytes))
 	}
 	return oe
 }
