@@ -33,6 +33,8 @@ type timerService struct {
 	frontier [3]timerPos  // see the invariant
 	all      [3]bool      // the heap holds every live timer of the kind
 	scratch  []byte
+	// batchKeys holds the keys of the timers popped for one batch.
+	batchKeys map[string]struct{}
 }
 
 // timerHeapMax bounds each in-memory heap, in timers (a variable for tests).
@@ -72,7 +74,7 @@ func (h *timerHeap) Pop() any {
 }
 
 func newTimerService(b StateBackend, kgs KeyGroupRange) *timerService {
-	s := &timerService{backend: b, kgs: kgs}
+	s := &timerService{backend: b, kgs: kgs, batchKeys: map[string]struct{}{}}
 	for k := range s.frontier {
 		s.frontier[k] = timerPos{time: minWatermark()} // nothing loaded yet: the first next() reads the backend
 	}
@@ -211,8 +213,15 @@ func (s *timerService) refill(kind abi.Kind) error {
 
 // popDue removes and appends to w (as timer entries) the timers of kind due at
 // or before now, at most max of them, in (time, key) order. It returns how many.
+//
+// A batch holds at most one timer per key: the batch stops before a second
+// one. Timers are deleted when they are popped, so if a batch held two timers
+// of a key and handling the first set the second again (as windows do), that
+// timer would be registered anew and fire twice. Handling the first timer may
+// also delete or move the second, which then must not fire from this batch.
 func (s *timerService) popDue(kind abi.Kind, now int64, max int, w *abi.Writer) (int, error) {
 	n := 0
+	clear(s.batchKeys)
 	for n < max {
 		t, ok, err := s.next(kind)
 		if err != nil {
@@ -221,6 +230,10 @@ func (s *timerService) popDue(kind abi.Kind, now int64, max int, w *abi.Writer) 
 		if !ok || t.time > now {
 			break
 		}
+		if _, dup := s.batchKeys[t.key]; dup {
+			break
+		}
+		s.batchKeys[t.key] = struct{}{}
 		heap.Pop(&s.heaps[kind])
 		s.scratch = appendTimerKey(s.scratch[:0], t.kg, kind, t.time, t.key)
 		if err := s.backend.Delete(s.scratch); err != nil {

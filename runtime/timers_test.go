@@ -107,3 +107,36 @@ func TestTimerServiceModel(t *testing.T) {
 		}
 	}
 }
+
+// TestTimerNoDoubleFire: when handling a fired timer sets another timer of the
+// same key that is also due (a window moving to its next firing), that timer
+// fires once, not twice.
+func TestTimerNoDoubleFire(t *testing.T) {
+	s := newTimerService(&mapBackend{m: map[string][]byte{}}, KeyGroupRange{First: 0, Last: 0})
+	for _, tm := range []int64{1, 2} {
+		if err := s.set(0, abi.KindEventTimer, tm, []byte("k")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fired []int64
+	for round := 0; round < 5; round++ {
+		var w abi.Writer
+		w.Reset()
+		if _, err := s.popDue(abi.KindEventTimer, 10, 100, &w); err != nil {
+			t.Fatal(err)
+		}
+		for r := abi.NewReader(w.Bytes()); r.Next(); {
+			e := r.Entry()
+			fired = append(fired, e.Timestamp)
+			if e.Timestamp == 1 {
+				// The handler of k@1 sets k@2, which is already due.
+				if err := s.set(0, abi.KindEventTimer, 2, e.Key); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if fmt.Sprint(fired) != "[1 2]" {
+		t.Fatalf("fired %v, want [1 2]", fired)
+	}
+}
