@@ -17,6 +17,7 @@ import (
 	"github.com/weirstream/weir/plugins/discard"
 	"github.com/weirstream/weir/plugins/file"
 	"github.com/weirstream/weir/plugins/localfs"
+	"github.com/weirstream/weir/plugins/nexmark"
 	"github.com/weirstream/weir/plugins/pebble"
 	"github.com/weirstream/weir/runtime"
 	"github.com/weirstream/weir/runtime/jobspec"
@@ -80,6 +81,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 		Sources: map[string]jobspec.SourceFactory{
 			"file":    file.NewSource,
 			"datagen": datagen.NewSource,
+			"nexmark": nexmark.NewSource,
 		},
 		Sinks: map[string]jobspec.SinkFactory{
 			"file":    file.NewSink,

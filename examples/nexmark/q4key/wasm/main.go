@@ -1,0 +1,13 @@
+// Command wasm builds the q4key operator (q4.Key) into a Wasm module:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o q4key.wasm .
+package main
+
+import (
+	"github.com/weirstream/weir/examples/nexmark/q4"
+	weir "github.com/weirstream/weir/sdk/go"
+)
+
+func init() { weir.Serve(q4.Key) }
+
+func main() {}

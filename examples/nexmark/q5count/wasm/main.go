@@ -1,0 +1,13 @@
+// Command wasm builds the q5count operator (q5.Count) into a Wasm module:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o q5count.wasm .
+package main
+
+import (
+	"github.com/weirstream/weir/examples/nexmark/q5"
+	weir "github.com/weirstream/weir/sdk/go"
+)
+
+func init() { weir.Serve(q5.Count) }
+
+func main() {}
