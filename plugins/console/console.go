@@ -1,10 +1,8 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,19 +41,8 @@ func NewSink(opts json.RawMessage, baseDir string) (runtime.Sink, error) {
 // NewSinkTo returns a console sink that prints to out.
 func NewSinkTo(opts json.RawMessage, out io.Writer) (*Sink, error) {
 	var o Options
-	if trimmed := bytes.TrimSpace(opts); len(trimmed) > 0 && !bytes.Equal(trimmed, []byte("null")) {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&o); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				return nil, fmt.Errorf("console sink: option %s: got a JSON %s, want a string", te.Field, te.Value)
-			}
-			return nil, fmt.Errorf("console sink: options: %w", err)
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return nil, errors.New("console sink: options: unexpected data after the JSON object")
-		}
+	if err := runtime.DecodeOptions(opts, &o); err != nil {
+		return nil, fmt.Errorf("console sink: %w", err)
 	}
 	switch o.Format {
 	case "", formatValue:

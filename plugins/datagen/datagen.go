@@ -1,7 +1,6 @@
 package datagen
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"reflect"
 	"strconv"
 	"time"
 
@@ -83,7 +81,7 @@ func NewSource(opts json.RawMessage, baseDir string) (runtime.Source, error) {
 
 func newSource(opts json.RawMessage) (*Source, error) {
 	var o Options
-	if err := decodeOptions(opts, &o); err != nil {
+	if err := runtime.DecodeOptions(opts, &o); err != nil {
 		return nil, fmt.Errorf("datagen source: %w", err)
 	}
 	s := &Source{
@@ -385,44 +383,3 @@ func (r *reader) Position() []byte { return binary.BigEndian.AppendUint64(nil, r
 
 // Close does nothing: a reader holds no resources.
 func (r *reader) Close() error { return nil }
-
-// decodeOptions decodes the JSON options of a job spec into v, rejecting
-// unknown options and trailing data. Empty options and null decode as {}.
-func decodeOptions(opts json.RawMessage, v any) error {
-	trimmed := bytes.TrimSpace(opts)
-	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return fmt.Errorf("option %s: got a JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type))
-		}
-		return fmt.Errorf("options: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("options: unexpected data after the JSON object")
-	}
-	return nil
-}
-
-// jsonKind names the JSON type that decodes into t.
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "an integer"
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a non-negative integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return t.String()
-}

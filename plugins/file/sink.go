@@ -67,7 +67,7 @@ var _ runtime.Sink = (*Sink)(nil)
 // file system; the directory is created by Recover and OpenWriter.
 func NewSink(opts json.RawMessage, baseDir string) (runtime.Sink, error) {
 	var o SinkOptions
-	if err := decodeOptions(opts, &o); err != nil {
+	if err := runtime.DecodeOptions(opts, &o); err != nil {
 		return nil, fmt.Errorf("file sink: %w", err)
 	}
 	if o.Format == "" {

@@ -62,7 +62,7 @@ var _ runtime.Source = (*Source)(nil)
 // unknown option or a bad value gives an error that names the option.
 func NewSource(opts json.RawMessage, baseDir string) (runtime.Source, error) {
 	var o SourceOptions
-	if err := decodeOptions(opts, &o); err != nil {
+	if err := runtime.DecodeOptions(opts, &o); err != nil {
 		return nil, fmt.Errorf("file source: %w", err)
 	}
 	if o.Format == "" {

@@ -1,16 +1,14 @@
 package nexmark
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"reflect"
 	"time"
 
 	"github.com/weirstream/weir/abi"
+	"github.com/weirstream/weir/runtime"
 )
 
 // Limits of the configuration (docs/nexmark.md §2).
@@ -203,7 +201,7 @@ type Options struct {
 func ParseOptions(opts json.RawMessage) (Config, error) {
 	c := DefaultConfig()
 	var o Options
-	if err := decodeOptions(opts, &o); err != nil {
+	if err := runtime.DecodeOptions(opts, &o); err != nil {
 		return c, fmt.Errorf("nexmark source: %w", err)
 	}
 	set := func(dst *int64, v *int64) {
@@ -261,41 +259,4 @@ func parseTime(raw json.RawMessage) (int64, error) {
 		return 0, fmt.Errorf("%s is not an integer of milliseconds or an RFC 3339 string", raw)
 	}
 	return ms, nil
-}
-
-// decodeOptions decodes the JSON options of a job spec into v, rejecting
-// unknown options and trailing data. Empty options and null decode as {}.
-func decodeOptions(opts json.RawMessage, v any) error {
-	trimmed := bytes.TrimSpace(opts)
-	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return fmt.Errorf("option %s: got a JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type))
-		}
-		return fmt.Errorf("options: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("options: unexpected data after the JSON object")
-	}
-	return nil
-}
-
-// jsonKind names the JSON type that decodes into t.
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "an integer"
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a non-negative integer"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return t.String()
 }
