@@ -5,144 +5,35 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/weirstream/weir/abi"
+	"github.com/weirstream/weir/host/internal/hosttest"
 	"github.com/weirstream/weir/internal/wasmbuild"
 	"github.com/weirstream/weir/runtime"
 )
 
-// fakeEnv is a map-backed runtime.Env. State is keyed by (entry key, state
-// name, user key); emits are copied and collected.
-type fakeEnv struct {
-	batch  []byte // the batch being processed, to find entry keys
-	state  map[stateKey][]byte
-	timers map[timerKey]bool
-	emits  []emitted
-	logs   []string
-	// fail, if not 0, is returned by every state and timer call.
-	fail uint32
-}
+// fakeEnv is the shared fake runtime.Env (hosttest.Env: state and timers
+// scoped to the entry's key, emits collected; Emit never fails) with this
+// package's helpers.
+type fakeEnv struct{ *hosttest.Env }
 
-type stateKey struct{ key, name, userKey string }
+// stateKey and timerKey name state values and timers of a fakeEnv.
+type (
+	stateKey = hosttest.StateKey
+	timerKey = hosttest.TimerKey
+)
 
-type timerKey struct {
-	key  string
-	kind uint32
-	time int64
-}
-
-type emitted struct {
-	port  uint32
-	batch []byte
-}
-
-func newFakeEnv() *fakeEnv {
-	return &fakeEnv{state: map[stateKey][]byte{}, timers: map[timerKey]bool{}}
-}
-
-var _ runtime.Env = (*fakeEnv)(nil)
-
-func (f *fakeEnv) key(entry uint32) string {
-	e, ok := abi.EntryAt(f.batch, int(entry))
-	if !ok {
-		panic("fakeEnv: the host passed a bad entry index")
-	}
-	return string(e.Key)
-}
-
-func (f *fakeEnv) StateGet(entry uint32, name, userKey []byte) ([]byte, uint32) {
-	if f.fail != 0 {
-		return nil, f.fail
-	}
-	v, ok := f.state[stateKey{f.key(entry), string(name), string(userKey)}]
-	if !ok {
-		return nil, uint32(abi.NotFound)
-	}
-	return v, 0
-}
-
-func (f *fakeEnv) StatePut(entry uint32, name, userKey, value []byte) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	f.state[stateKey{f.key(entry), string(name), string(userKey)}] = bytes.Clone(value)
-	return 0
-}
-
-func (f *fakeEnv) StateDelete(entry uint32, name, userKey []byte) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	delete(f.state, stateKey{f.key(entry), string(name), string(userKey)})
-	return 0
-}
-
-func (f *fakeEnv) StateClear(entry uint32, name []byte) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	k := f.key(entry)
-	for sk := range f.state {
-		if sk.key == k && sk.name == string(name) {
-			delete(f.state, sk)
-		}
-	}
-	return 0
-}
-
-func (f *fakeEnv) StateScan(entry uint32, name, start []byte, fn func(userKey, value []byte) bool) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	k := f.key(entry)
-	var uks []string
-	for sk := range f.state {
-		if sk.key == k && sk.name == string(name) && sk.userKey >= string(start) {
-			uks = append(uks, sk.userKey)
-		}
-	}
-	slices.Sort(uks)
-	for _, uk := range uks {
-		if !fn([]byte(uk), f.state[stateKey{k, string(name), uk}]) {
-			break
-		}
-	}
-	return 0
-}
-
-func (f *fakeEnv) TimerSet(entry uint32, kind uint32, time int64) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	f.timers[timerKey{f.key(entry), kind, time}] = true
-	return 0
-}
-
-func (f *fakeEnv) TimerDelete(entry uint32, kind uint32, time int64) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	delete(f.timers, timerKey{f.key(entry), kind, time})
-	return 0
-}
-
-func (f *fakeEnv) Emit(port uint32, batch []byte) uint32 {
-	f.emits = append(f.emits, emitted{port, bytes.Clone(batch)})
-	return 0
-}
-
-func (f *fakeEnv) Log(level int32, msg []byte) { f.logs = append(f.logs, string(msg)) }
+func newFakeEnv() *fakeEnv { return &fakeEnv{hosttest.NewEnv()} }
 
 // records returns every entry emitted so far, in order.
 func (f *fakeEnv) records(t testing.TB) []abi.Entry {
 	t.Helper()
 	var out []abi.Entry
-	for _, em := range f.emits {
-		r := abi.NewReader(em.batch)
+	for _, em := range f.Emits {
+		r := abi.NewReader(em.Batch)
 		for r.Next() {
 			out = append(out, *r.Entry())
 		}
@@ -164,7 +55,7 @@ func (f *fakeEnv) values(t testing.TB) []string {
 
 // process runs batch through op with env, as the runtime would.
 func (f *fakeEnv) process(ctx context.Context, op runtime.Operator, batch []byte) error {
-	f.batch = batch
+	f.Batch = batch
 	abi.SetHeader(batch, abi.NoTimestamp, 1_700_000_000_000)
 	return op.Process(ctx, batch, f)
 }

@@ -117,7 +117,7 @@ func TestInterruptGoSpin(t *testing.T) {
 		t.Errorf("entry %d, want 1", oe.Entry)
 	}
 	wantSubstrings(t, err.Error(), "call exceeded the time limit of 200ms")
-	env.emits = nil
+	env.Emits = nil
 	if err := env.process(context.Background(), op, commands("calls")); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestInterruptAfterLastLoop(t *testing.T) {
 			defer cancel()
 			batch := batchOf("k", "v")
 			env := hookEnv{fakeEnv: newFakeEnv(), hook: func() { tt.during(in, cancel) }}
-			env.batch = batch
+			env.Batch = batch
 			if err := op.Process(ctx, batch, env); err != nil {
 				t.Fatalf("first call: %v", err)
 			}

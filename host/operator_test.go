@@ -62,7 +62,7 @@ func TestEchoRoundTrip(t *testing.T) {
 			t.Fatalf("record %d: sent %+v, got %+v", i, s, g)
 		}
 	}
-	if n := len(env.emits); n != 4 {
+	if n := len(env.Emits); n != 4 {
 		t.Errorf("got %d emit calls, want one per batch (4)", n)
 	}
 }
@@ -94,7 +94,7 @@ func TestState(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			env.emits = nil
+			env.Emits = nil
 			if err := env.process(context.Background(), op, batchOf(st.kv...)); err != nil {
 				t.Fatal(err)
 			}
@@ -103,11 +103,11 @@ func TestState(t *testing.T) {
 			}
 		})
 	}
-	if v := string(env.state[stateKey{"b", "count", ""}]); v != "7" {
+	if v := string(env.State[stateKey{Key: "b", Name: "count"}]); v != "7" {
 		t.Errorf("state of key b = %q, want 7", v)
 	}
-	if !env.timers[timerKey{"a", 1, 5000}] || env.timers[timerKey{"a", 2, 6000}] || len(env.timers) != 1 {
-		t.Errorf("timers = %v, want only (a, event time, 5000)", env.timers)
+	if !env.Timers[timerKey{Key: "a", Kind: 1, Time: 5000}] || env.Timers[timerKey{Key: "a", Kind: 2, Time: 6000}] || len(env.Timers) != 1 {
+		t.Errorf("timers = %v, want only (a, event time, 5000)", env.Timers)
 	}
 }
 
@@ -123,8 +123,8 @@ func TestStateScan(t *testing.T) {
 		kv = append(kv, "a", "put m "+uk+" "+orDash(v))
 		list = append(list, uk+":"+v)
 	}
-	env.state[stateKey{"a", "other", "u00"}] = []byte("not in m")
-	env.state[stateKey{"b", "m", "u00"}] = []byte("not for key a")
+	env.State[stateKey{Key: "a", Name: "other", UserKey: "u00"}] = []byte("not in m")
+	env.State[stateKey{Key: "b", Name: "m", UserKey: "u00"}] = []byte("not for key a")
 	if err := env.process(context.Background(), op, batchOf(kv...)); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestStateScan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env.emits = nil
+			env.Emits = nil
 			if err := env.process(context.Background(), op, batchOf("a", tt.cmd)); err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +195,7 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("got %+v, want entry 1 of operator spin subtask 2", oe)
 	}
 	wantSubstrings(t, err.Error(), "call exceeded the time limit of 200ms", `operator "spin" (module "probe") subtask 2: entry 1 (key "k"`)
-	env.emits = nil
+	env.Emits = nil
 	if err := env.process(context.Background(), op, commands("calls")); err != nil {
 		t.Fatalf("after a time-out: %v", err)
 	}
@@ -236,7 +236,7 @@ func TestMemoryLimit(t *testing.T) {
 	if oe.Entry != 0 {
 		t.Errorf("entry = %d, want 0", oe.Entry)
 	}
-	env.emits = nil
+	env.Emits = nil
 	if err := env.process(context.Background(), op, commands("calls")); err != nil {
 		t.Fatalf("after running out of memory: %v", err)
 	}
@@ -319,8 +319,8 @@ func TestOutOfBounds(t *testing.T) {
 	if c := codes(t, got[0]); fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("got codes %v\nwant %v", c, want)
 	}
-	if len(env.state) != 0 {
-		t.Errorf("out-of-bounds calls reached the Env: state %v", env.state)
+	if len(env.State) != 0 {
+		t.Errorf("out-of-bounds calls reached the Env: state %v", env.State)
 	}
 }
 
@@ -390,8 +390,8 @@ func TestEmitRejected(t *testing.T) {
 			if tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field || fe.Entry != 0) {
 				t.Errorf("error %v does not wrap an *abi.FormatError of entry 0 field %s", err, tt.field)
 			}
-			if len(env.emits) != tt.emits {
-				t.Errorf("%d emits reached the Env, want %d", len(env.emits), tt.emits)
+			if len(env.Emits) != tt.emits {
+				t.Errorf("%d emits reached the Env, want %d", len(env.Emits), tt.emits)
 			}
 			wantSubstrings(t, err.Error(), tt.errSubstr)
 		})
@@ -445,14 +445,14 @@ func TestInternal(t *testing.T) {
 	m := loadGuest(t, e, "probe", Limits{})
 	op := newOperator(t, m, runtime.OperatorInfo{Name: "store", Keyed: true})
 	env := newFakeEnv()
-	env.fail = uint32(abi.Internal)
+	env.Fail = uint32(abi.Internal)
 	err := env.process(context.Background(), op, batchOf("a", "ok", "b", "getignore", "c", "ok"))
 	oe := operatorError(t, err)
 	if oe.Code != abi.Internal || oe.Entry != 1 || string(oe.Key) != "b" {
 		t.Errorf("got code %v entry %d key %q, want INTERNAL entry 1 key b", oe.Code, oe.Entry, oe.Key)
 	}
 	wantSubstrings(t, err.Error(), "host function state_get failed with INTERNAL", "status 0")
-	env.fail = 0
+	env.Fail = 0
 	if err := env.process(context.Background(), op, commands("getignore")); err != nil {
 		t.Errorf("the next call failed too: %v", err)
 	}

@@ -2,12 +2,12 @@ package windowcount_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/weirstream/weir/examples/windowcount"
 	"github.com/weirstream/weir/examples/windowcount/window"
 	"github.com/weirstream/weir/host/native"
 	"github.com/weirstream/weir/internal/examplerun"
@@ -39,28 +39,12 @@ func TestWindow(t *testing.T) {
 
 const genOpts = `{"seed": 3, "count": 50000, "splits": 3, "keys": 20, "valueBytes": 16, "timeStep": 10}`
 
-// reference computes the windowed counts of the generator's records directly.
-func reference(t *testing.T, src *datagen.Source) []string {
-	counts := map[string]int{}
-	for i := uint64(0); i < 50000; i++ {
-		key, _, ts := src.Record(i)
-		start := ts - ts%60_000
-		counts[fmt.Sprintf("%s=%s", key, time.UnixMilli(start).UTC().Format(time.RFC3339))]++
-	}
-	var out []string
-	for k, n := range counts {
-		out = append(out, fmt.Sprintf("%s %d", k, n))
-	}
-	sort.Strings(out)
-	return out
-}
-
 func TestWindowCountJob(t *testing.T) {
 	s, err := datagen.NewSource(json.RawMessage(genOpts), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := reference(t, s.(*datagen.Source))
+	want := windowcount.Reference(s.(*datagen.Source), 50000) // the count of genOpts
 	for _, tc := range []struct {
 		name string
 		op   runtime.OperatorFactory
@@ -70,14 +54,7 @@ func TestWindowCountJob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := memory.NewSink()
-			examplerun.Run(t, &runtime.Job{
-				Name:    "windowcount",
-				Sources: []*runtime.SourceNode{{Name: "events", Parallelism: 2, Source: s}},
-				Operators: []*runtime.OperatorNode{
-					{Name: "window", Parallelism: 3, Inputs: []runtime.Input{{From: "events", Partition: runtime.KeyBy}}, Factory: tc.op},
-				},
-				Sinks: []*runtime.SinkNode{{Name: "out", Parallelism: 1, Inputs: []runtime.Input{{From: "window", Partition: runtime.Rebalance}}, Sink: sink}},
-			})
+			examplerun.Run(t, windowcount.Job("windowcount", s, tc.op, sink))
 			if got := sink.Committed(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("committed %d windows, want %d:\ngot  %.300q\nwant %.300q", len(got), len(want), got, want)
 			}

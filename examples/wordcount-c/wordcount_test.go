@@ -2,19 +2,12 @@ package wordcountc_test
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/weirstream/weir/host"
+	"github.com/weirstream/weir/examples/wordcount"
 	"github.com/weirstream/weir/internal/examplerun"
-	"github.com/weirstream/weir/internal/wasmbuild"
 	"github.com/weirstream/weir/runtime"
 	"github.com/weirstream/weir/runtime/jobspec"
 	"github.com/weirstream/weir/runtime/memory"
@@ -24,52 +17,10 @@ import (
 
 const inputFile = "../wordcount/input.txt"
 
-var (
-	engineOnce sync.Once
-	engine     *host.Engine
-	engineErr  error
-)
-
-// cModule builds the C operator src with clang and loads it into a host
-// engine shared by the tests.
-func cModule(t *testing.T, src string) *host.Module {
-	t.Helper()
-	engineOnce.Do(func() {
-		engine, engineErr = host.NewEngine(context.Background(), host.Config{Logger: slog.New(slog.DiscardHandler)})
-	})
-	if engineErr != nil {
-		t.Fatal(engineErr)
-	}
-	wasm, err := os.ReadFile(wasmbuild.MustC(t, src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.Load(context.Background(), strings.TrimSuffix(filepath.Base(src), ".c"), wasm, host.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// wasmOperator adapts a host operator to weirtest.Processor.
-type wasmOperator struct{ op runtime.Operator }
-
-func (w wasmOperator) Process(batch []byte, h weir.NativeHost) error {
-	return w.op.Process(context.Background(), batch, h)
-}
-
+// harness drives an instance of the operator src with weirtest.
 func harness(t *testing.T, src string, keyed bool, config string) *weirtest.Harness {
 	t.Helper()
-	op, err := cModule(t, src).NewOperator(context.Background(), runtime.OperatorInfo{Name: src, Keyed: keyed, Config: []byte(config)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
-	var opts []weirtest.Option
-	if !keyed {
-		opts = append(opts, weirtest.Unkeyed())
-	}
-	return weirtest.NewProcessor(t, wasmOperator{op}, opts...)
+	return examplerun.Harness(t, examplerun.C(t, src), runtime.OperatorInfo{Name: src, Keyed: keyed, Config: []byte(config)})
 }
 
 func TestSplit(t *testing.T) {
@@ -131,7 +82,7 @@ func TestCountConfig(t *testing.T) {
 		{"trailing", `{"mode": "running"} x`, `want the key "mode" and nothing else`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := cModule(t, "count/count.c").NewOperator(context.Background(), runtime.OperatorInfo{Name: "count", Keyed: true, Config: []byte(tc.config)})
+			_, err := examplerun.C(t, "count/count.c").NewOperator(context.Background(), runtime.OperatorInfo{Name: "count", Keyed: true, Config: []byte(tc.config)})
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("config %q: %v", tc.config, err)
@@ -142,44 +93,17 @@ func TestCountConfig(t *testing.T) {
 	}
 }
 
-// reference counts the words of the input without the engine, with its own
-// tokenizer.
-func reference(t *testing.T) []string {
-	data, err := os.ReadFile(inputFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]int{}
-	for _, w := range regexp.MustCompile(`[A-Za-z0-9']+`).FindAllString(string(data), -1) {
-		counts[strings.ToLower(w)]++
-	}
-	var out []string
-	for w, n := range counts {
-		out = append(out, fmt.Sprintf("%s=%d", w, n))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func lines(t *testing.T) []memory.Record {
-	data, err := os.ReadFile(inputFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []memory.Record
-	for _, l := range strings.Split(string(data), "\n") {
-		recs = append(recs, memory.Record{Value: l})
-	}
-	return recs
-}
-
 // TestWordCountJob runs the C operators through the engine (parallel
 // subtasks, keyed state, checkpoints, the end-of-input timer) and checks the
 // committed counts against the reference; and once more with the Go build of
 // count after the C split, since operators of different languages share one
 // record format.
 func TestWordCountJob(t *testing.T) {
-	want := reference(t)
+	input, err := os.ReadFile(inputFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wordcount.Reference(input)
 	for _, tc := range []struct {
 		name         string
 		split, count func(t *testing.T) runtime.OperatorFactory
@@ -189,15 +113,7 @@ func TestWordCountJob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := memory.NewSink()
-			examplerun.Run(t, &runtime.Job{
-				Name:    "wordcount-c",
-				Sources: []*runtime.SourceNode{{Name: "lines", Parallelism: 1, Source: memory.NewSource(lines(t))}},
-				Operators: []*runtime.OperatorNode{
-					{Name: "split", Parallelism: 2, Inputs: []runtime.Input{{From: "lines", Partition: runtime.Rebalance}}, Factory: tc.split(t)},
-					{Name: "count", Parallelism: 3, Inputs: []runtime.Input{{From: "split", Partition: runtime.KeyBy}}, Factory: tc.count(t)},
-				},
-				Sinks: []*runtime.SinkNode{{Name: "out", Parallelism: 1, Inputs: []runtime.Input{{From: "count", Partition: runtime.Rebalance}}, Sink: sink}},
-			})
+			examplerun.Run(t, wordcount.Job("wordcount-c", memory.NewSource(wordcount.Lines(input)), tc.split(t), tc.count(t), sink))
 			if got := sink.Committed(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("committed %d counts, want %d:\ngot  %.300q\nwant %.300q", len(got), len(want), got, want)
 			}
@@ -206,7 +122,7 @@ func TestWordCountJob(t *testing.T) {
 }
 
 func c(src string) func(t *testing.T) runtime.OperatorFactory {
-	return func(t *testing.T) runtime.OperatorFactory { return cModule(t, src) }
+	return func(t *testing.T) runtime.OperatorFactory { return examplerun.C(t, src) }
 }
 
 // TestJobSpec checks that job.yaml is a valid job spec.

@@ -2,19 +2,12 @@ package wordcountrust_test
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/weirstream/weir/host"
+	"github.com/weirstream/weir/examples/wordcount"
 	"github.com/weirstream/weir/internal/examplerun"
-	"github.com/weirstream/weir/internal/wasmbuild"
 	"github.com/weirstream/weir/runtime"
 	"github.com/weirstream/weir/runtime/jobspec"
 	"github.com/weirstream/weir/runtime/memory"
@@ -25,52 +18,10 @@ import (
 // inputFile is the Go example's input, which job.yaml reads too.
 const inputFile = "../wordcount/input.txt"
 
-var (
-	engineOnce sync.Once
-	engine     *host.Engine
-	engineErr  error
-)
-
-// rustModule builds the Rust operator crate dir with rustc
-// (wasmbuild.Rust) and loads it into a host engine shared by the tests.
-func rustModule(t *testing.T, dir string) *host.Module {
-	t.Helper()
-	engineOnce.Do(func() {
-		engine, engineErr = host.NewEngine(context.Background(), host.Config{Logger: slog.New(slog.DiscardHandler)})
-	})
-	if engineErr != nil {
-		t.Fatal(engineErr)
-	}
-	wasm, err := os.ReadFile(wasmbuild.MustRust(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.Load(context.Background(), "rust-"+filepath.Base(dir), wasm, host.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// wasmOperator adapts a host operator to weirtest.Processor.
-type wasmOperator struct{ op runtime.Operator }
-
-func (w wasmOperator) Process(batch []byte, h weir.NativeHost) error {
-	return w.op.Process(context.Background(), batch, h)
-}
-
+// harness drives an instance of the operator dir with weirtest.
 func harness(t *testing.T, dir string, keyed bool, config string) *weirtest.Harness {
 	t.Helper()
-	op, err := rustModule(t, dir).NewOperator(context.Background(), runtime.OperatorInfo{Name: dir, Keyed: keyed, Config: []byte(config)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
-	var opts []weirtest.Option
-	if !keyed {
-		opts = append(opts, weirtest.Unkeyed())
-	}
-	return weirtest.NewProcessor(t, wasmOperator{op}, opts...)
+	return examplerun.Harness(t, examplerun.Rust(t, dir), runtime.OperatorInfo{Name: dir, Keyed: keyed, Config: []byte(config)})
 }
 
 func TestSplit(t *testing.T) {
@@ -135,7 +86,7 @@ func TestCountConfig(t *testing.T) {
 		{"not JSON", `{"mode": "running"} x`, "count: config: json: text after the value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := rustModule(t, "count").NewOperator(context.Background(), runtime.OperatorInfo{Name: "count", Keyed: true, Config: []byte(tc.config)})
+			_, err := examplerun.Rust(t, "count").NewOperator(context.Background(), runtime.OperatorInfo{Name: "count", Keyed: true, Config: []byte(tc.config)})
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("config %q: %v", tc.config, err)
@@ -146,46 +97,19 @@ func TestCountConfig(t *testing.T) {
 	}
 }
 
-// reference counts the words of the input without the engine, with its own
-// tokenizer.
-func reference(t *testing.T) []string {
-	data, err := os.ReadFile(inputFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]int{}
-	for _, w := range regexp.MustCompile(`[A-Za-z0-9']+`).FindAllString(string(data), -1) {
-		counts[strings.ToLower(w)]++
-	}
-	var out []string
-	for w, n := range counts {
-		out = append(out, fmt.Sprintf("%s=%d", w, n))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func lines(t *testing.T) []memory.Record {
-	data, err := os.ReadFile(inputFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []memory.Record
-	for _, l := range strings.Split(string(data), "\n") {
-		recs = append(recs, memory.Record{Value: l})
-	}
-	return recs
-}
-
 // TestWordCountJob runs the Rust operators through the engine (parallel
 // subtasks, keyed state, checkpoints, the end-of-input timer) and checks the
 // committed counts against the reference, as the Go example's test does; and
 // once more with the Go build of count after the Rust split, since operators
 // of different languages share one record format.
 func TestWordCountJob(t *testing.T) {
-	want := reference(t)
+	input, err := os.ReadFile(inputFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wordcount.Reference(input)
 	rust := func(dir string) func(t *testing.T) runtime.OperatorFactory {
-		return func(t *testing.T) runtime.OperatorFactory { return rustModule(t, dir) }
+		return func(t *testing.T) runtime.OperatorFactory { return examplerun.Rust(t, dir) }
 	}
 	for _, tc := range []struct {
 		name         string
@@ -196,15 +120,7 @@ func TestWordCountJob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := memory.NewSink()
-			examplerun.Run(t, &runtime.Job{
-				Name:    "wordcount-rust",
-				Sources: []*runtime.SourceNode{{Name: "lines", Parallelism: 1, Source: memory.NewSource(lines(t))}},
-				Operators: []*runtime.OperatorNode{
-					{Name: "split", Parallelism: 2, Inputs: []runtime.Input{{From: "lines", Partition: runtime.Rebalance}}, Factory: tc.split(t)},
-					{Name: "count", Parallelism: 3, Inputs: []runtime.Input{{From: "split", Partition: runtime.KeyBy}}, Factory: tc.count(t)},
-				},
-				Sinks: []*runtime.SinkNode{{Name: "out", Parallelism: 1, Inputs: []runtime.Input{{From: "count", Partition: runtime.Rebalance}}, Sink: sink}},
-			})
+			examplerun.Run(t, wordcount.Job("wordcount-rust", memory.NewSource(wordcount.Lines(input)), tc.split(t), tc.count(t), sink))
 			if got := sink.Committed(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("committed %d counts, want %d:\ngot  %.300q\nwant %.300q", len(got), len(want), got, want)
 			}

@@ -1,13 +1,11 @@
 package wordcount_test
 
 import (
-	"fmt"
 	"os"
-	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/weirstream/weir/examples/wordcount"
 	"github.com/weirstream/weir/examples/wordcount/count"
 	"github.com/weirstream/weir/examples/wordcount/split"
 	"github.com/weirstream/weir/host/native"
@@ -65,53 +63,14 @@ func TestCountBadConfig(t *testing.T) {
 	}
 }
 
-// reference counts the words of input.txt without the engine, with its own
-// tokenizer.
-func reference(t *testing.T) []string {
-	data, err := os.ReadFile("input.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]int{}
-	for _, w := range regexp.MustCompile(`[A-Za-z0-9']+`).FindAllString(string(data), -1) {
-		counts[strings.ToLower(w)]++
-	}
-	var out []string
-	for w, n := range counts {
-		out = append(out, fmt.Sprintf("%s=%d", w, n))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func lines(t *testing.T) []memory.Record {
-	data, err := os.ReadFile("input.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []memory.Record
-	for _, l := range strings.Split(string(data), "\n") {
-		recs = append(recs, memory.Record{Value: l})
-	}
-	return recs
-}
-
-func job(src runtime.Source, splitOp, countOp runtime.OperatorFactory, sink runtime.Sink) *runtime.Job {
-	return &runtime.Job{
-		Name:    "wordcount",
-		Sources: []*runtime.SourceNode{{Name: "lines", Parallelism: 1, Source: src}},
-		Operators: []*runtime.OperatorNode{
-			{Name: "split", Parallelism: 2, Inputs: []runtime.Input{{From: "lines", Partition: runtime.Rebalance}}, Factory: splitOp},
-			{Name: "count", Parallelism: 3, Inputs: []runtime.Input{{From: "split", Partition: runtime.KeyBy}}, Factory: countOp},
-		},
-		Sinks: []*runtime.SinkNode{{Name: "out", Parallelism: 1, Inputs: []runtime.Input{{From: "count", Partition: runtime.Rebalance}}, Sink: sink}},
-	}
-}
-
 // TestWordCountJob runs the example through the engine, as Wasm through the real
 // host and as the native build, and checks both against the reference.
 func TestWordCountJob(t *testing.T) {
-	want := reference(t)
+	input, err := os.ReadFile("input.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wordcount.Reference(input)
 	for _, tc := range []struct {
 		name           string
 		split, counter runtime.OperatorFactory
@@ -121,7 +80,7 @@ func TestWordCountJob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := memory.NewSink()
-			examplerun.Run(t, job(memory.NewSource(lines(t)), tc.split, tc.counter, sink))
+			examplerun.Run(t, wordcount.Job("wordcount", memory.NewSource(wordcount.Lines(input)), tc.split, tc.counter, sink))
 			if got := sink.Committed(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("committed %d counts, want %d:\ngot  %.300q\nwant %.300q", len(got), len(want), got, want)
 			}

@@ -1,18 +1,17 @@
 package extism
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/weirstream/weir/abi"
 	"github.com/weirstream/weir/host"
+	"github.com/weirstream/weir/host/internal/hosttest"
 	"github.com/weirstream/weir/internal/wasmbuild"
 	"github.com/weirstream/weir/runtime"
 )
@@ -121,134 +120,26 @@ func commands(cmds ...string) []byte {
 	return batchOf(recs...)
 }
 
-// fakeEnv is a map-backed runtime.Env that scopes state and timers to the key
-// of the entry, as the runtime does, and collects emitted batches.
-type fakeEnv struct {
-	batch  []byte // the batch being processed, to find entry keys
-	state  map[stateKey][]byte
-	timers map[timerKey]bool
-	emits  []emitted
-	logs   []string
-	// fail, if not 0, is returned by every state and timer call and by Emit.
-	fail uint32
-}
+// fakeEnv is the shared fake runtime.Env (hosttest.Env: state and timers
+// scoped to the entry's key, as the runtime does; emits collected) with this
+// package's helpers. Its Fail, if not 0, is returned by Emit too.
+type fakeEnv struct{ *hosttest.Env }
 
-type stateKey struct{ key, name, userKey string }
-
-type timerKey struct {
-	key  string
-	kind uint32
-	time int64
-}
-
-type emitted struct {
-	port  uint32
-	batch []byte
-}
+// stateKey and timerKey name state values and timers of a fakeEnv.
+type (
+	stateKey = hosttest.StateKey
+	timerKey = hosttest.TimerKey
+)
 
 func newFakeEnv() *fakeEnv {
-	return &fakeEnv{state: map[stateKey][]byte{}, timers: map[timerKey]bool{}}
+	env := hosttest.NewEnv()
+	env.FailEmits = true
+	return &fakeEnv{env}
 }
-
-var _ runtime.Env = (*fakeEnv)(nil)
-
-func (f *fakeEnv) key(entry uint32) string {
-	e, ok := abi.EntryAt(f.batch, int(entry))
-	if !ok {
-		panic("fakeEnv: the adapter passed a bad entry index")
-	}
-	return string(e.Key)
-}
-
-func (f *fakeEnv) StateGet(entry uint32, name, userKey []byte) ([]byte, uint32) {
-	if f.fail != 0 {
-		return nil, f.fail
-	}
-	v, ok := f.state[stateKey{f.key(entry), string(name), string(userKey)}]
-	if !ok {
-		return nil, uint32(abi.NotFound)
-	}
-	return v, 0
-}
-
-func (f *fakeEnv) StatePut(entry uint32, name, userKey, value []byte) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	f.state[stateKey{f.key(entry), string(name), string(userKey)}] = bytes.Clone(value)
-	return 0
-}
-
-func (f *fakeEnv) StateDelete(entry uint32, name, userKey []byte) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	delete(f.state, stateKey{f.key(entry), string(name), string(userKey)})
-	return 0
-}
-
-func (f *fakeEnv) StateClear(entry uint32, name []byte) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	k := f.key(entry)
-	for sk := range f.state {
-		if sk.key == k && sk.name == string(name) {
-			delete(f.state, sk)
-		}
-	}
-	return 0
-}
-
-func (f *fakeEnv) StateScan(entry uint32, name, start []byte, fn func(userKey, value []byte) bool) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	k := f.key(entry)
-	var uks []string
-	for sk := range f.state {
-		if sk.key == k && sk.name == string(name) && sk.userKey >= string(start) {
-			uks = append(uks, sk.userKey)
-		}
-	}
-	slices.Sort(uks)
-	for _, uk := range uks {
-		if !fn([]byte(uk), f.state[stateKey{k, string(name), uk}]) {
-			break
-		}
-	}
-	return 0
-}
-
-func (f *fakeEnv) TimerSet(entry uint32, kind uint32, time int64) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	f.timers[timerKey{f.key(entry), kind, time}] = true
-	return 0
-}
-
-func (f *fakeEnv) TimerDelete(entry uint32, kind uint32, time int64) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	delete(f.timers, timerKey{f.key(entry), kind, time})
-	return 0
-}
-
-func (f *fakeEnv) Emit(port uint32, batch []byte) uint32 {
-	if f.fail != 0 {
-		return f.fail
-	}
-	f.emits = append(f.emits, emitted{port, bytes.Clone(batch)})
-	return 0
-}
-
-func (f *fakeEnv) Log(level int32, msg []byte) { f.logs = append(f.logs, string(msg)) }
 
 // process runs batch through op with f as its Env.
 func (f *fakeEnv) process(op runtime.Operator, batch []byte) error {
-	f.batch = batch
+	f.Batch = batch
 	return op.Process(context.Background(), batch, f)
 }
 
@@ -256,11 +147,11 @@ func (f *fakeEnv) process(op runtime.Operator, batch []byte) error {
 // in order.
 func (f *fakeEnv) records(port uint32) []string {
 	var out []string
-	for _, e := range f.emits {
-		if e.port != port {
+	for _, e := range f.Emits {
+		if e.Port != port {
 			continue
 		}
-		for r := abi.NewReader(e.batch); r.Next(); {
+		for r := abi.NewReader(e.Batch); r.Next(); {
 			en := r.Entry()
 			out = append(out, string(en.Key)+"="+string(en.Value)+"@"+itoa(en.Timestamp)+"#"+itoa(int64(en.TrackingID)))
 		}
@@ -272,11 +163,11 @@ func (f *fakeEnv) records(port uint32) []string {
 // probe's command results.
 func (f *fakeEnv) results() []string {
 	var out []string
-	for _, e := range f.emits {
-		if e.port != 0 {
+	for _, e := range f.Emits {
+		if e.Port != 0 {
 			continue
 		}
-		for r := abi.NewReader(e.batch); r.Next(); {
+		for r := abi.NewReader(e.Batch); r.Next(); {
 			out = append(out, string(r.Entry().Value))
 		}
 	}

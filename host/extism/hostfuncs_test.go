@@ -16,7 +16,7 @@ import (
 // the Env. "at N" makes a command name entry N, so several commands can work
 // on the key of entry 0.
 func TestHostFunctions(t *testing.T) {
-	k0 := func(name, userKey string) stateKey { return stateKey{"k0", name, userKey} }
+	k0 := func(name, userKey string) stateKey { return stateKey{Key: "k0", Name: name, UserKey: userKey} }
 	for _, tc := range []struct {
 		name   string
 		keyed  bool
@@ -33,31 +33,31 @@ func TestHostFunctions(t *testing.T) {
 			cmds: []string{"put s - -", "at 0 get s -", "put t - x", "at 2 get t -"},
 			want: []string{"code:0", "v:", "code:0", "v:x"},
 			check: func(t *testing.T, env *fakeEnv) {
-				if v, ok := env.state[k0("s", "")]; !ok || len(v) != 0 {
+				if v, ok := env.State[k0("s", "")]; !ok || len(v) != 0 {
 					t.Errorf("state s of k0 = %q, %v; want an empty value", v, ok)
 				}
 			}},
 		{name: "state is scoped to the entry's key", keyed: true,
-			state: map[stateKey]string{{"k1", "s", "u"}: "of k1"},
+			state: map[stateKey]string{{Key: "k1", Name: "s", UserKey: "u"}: "of k1"},
 			cmds:  []string{"get s u", "get s u", "at 1 get s u"},
 			want:  []string{"code:1", "v:of k1", "v:of k1"}},
 		{name: "scan in key order, bounded by max_bytes", keyed: true,
-			state: map[stateKey]string{k0("s", "c"): "333", k0("s", "a"): "1", k0("s", "b"): "22", k0("other", "x"): "y", {"k1", "s", "a"}: "k1's"},
+			state: map[stateKey]string{k0("s", "c"): "333", k0("s", "a"): "1", k0("s", "b"): "22", k0("other", "x"): "y", {Key: "k1", Name: "s", UserKey: "a"}: "k1's"},
 			cmds: []string{"scan s - 0", "at 0 scan s b 0", "at 0 scan s - 20", "at 0 scan s - 25", "at 0 scan s - 1", "at 0 scan s d 0",
 				"at 0 scan s a\x00 0"},
 			want: []string{"a=1,b=22,c=333 more:false", "b=22,c=333 more:false", "a=1 more:true", "a=1,b=22 more:true", "a=1 more:true", " more:false",
 				"b=22,c=333 more:false"}},
 		{name: "clear deletes one state of one key", keyed: true,
-			state: map[stateKey]string{k0("s", "a"): "1", k0("s", "b"): "2", k0("other", "x"): "y", {"k1", "s", "a"}: "k1's"},
+			state: map[stateKey]string{k0("s", "a"): "1", k0("s", "b"): "2", k0("other", "x"): "y", {Key: "k1", Name: "s", UserKey: "a"}: "k1's"},
 			cmds:  []string{"clear s", "at 0 get s a", "at 0 get other x", "at 1 get s a"},
 			want:  []string{"code:0", "code:1", "v:y", "v:k1's"}},
 		{name: "timers", keyed: true,
 			cmds: []string{"timer 1 500", "timer 2 600", "at 0 timer 1 700", "at 0 untimer 1 500", "timer 3 1", "timer 0 1"},
 			want: []string{"code:0", "code:0", "code:0", "code:0", "code:5", "code:5"},
 			check: func(t *testing.T, env *fakeEnv) {
-				want := map[timerKey]bool{{"k1", 2, 600}: true, {"k0", 1, 700}: true}
-				if len(env.timers) != len(want) || !env.timers[timerKey{"k1", 2, 600}] || !env.timers[timerKey{"k0", 1, 700}] {
-					t.Errorf("timers %v, want %v", env.timers, want)
+				want := map[timerKey]bool{{Key: "k1", Kind: 2, Time: 600}: true, {Key: "k0", Kind: 1, Time: 700}: true}
+				if len(env.Timers) != len(want) || !env.Timers[timerKey{Key: "k1", Kind: 2, Time: 600}] || !env.Timers[timerKey{Key: "k0", Kind: 1, Time: 700}] {
+					t.Errorf("timers %v, want %v", env.Timers, want)
 				}
 			}},
 		{name: "bad entry index", keyed: true,
@@ -91,7 +91,7 @@ func TestHostFunctions(t *testing.T) {
 			op := newOperator(t, sharedPlugin(t, "probe"), runtime.OperatorInfo{Keyed: tc.keyed, Config: []byte(tc.config)})
 			env := newFakeEnv()
 			for k, v := range tc.state {
-				env.state[k] = []byte(v)
+				env.State[k] = []byte(v)
 			}
 			if err := env.process(op, commands(tc.cmds...)); err != nil {
 				t.Fatal(err)

@@ -52,9 +52,9 @@ func TestStateless(t *testing.T) {
 			if got := env.records(0); strings.Join(got, "|") != strings.Join(tc.want, "|") {
 				t.Fatalf("port 0 got %q, want %q", got, tc.want)
 			}
-			for _, e := range env.emits {
-				if e.port != 0 {
-					t.Errorf("emitted to port %d", e.port)
+			for _, e := range env.Emits {
+				if e.Port != 0 {
+					t.Errorf("emitted to port %d", e.Port)
 				}
 			}
 		})
@@ -75,14 +75,14 @@ func TestStatefulSum(t *testing.T) {
 		t.Fatalf("running sums %q, want %q", got, want)
 	}
 	for k, want := range map[string]string{"a": "4", "b": "2"} {
-		if got := string(env.state[stateKey{k, "sum", ""}]); got != want {
+		if got := string(env.State[stateKey{Key: k, Name: "sum"}]); got != want {
 			t.Errorf("state sum of %q = %q, want %q", k, got, want)
 		}
 	}
 	const finalTime = 1 << 40
 	for _, k := range []string{"a", "b"} {
-		if !env.timers[timerKey{k, uint32(abi.KindEventTimer), finalTime}] {
-			t.Errorf("no event-time timer at %d for key %q: %v", int64(finalTime), k, env.timers)
+		if !env.Timers[timerKey{Key: k, Kind: uint32(abi.KindEventTimer), Time: finalTime}] {
+			t.Errorf("no event-time timer at %d for key %q: %v", int64(finalTime), k, env.Timers)
 		}
 	}
 
@@ -100,7 +100,7 @@ func TestStatefulSum(t *testing.T) {
 	w.Reset()
 	w.Append(abi.Entry{Key: []byte("a"), Value: []byte("10"), Timestamp: 30, TrackingID: 1})
 	w.Append(abi.Entry{Kind: abi.KindEventTimer, Key: []byte("b"), Timestamp: finalTime})
-	env.emits = nil
+	env.Emits = nil
 	if err := env.process(op, w.Bytes()); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			op := newOperator(t, p, runtime.OperatorInfo{Name: "probe", Subtask: 2, Keyed: tc.keyed})
 			env := newFakeEnv()
-			env.fail = uint32(tc.envFail)
+			env.Fail = uint32(tc.envFail)
 			batch := commands(tc.cmds...)
 			err := env.process(op, batch)
 			t.Logf("error: %v", err)
@@ -206,8 +206,8 @@ func TestCallerCancellation(t *testing.T) {
 	timer := time.AfterFunc(50*time.Millisecond, func() { cancel(stop) })
 	defer timer.Stop()
 	env := newFakeEnv()
-	env.batch = commands("loop")
-	err := op.Process(ctx, env.batch, env)
+	env.Batch = commands("loop")
+	err := op.Process(ctx, env.Batch, env)
 	var oe *runtime.OperatorError
 	if !errors.Is(err, stop) || errors.As(err, &oe) {
 		t.Fatalf("got %v, want an error wrapping %q that is not an OperatorError", err, stop)

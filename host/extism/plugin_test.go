@@ -123,8 +123,8 @@ func TestLoad(t *testing.T) {
 				// A module that writes no output emits nothing.
 				op := newOperator(t, p, runtime.OperatorInfo{})
 				env := newFakeEnv()
-				if err := env.process(op, batchOf(rec{"k", "v", 1})); err != nil || len(env.emits) != 0 {
-					t.Fatalf("process: %v, emits %v", err, env.emits)
+				if err := env.process(op, batchOf(rec{"k", "v", 1})); err != nil || len(env.Emits) != 0 {
+					t.Fatalf("process: %v, emits %v", err, env.Emits)
 				}
 				if err := op.Close(); err != nil {
 					t.Fatal(err)

@@ -31,21 +31,8 @@ const oobReport = "state_get_name=-3 state_get_out=-3 state_put_key=3 state_put_
 // of caseMemoryBytes, and returns a harness that drives it.
 func caseOperator(t *testing.T, engine *host.Engine, lang, name string) *weirtest.Harness {
 	t.Helper()
-	ctx := context.Background()
-	wasm, err := os.ReadFile(build(t, lang, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, err := engine.Load(ctx, lang+"-"+name, wasm, host.Limits{MemoryBytes: caseMemoryBytes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mod.Close(ctx) })
-	op, err := mod.NewOperator(ctx, runtime.OperatorInfo{Name: "bad-" + name, Keyed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
+	mod := loadModule(t, engine, lang+"-"+name, build(t, lang, name), host.Limits{MemoryBytes: caseMemoryBytes})
+	op := newInstance(t, mod, runtime.OperatorInfo{Name: "bad-" + name, Keyed: true})
 	return weirtest.NewProcessor(t, wasmOperator{op}, weirtest.QuietLogs())
 }
 
@@ -92,11 +79,7 @@ func wantSurvived(t *testing.T, h *weirtest.Harness) {
 // works again afterwards (issue 3, "Bad input").
 func TestBadGuests(t *testing.T) {
 	ctx := context.Background()
-	engine, err := host.NewEngine(ctx, host.Config{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
+	engine := newEngine(t, host.Config{Logger: quietLogger})
 	for _, lang := range languages {
 		t.Run(lang, func(t *testing.T) {
 			t.Run("poison", func(t *testing.T) {

@@ -3,7 +3,6 @@ package conformancetest
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"testing"
@@ -76,21 +75,7 @@ func benchGuest(b *testing.B, dir string, config []byte, value func(i int) strin
 // the benchmark.
 func wasmFactory(b *testing.B, name, path string) runtime.OperatorFactory {
 	b.Helper()
-	ctx := context.Background()
-	wasm, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	engine, err := host.NewEngine(ctx, host.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { engine.Close(ctx) })
-	mod, err := engine.Load(ctx, name, wasm, host.Limits{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return mod
+	return loadModule(b, newEngine(b, host.Config{}), name, path, host.Limits{})
 }
 
 // benchOperator runs batches of benchBatchRecords records over 100 keys

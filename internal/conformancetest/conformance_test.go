@@ -206,12 +206,7 @@ func batchHeader(count int) []byte {
 // step: entry headers, keys, values, headers, timestamps and tracking ids.
 func TestWasmVectors(t *testing.T) {
 	vectors := readVectors(t)
-	ctx := context.Background()
-	engine, err := host.NewEngine(ctx, host.Config{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
+	engine := newEngine(t, host.Config{Logger: quietLogger})
 	for _, name := range slices.Sorted(maps.Keys(vectors)) {
 		v := vectors[name]
 		t.Run(name, func(t *testing.T) {
@@ -241,21 +236,8 @@ func TestWasmVectors(t *testing.T) {
 // each step emitted. It returns nil if a step did not do what v expects (t
 // has failed then).
 func runVector(t *testing.T, engine *host.Engine, lang string, v vector) []stepResult {
-	ctx := context.Background()
-	wasm, err := os.ReadFile(build(t, lang, v.Operator))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, err := engine.Load(ctx, lang+"-"+v.Operator, wasm, host.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mod.Close(ctx) })
-	op, err := mod.NewOperator(ctx, runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
+	mod := loadModule(t, engine, lang+"-"+v.Operator, build(t, lang, v.Operator), host.Limits{})
+	op := newInstance(t, mod, runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)})
 	rec := &emitRecorder{}
 	opts := []weirtest.Option{weirtest.QuietLogs(), weirtest.WrapHost(func(nh weir.NativeHost) weir.NativeHost { rec.NativeHost = nh; return rec })}
 	if !v.Keyed {

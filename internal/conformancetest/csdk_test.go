@@ -1,10 +1,8 @@
 package conformancetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,28 +21,11 @@ import (
 
 const cSDKGuest = "../../sdk/c/testdata/sdkguest.c"
 
+// cSDK drives the C SDK's test guest with config.
 func cSDK(t *testing.T, config string) *weirtest.Harness {
 	t.Helper()
-	ctx := context.Background()
-	wasm, err := os.ReadFile(wasmbuild.MustC(t, cSDKGuest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := host.NewEngine(ctx, host.Config{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
-	mod, err := engine.Load(ctx, "c-sdkguest", wasm, host.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := mod.NewOperator(ctx, runtime.OperatorInfo{Name: "sdkguest", Keyed: true, Config: []byte(config)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
-	return weirtest.NewProcessor(t, wasmOperator{op}, weirtest.QuietLogs())
+	return guestHarness(t, host.Config{Logger: quietLogger}, "c-sdkguest", wasmbuild.MustC(t, cSDKGuest),
+		runtime.OperatorInfo{Name: "sdkguest", Keyed: true, Config: []byte(config)})
 }
 
 // command runs one command record and returns the value it emitted.

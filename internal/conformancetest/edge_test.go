@@ -1,7 +1,6 @@
 package conformancetest
 
 import (
-	"context"
 	"math"
 	"testing"
 
@@ -101,12 +100,7 @@ func advanceProcessingTime(ms int64) step {
 // reference language emits at every step, and fails where it fails, with the
 // same code at the same entry.
 func TestEdgeInputsIdentical(t *testing.T) {
-	ctx := context.Background()
-	engine, err := host.NewEngine(ctx, host.Config{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
+	engine := newEngine(t, host.Config{Logger: quietLogger})
 	for _, v := range edgeVectors {
 		t.Run(v.Operator, func(t *testing.T) {
 			results := map[string][]stepResult{}

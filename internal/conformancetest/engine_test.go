@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -292,12 +291,7 @@ func wantSameLines(t *testing.T, got, want []string) {
 // language commits exactly the entries the reference language commits, byte
 // for byte, on every port.
 func TestEngineOutputsIdentical(t *testing.T) {
-	ctx := context.Background()
-	engine, err := host.NewEngine(ctx, host.Config{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
+	engine := newEngine(t, host.Config{Logger: quietLogger})
 	for _, j := range engineJobs {
 		t.Run(j.operator, func(t *testing.T) {
 			committed := map[string]map[int][][]byte{}
@@ -352,16 +346,7 @@ func firstDifference(got, want [][]byte) string {
 // runEngineJob runs j with the lang build of its operator and returns the
 // committed entries per port.
 func runEngineJob(t *testing.T, engine *host.Engine, lang string, j engineJob) map[int][][]byte {
-	ctx := context.Background()
-	wasm, err := os.ReadFile(build(t, lang, j.operator))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, err := engine.Load(ctx, lang+"-"+j.operator, wasm, host.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mod.Close(ctx) })
+	mod := loadModule(t, engine, lang+"-"+j.operator, build(t, lang, j.operator), host.Limits{})
 	partition := runtime.Rebalance
 	if j.keyed {
 		partition = runtime.KeyBy

@@ -1,9 +1,7 @@
 package conformancetest
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -26,53 +24,10 @@ import (
 // the guest's garbage collector, which is the costliest thing a Go guest can
 // do per record (see BenchmarkWasmSDKAlloc).
 func TestWasmSteadyStateAllocs(t *testing.T) {
-	ctx := context.Background()
-	wasm, err := os.ReadFile(wasmbuild.MustGo(t, "testdata/allocguest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := host.NewEngine(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
-	mod, err := engine.Load(ctx, "allocguest", wasm, host.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := mod.NewOperator(ctx, runtime.OperatorInfo{Name: "allocguest", Keyed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
-	h := weirtest.NewProcessor(t, wasmOperator{op}, weirtest.QuietLogs())
+	h := guestHarness(t, host.Config{}, "allocguest", wasmbuild.MustGo(t, "testdata/allocguest"), runtime.OperatorInfo{Name: "allocguest", Keyed: true})
 
-	batch := make([]weir.Record, 1000)
-	for i := range batch {
-		batch[i] = weir.Record{
-			Key:        fmt.Appendf(nil, "user-%04d", i%100),
-			Value:      fmt.Appendf(nil, "payload %d", i%7),
-			Timestamp:  int64(i),
-			TrackingID: uint64(i + 1),
-		}
-		if i%3 == 0 {
-			batch[i].Headers = weir.AppendHeader(nil, "trace", []byte("abc"))
-		}
-	}
-	mallocs := func() uint64 {
-		t.Helper()
-		h.ClearOutput()
-		h.Process(weir.Record{Key: []byte("m"), Value: []byte("mallocs")})
-		out := h.Output(1)
-		if len(out) != 1 {
-			t.Fatalf("mallocs query: got %d records on port 1, want 1", len(out))
-		}
-		n, err := strconv.ParseUint(string(out[0].Value), 10, 64)
-		if err != nil {
-			t.Fatalf("mallocs query: %v", err)
-		}
-		return n
-	}
+	batch := allocBatch()
+	mallocs := func() uint64 { t.Helper(); return countQuery(t, h, "m", "mallocs") }
 
 	h.Process(batch...) // grows the SDK's buffers
 	if got := len(h.Output(0)) + len(h.Output(2)); got != 2*len(batch) {
@@ -88,6 +43,41 @@ func TestWasmSteadyStateAllocs(t *testing.T) {
 	if n := after - before; n != 0 {
 		t.Errorf("%d heap allocations in %d batches of %d records (and one query), want 0", n, batches, len(batch))
 	}
+}
+
+// allocBatch returns the batch of the steady-state allocation tests: 1000
+// records over 100 keys, every third with a header.
+func allocBatch() []weir.Record {
+	batch := make([]weir.Record, 1000)
+	for i := range batch {
+		batch[i] = weir.Record{
+			Key:        fmt.Appendf(nil, "user-%04d", i%100),
+			Value:      fmt.Appendf(nil, "payload %d", i%7),
+			Timestamp:  int64(i),
+			TrackingID: uint64(i + 1),
+		}
+		if i%3 == 0 {
+			batch[i].Headers = weir.AppendHeader(nil, "trace", []byte("abc"))
+		}
+	}
+	return batch
+}
+
+// countQuery clears h's output, sends the record (key, cmd) and returns the
+// number that the guest emits for it, the only record on port 1.
+func countQuery(t *testing.T, h *weirtest.Harness, key, cmd string) uint64 {
+	t.Helper()
+	h.ClearOutput()
+	h.Process(weir.Record{Key: []byte(key), Value: []byte(cmd)})
+	out := h.Output(1)
+	if len(out) != 1 {
+		t.Fatalf("%s query: got %d records on port 1, want 1", cmd, len(out))
+	}
+	n, err := strconv.ParseUint(string(out[0].Value), 10, 64)
+	if err != nil {
+		t.Fatalf("%s query: %v", cmd, err)
+	}
+	return n
 }
 
 // envCallCounter counts the state calls that reach the Env from the guest.
@@ -111,27 +101,9 @@ func (c *envCallCounter) StatePut(entry uint32, name, userKey, value []byte) uin
 // (runningsum reads and writes its sum once per record), on first reads
 // (NOT_FOUND) and later ones alike.
 func TestWasmStateCallsPerRecord(t *testing.T) {
-	ctx := context.Background()
-	wasm, err := os.ReadFile(wasmbuild.MustGo(t, filepath.Join(operatorDir, "runningsum", "wasm")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := host.NewEngine(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
-	mod, err := engine.Load(ctx, "runningsum", wasm, host.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := mod.NewOperator(ctx, runtime.OperatorInfo{Name: "runningsum", Keyed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
 	cc := &envCallCounter{}
-	h := weirtest.NewProcessor(t, wasmOperator{op}, weirtest.QuietLogs(),
+	h := guestHarness(t, host.Config{}, "runningsum", wasmbuild.MustGo(t, filepath.Join(operatorDir, "runningsum", "wasm")),
+		runtime.OperatorInfo{Name: "runningsum", Keyed: true},
 		weirtest.WrapHost(func(nh weir.NativeHost) weir.NativeHost { cc.NativeHost = nh; return cc }))
 	batch := make([]weir.Record, 500)
 	for i := range batch {

@@ -14,28 +14,60 @@ import (
 	"github.com/weirstream/weir/sdk/go/weirtest"
 )
 
+// newEngine returns a host engine with cfg, closed when tb ends.
+func newEngine(tb testing.TB, cfg host.Config) *host.Engine {
+	tb.Helper()
+	ctx := context.Background()
+	engine, err := host.NewEngine(ctx, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { engine.Close(ctx) })
+	return engine
+}
+
+// loadModule loads the Wasm module at path into engine under name, with
+// limits lim, and closes it when tb ends.
+func loadModule(tb testing.TB, engine *host.Engine, name, path string, lim host.Limits) *host.Module {
+	tb.Helper()
+	ctx := context.Background()
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mod, err := engine.Load(ctx, name, wasm, lim)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { mod.Close(ctx) })
+	return mod
+}
+
+// newInstance makes an operator instance of mod with info, closed when tb
+// ends.
+func newInstance(tb testing.TB, mod *host.Module, info runtime.OperatorInfo) runtime.Operator {
+	tb.Helper()
+	op, err := mod.NewOperator(context.Background(), info)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { op.Close() })
+	return op
+}
+
+// guestHarness loads the Wasm module at path under name into an engine of
+// its own with cfg, makes an instance with info, and returns a harness that
+// drives it, with the guest's logs dropped and opts after that.
+func guestHarness(t *testing.T, cfg host.Config, name, path string, info runtime.OperatorInfo, opts ...weirtest.Option) *weirtest.Harness {
+	t.Helper()
+	op := newInstance(t, loadModule(t, newEngine(t, cfg), name, path, host.Limits{}), info)
+	return weirtest.NewProcessor(t, wasmOperator{op}, append([]weirtest.Option{weirtest.QuietLogs()}, opts...)...)
+}
+
+// sdkGuest drives the Go SDK's test guest testdata/sdkguest.
 func sdkGuest(t *testing.T) *weirtest.Harness {
 	t.Helper()
-	ctx := context.Background()
-	wasm, err := os.ReadFile(wasmbuild.MustGo(t, "testdata/sdkguest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := host.NewEngine(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
-	mod, err := engine.Load(ctx, "sdkguest", wasm, host.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := mod.NewOperator(ctx, runtime.OperatorInfo{Name: "sdkguest", Keyed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
-	return weirtest.NewProcessor(t, wasmOperator{op}, weirtest.QuietLogs())
+	return guestHarness(t, host.Config{}, "sdkguest", wasmbuild.MustGo(t, "testdata/sdkguest"), runtime.OperatorInfo{Name: "sdkguest", Keyed: true})
 }
 
 // TestWasmPanic checks that a panic in a Go guest traps, that the host names

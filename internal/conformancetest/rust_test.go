@@ -2,14 +2,10 @@ package conformancetest
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -29,56 +25,11 @@ import (
 // rustTestdata holds the Rust SDK's test guests, relative to this package.
 const rustTestdata = "../../sdk/rust/testdata"
 
-// rsEngine returns a host engine closed when t ends.
-func rsEngine(t *testing.T) *host.Engine {
-	t.Helper()
-	ctx := context.Background()
-	engine, err := host.NewEngine(ctx, host.Config{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
-	return engine
-}
-
-// rsLoad loads the Wasm module at path into engine under name.
-func rsLoad(t *testing.T, engine *host.Engine, name, path string) *host.Module {
-	t.Helper()
-	ctx := context.Background()
-	wasm, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, err := engine.Load(ctx, name, wasm, host.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mod.Close(ctx) })
-	return mod
-}
-
-// rsInstance makes an operator instance of mod, closed when t ends.
+// rsInstance makes an operator instance of mod under the module's name,
+// closed when t ends.
 func rsInstance(t *testing.T, mod *host.Module, keyed bool, config string) runtime.Operator {
 	t.Helper()
-	op, err := mod.NewOperator(context.Background(), runtime.OperatorInfo{Name: mod.Name(), Keyed: keyed, Config: []byte(config)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
-	return op
-}
-
-// takingTurns is a weirtest.Processor that hands each batch to the next of
-// its operators in turn.
-type takingTurns struct {
-	ops  []runtime.Operator
-	next int
-}
-
-func (a *takingTurns) Process(batch []byte, h weir.NativeHost) error {
-	op := a.ops[a.next%len(a.ops)]
-	a.next++
-	return op.Process(context.Background(), batch, h)
+	return newInstance(t, mod, runtime.OperatorInfo{Name: mod.Name(), Keyed: keyed, Config: []byte(config)})
 }
 
 // TestRustGoTakingTurns runs every behaviour vector with the Go and the Rust
@@ -88,16 +39,16 @@ func (a *takingTurns) Process(batch []byte, h weir.NativeHost) error {
 // vectors pass only if both SDKs store the same bytes and behave the same.
 // It runs once starting with Go and once starting with Rust.
 func TestRustGoTakingTurns(t *testing.T) {
-	engine := rsEngine(t)
+	engine := newEngine(t, host.Config{Logger: quietLogger})
 	vectors := readVectors(t)
 	for _, name := range slices.Sorted(maps.Keys(vectors)) {
 		v := vectors[name]
-		goMod := rsLoad(t, engine, v.Operator+"-go", build(t, "go", v.Operator))
-		rustMod := rsLoad(t, engine, v.Operator+"-rust", build(t, "rust", v.Operator))
+		goMod := loadModule(t, engine, v.Operator+"-go", build(t, "go", v.Operator), host.Limits{})
+		rustMod := loadModule(t, engine, v.Operator+"-rust", build(t, "rust", v.Operator), host.Limits{})
 		for _, first := range []string{"go", "rust"} {
 			t.Run(name+"/"+first+"-first", func(t *testing.T) {
 				g, r := rsInstance(t, goMod, v.Keyed, v.Config), rsInstance(t, rustMod, v.Keyed, v.Config)
-				turns := &takingTurns{ops: []runtime.Operator{g, r}}
+				turns := &alternating{ops: []runtime.Operator{g, r}}
 				if first == "rust" {
 					turns.ops = []runtime.Operator{r, g}
 				}
@@ -109,8 +60,8 @@ func TestRustGoTakingTurns(t *testing.T) {
 				for i, s := range v.Steps {
 					_ = runStep(t, h, i, s) // it checks the step's expectation, failures included
 				}
-				if turns.next < 2 {
-					t.Fatalf("%d batches ran: the builds did not take turns", turns.next)
+				if turns.batches < 2 {
+					t.Fatalf("%d batches ran: the builds did not take turns", turns.batches)
 				}
 			})
 		}
@@ -124,10 +75,10 @@ func TestRustGoTakingTurns(t *testing.T) {
 // bytes), read it back and clear it: each must read what either wrote, clear
 // all of it, and both must store the same bytes.
 func TestRustGoStateCompat(t *testing.T) {
-	engine := rsEngine(t)
+	engine := newEngine(t, host.Config{Logger: quietLogger})
 	builds := map[string]*host.Module{
-		"go":   rsLoad(t, engine, "statecompat-go", wasmbuild.MustGo(t, "testdata/statecompat")),
-		"rust": rsLoad(t, engine, "statecompat-rust", wasmbuild.MustRust(t, filepath.Join(rustTestdata, "statecompat.rs"))),
+		"go":   loadModule(t, engine, "statecompat-go", wasmbuild.MustGo(t, "testdata/statecompat"), host.Limits{}),
+		"rust": loadModule(t, engine, "statecompat-rust", wasmbuild.MustRust(t, filepath.Join(rustTestdata, "statecompat.rs")), host.Limits{}),
 	}
 	const want = "v-i64=-5 v-u64=7 v-f64=bff8000000000000 v-bool=true v-str=héllo v-bytes=00ff " +
 		"m=[-2:minus two,3:three,1099511627776:big] mf=[bfe0000000000000:1,4002000000000000:2] " +
@@ -138,7 +89,7 @@ func TestRustGoStateCompat(t *testing.T) {
 	stored := map[string]map[string][]weirtest.KV{} // writer -> state name -> user keys and values
 	for _, writer := range []string{"go", "rust"} {
 		t.Run(writer+"-writes", func(t *testing.T) {
-			turns := &takingTurns{ops: []runtime.Operator{rsInstance(t, builds[writer], true, "")}}
+			turns := &alternating{ops: []runtime.Operator{rsInstance(t, builds[writer], true, "")}}
 			h := weirtest.NewProcessor(t, turns, weirtest.QuietLogs())
 			h.Process(weir.Record{Key: key, Value: []byte("write")})
 			stored[writer] = map[string][]weirtest.KV{}
@@ -189,13 +140,9 @@ func TestRustGoStateCompat(t *testing.T) {
 // on BUFFER_TOO_SMALL), as TestWasmStateScan does for the Go SDK; and checks
 // the guest's log message.
 func TestRustStateScan(t *testing.T) {
-	mod := rsLoad(t, rsEngine(t), "scan", wasmbuild.MustRust(t, filepath.Join(rustTestdata, "scan.rs")))
+	mod := loadModule(t, newEngine(t, host.Config{Logger: quietLogger}), "scan", wasmbuild.MustRust(t, filepath.Join(rustTestdata, "scan.rs")), host.Limits{})
 	var logs bytes.Buffer
-	op, err := mod.NewOperator(context.Background(), runtime.OperatorInfo{Name: "scan", Keyed: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { op.Close() })
+	op := newInstance(t, mod, runtime.OperatorInfo{Name: "scan", Keyed: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	h := weirtest.NewProcessor(t, wasmOperator{op}, weirtest.QuietLogs())
 	h.Process(weir.Record{Key: []byte("k"), Value: []byte("fill")})
 	h.Process(weir.Record{Key: []byte("k"), Value: []byte("range")})
@@ -216,34 +163,10 @@ func TestRustStateScan(t *testing.T) {
 // allocations in the SDK's allocator), as TestWasmSteadyStateAllocs does for
 // the Go SDK.
 func TestRustSteadyStateAllocs(t *testing.T) {
-	mod := rsLoad(t, rsEngine(t), "allocs", wasmbuild.MustRust(t, filepath.Join(rustTestdata, "allocs.rs")))
-	h := weirtest.NewProcessor(t, wasmOperator{rsInstance(t, mod, true, "")}, weirtest.QuietLogs())
-	batch := make([]weir.Record, 1000)
-	for i := range batch {
-		batch[i] = weir.Record{
-			Key:        fmt.Appendf(nil, "user-%04d", i%100),
-			Value:      fmt.Appendf(nil, "payload %d", i%7),
-			Timestamp:  int64(i),
-			TrackingID: uint64(i + 1),
-		}
-		if i%3 == 0 {
-			batch[i].Headers = weir.AppendHeader(nil, "trace", []byte("abc"))
-		}
-	}
-	allocations := func() uint64 {
-		t.Helper()
-		h.ClearOutput()
-		h.Process(weir.Record{Key: []byte("q"), Value: []byte("allocations")})
-		out := h.Output(1)
-		if len(out) != 1 {
-			t.Fatalf("allocations query: got %d records on port 1, want 1", len(out))
-		}
-		n, err := strconv.ParseUint(string(out[0].Value), 10, 64)
-		if err != nil {
-			t.Fatalf("allocations query: %v", err)
-		}
-		return n
-	}
+	h := guestHarness(t, host.Config{Logger: quietLogger}, "allocs", wasmbuild.MustRust(t, filepath.Join(rustTestdata, "allocs.rs")),
+		runtime.OperatorInfo{Name: "allocs", Keyed: true})
+	batch := allocBatch()
+	allocations := func() uint64 { t.Helper(); return countQuery(t, h, "q", "allocations") }
 	h.Process(batch...) // grows the SDK's buffers
 	if got := len(h.Output(0)) + len(h.Output(2)); got != 2*len(batch) {
 		t.Fatalf("warm-up batch emitted %d records, want %d", got, 2*len(batch))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"testing"
 
@@ -35,12 +34,7 @@ func (a *alternating) Process(batch []byte, h weir.NativeHost) error {
 // state bytes. That is what lets a job hot-swap an operator for its build in
 // another language and keep its state.
 func TestLanguagesTakingTurns(t *testing.T) {
-	ctx := context.Background()
-	engine, err := host.NewEngine(ctx, host.Config{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close(ctx) })
+	engine := newEngine(t, host.Config{Logger: quietLogger})
 	vectors := readVectors(t)
 	for i, first := range languages {
 		for _, second := range languages[i+1:] {
@@ -49,26 +43,14 @@ func TestLanguagesTakingTurns(t *testing.T) {
 					v := vectors[name]
 					mods := map[string]*host.Module{}
 					for _, lang := range []string{first, second} {
-						wasm, err := os.ReadFile(build(t, lang, v.Operator))
-						if err != nil {
-							t.Fatal(err)
-						}
-						m, err := engine.Load(ctx, lang+"-"+v.Operator, wasm, host.Limits{})
-						if err != nil {
-							t.Fatal(err)
-						}
-						t.Cleanup(func() { m.Close(ctx) })
+						m := loadModule(t, engine, lang+"-"+v.Operator, build(t, lang, v.Operator), host.Limits{})
 						mods[lang] = m
 					}
 					for _, order := range [][2]string{{first, second}, {second, first}} {
 						t.Run(fmt.Sprintf("%s/%s-first", name, order[0]), func(t *testing.T) {
 							turns := &alternating{}
 							for _, lang := range order {
-								op, err := mods[lang].NewOperator(ctx, runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)})
-								if err != nil {
-									t.Fatal(err)
-								}
-								t.Cleanup(func() { op.Close() })
+								op := newInstance(t, mods[lang], runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)})
 								turns.ops = append(turns.ops, op)
 							}
 							opts := []weirtest.Option{weirtest.QuietLogs()}

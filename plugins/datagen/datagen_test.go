@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -252,26 +251,8 @@ func TestUnbounded(t *testing.T) {
 	}
 }
 
-// fakeClock is a runtime.Clock whose time the test sets.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestRateLimit(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1000, 0)}
+	clock := runtime.NewManualClock(time.Unix(1000, 0))
 	s := mustSource(t, `{"rate":100,"splits":2,"count":1000}`) // 50 records/s per split
 	r, err := s.Open(context.Background(), SplitID(0, 2), nil, env(clock))
 	if err != nil {

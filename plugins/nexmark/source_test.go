@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -173,29 +172,11 @@ func TestOptions(t *testing.T) {
 	}
 }
 
-// fakeClock is a Clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // TestRateLimit checks the budget of a rate-limited split with a fake clock:
 // floor(elapsed * eventsPerSecond / splits) events since Open.
 func TestRateLimit(t *testing.T) {
 	s := mustSource(t, `{"events": 100000, "splits": 2, "eventsPerSecond": 1000, "rateLimited": true}`)
-	clock := &fakeClock{now: time.Unix(1000, 0)}
+	clock := runtime.NewManualClock(time.Unix(1000, 0))
 	r, err := s.Open(context.Background(), SplitID(0, 2), nil, env(clock))
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +195,7 @@ func TestRateLimit(t *testing.T) {
 		advance time.Duration
 		want    int // the split's events since Open
 	}{{0, 0}, {time.Millisecond, 0}, {2 * time.Millisecond, 1}, {time.Second, 501}, {999 * time.Millisecond, 1000}} {
-		clock.advance(step.advance)
+		clock.Advance(step.advance)
 		total += read()
 		total += read() // a second Read in the same instant adds nothing
 		if total != step.want {
