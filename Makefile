@@ -3,6 +3,7 @@
 #   make demo    build weir and the example Wasm modules, run word count, print the result
 #   make test    everything CI runs: format, vet, unit, simulation, crash and import-rule tests
 #   make bench   the Go benchmarks of docs/BENCHMARKS.md
+#   make bench-nexmark  Nexmark, Weir and Apache Flink side by side (mk/nexmark.mk)
 #
 # The Go guests need only Go (GOOS=wasip1 GOARCH=wasm); the Rust and C guests need
 # Debian's rustc (+ wasm32 std), clang and lld, which `make toolchains` installs
@@ -23,7 +24,7 @@ all: build wasm
 build:
 	$(GO) build -o $(BIN) ./cmd/weir
 
-include mk/rust.mk mk/c.mk
+include mk/rust.mk mk/c.mk mk/nexmark.mk
 
 wasm: $(WASM) wasm-rust wasm-c
 

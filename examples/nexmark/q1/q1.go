@@ -15,9 +15,10 @@ var Operator = weir.Operator{Process: func(ctx *weir.Context, r weir.Record) err
 	if err != nil {
 		return err
 	}
-	b.Price = DollarsToEuros(b.Price)
 	var buf [256]byte // Emit copies: a bid of the default size is built on the stack
-	ctx.Emit(weir.Record{Key: r.Key, Value: events.AppendBid(buf[:0], &b)})
+	v := append(buf[:0], r.Value...)
+	events.SetBidPrice(v, DollarsToEuros(b.Price))
+	ctx.Emit(weir.Record{Key: r.Key, Value: v})
 	return nil
 }}
 

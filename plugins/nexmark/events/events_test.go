@@ -48,6 +48,18 @@ func TestBidLayout(t *testing.T) {
 	}
 }
 
+// TestSetBidPrice: setting the price in place gives the encoding of the bid
+// with that price, and changes nothing else.
+func TestSetBidPrice(t *testing.T) {
+	b := Bid{Auction: 1002, Bidder: 7, Price: 12345, DateTime: 99, Extra: []byte("extra")}
+	enc := AppendBid(nil, &b)
+	SetBidPrice(enc, -3)
+	b.Price = -3
+	if want := AppendBid(nil, &b); !bytes.Equal(enc, want) {
+		t.Fatalf("got  % x\nwant % x", enc, want)
+	}
+}
+
 func TestMalformed(t *testing.T) {
 	p, a := samplePerson(), sampleAuction()
 	person, auction := AppendPerson(nil, &p), AppendAuction(nil, &a)
