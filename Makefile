@@ -61,12 +61,18 @@ toolchains:
 test: toolchains check test-go test-sdk test-rust
 
 bench: toolchains wasm
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./abi/ ./host/ ./runtime/... ./plugins/... ./examples/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./abi/ ./host/... ./runtime/... ./plugins/... ./examples/...
+	$(GO) test -run '^$$' -bench Lang -benchtime 5000x ./internal/conformancetest/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/enginebench/
 
-# Peak RSS of a keyed job whose state (~8.6 M keys) far exceeds its state cache.
+# Peak RSS of a keyed job whose state (~10.2 M keys) far exceeds its state
+# cache: once with Go's default GC, once with a soft memory limit (GOMEMLIMIT).
+BENCH_MEMORY_LIMIT ?= 384MiB
 bench-memory: build wasm
-	rm -rf /tmp/weir-bench-memory
-	/usr/bin/time -v ./$(BIN) run --progress 10s --data-dir /tmp/weir-bench-memory --state-cache 64MiB internal/enginebench/testdata/keyed10m.yaml 2>&1 | grep -E "keyed10m|Maximum resident|Elapsed|User time|System time"
+	for limit in off $(BENCH_MEMORY_LIMIT); do \
+		echo "GOMEMLIMIT=$$limit"; rm -rf /tmp/weir-bench-memory; \
+		GOMEMLIMIT=$$limit /usr/bin/time -v ./$(BIN) run --progress 10s --data-dir /tmp/weir-bench-memory --state-cache 64MiB internal/enginebench/testdata/keyed10m.yaml 2>&1 | grep -E "keyed10m|Maximum resident|Elapsed|User time|System time" || exit 1; \
+	done
 
 clean: clean-rust clean-c
 	rm -rf bin .weir $(WASM) examples/*/out
