@@ -6,7 +6,9 @@
 #   make nexmark-flink-check  Flink's (RocksDB and heap) and Weir's results == the Go reference, every query
 #   make bench-nexmark        Weir vs Flink (RocksDB, heap): events/s, ratios, peak RSS, one table
 #
-# Variables (make bench-nexmark NEXMARK_EVENTS=5000000 NEXMARK_QUERIES=q0,q5):
+# Variables (make bench-nexmark NEXMARK_EVENTS=5000000 NEXMARK_QUERIES=q0,q5).
+# NEXMARK_WASM_DIR=examples/nexmark-rust runs q0-q2 with their Rust operators
+# (built by `make wasm-rust`) instead of the Go ones.
 NEXMARK_QUERIES             ?= all
 NEXMARK_EVENTS              ?= 2000000
 NEXMARK_PARALLELISM         ?= 2
@@ -14,6 +16,7 @@ NEXMARK_CHECKPOINT_INTERVAL ?= 10s
 NEXMARK_BACKENDS            ?= rocksdb,heap
 NEXMARK_JVM_ARGS            ?= -Xmx2g
 NEXMARK_CHECK_EVENTS        ?= 100000
+NEXMARK_WASM_DIR            ?=
 MVN                         ?= mvn
 GO                          ?= go
 
@@ -34,8 +37,8 @@ nexmark-flink-check: nexmark-flink-jar bin/weir-nexmark
 		-events $(NEXMARK_CHECK_EVENTS) -parallelism $(NEXMARK_PARALLELISM) -backends $(NEXMARK_BACKENDS) \
 		-jvm-args "$(NEXMARK_JVM_ARGS)" -weir bin/weir-nexmark
 
-bench-nexmark: nexmark-flink-jar bin/weir-nexmark
+bench-nexmark: nexmark-flink-jar bin/weir-nexmark $(if $(NEXMARK_WASM_DIR),wasm-rust)
 	$(GO) run ./internal/nexmarkcompare/cmd/bench-nexmark -queries $(NEXMARK_QUERIES) \
 		-events $(NEXMARK_EVENTS) -parallelism $(NEXMARK_PARALLELISM) \
 		-checkpoint-interval $(NEXMARK_CHECKPOINT_INTERVAL) -backends $(NEXMARK_BACKENDS) \
-		-jvm-args "$(NEXMARK_JVM_ARGS)" -weir bin/weir-nexmark
+		-jvm-args "$(NEXMARK_JVM_ARGS)" -weir bin/weir-nexmark $(if $(NEXMARK_WASM_DIR),-wasm-dir $(NEXMARK_WASM_DIR))
