@@ -133,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "\nEvents per CPU second: events / (user + system CPU time of the process during the job).\n"+
-		"Load average (1 min) %s before the runs, %s after; the table took %v.\n", loadBefore, loadAverage(), time.Since(start).Round(time.Second))
+		"Load average (1 min) %s before the runs, %s after; the runs took %v.\n", loadBefore, loadAverage(), time.Since(start).Round(time.Second))
 	if err != nil {
 		fmt.Fprintf(stderr, "bench-nexmark: %v\n", err)
 		return 1
