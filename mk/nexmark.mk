@@ -10,13 +10,15 @@
 # NEXMARK_WASM_DIR=examples/nexmark-rust runs q0-q2 with their Rust operators
 # (built by `make wasm-rust`) instead of the Go ones.
 NEXMARK_QUERIES             ?= all
-NEXMARK_EVENTS              ?= 2000000
+NEXMARK_EVENTS              ?= 10000000
 NEXMARK_PARALLELISM         ?= 2
 NEXMARK_CHECKPOINT_INTERVAL ?= 10s
 NEXMARK_BACKENDS            ?= rocksdb,heap
 NEXMARK_JVM_ARGS            ?= -Xmx2g
 NEXMARK_CHECK_EVENTS        ?= 100000
 NEXMARK_WASM_DIR            ?=
+# Weir's state cache per keyed subtask (empty: Weir's default, 64MiB).
+NEXMARK_STATE_CACHE         ?=
 MVN                         ?= mvn
 GO                          ?= go
 
@@ -41,4 +43,5 @@ bench-nexmark: nexmark-flink-jar bin/weir-nexmark $(if $(NEXMARK_WASM_DIR),wasm-
 	$(GO) run ./internal/nexmarkcompare/cmd/bench-nexmark -queries $(NEXMARK_QUERIES) \
 		-events $(NEXMARK_EVENTS) -parallelism $(NEXMARK_PARALLELISM) \
 		-checkpoint-interval $(NEXMARK_CHECKPOINT_INTERVAL) -backends $(NEXMARK_BACKENDS) \
-		-jvm-args "$(NEXMARK_JVM_ARGS)" -weir bin/weir-nexmark $(if $(NEXMARK_WASM_DIR),-wasm-dir $(NEXMARK_WASM_DIR))
+		-jvm-args "$(NEXMARK_JVM_ARGS)" -weir bin/weir-nexmark $(if $(NEXMARK_WASM_DIR),-wasm-dir $(NEXMARK_WASM_DIR)) \
+		$(if $(NEXMARK_STATE_CACHE),-state-cache $(NEXMARK_STATE_CACHE))

@@ -63,6 +63,9 @@ type Options struct {
 	// Native runs the operators in-process instead of as Wasm modules (to
 	// measure what Wasm costs).
 	Native bool
+	// StateCacheBytes bounds the state cache of each keyed subtask (0: the
+	// Pebble backend's default, 64 MiB), as `weir run --state-cache` does.
+	StateCacheBytes int64
 	// Collect keeps the canonical text of every committed result in
 	// Result.Lines.
 	Collect bool
@@ -118,6 +121,9 @@ func (o *Options) validate() (nexmark.Query, nexmarksource.Config, error) {
 	}
 	if o.CheckpointInterval < 0 {
 		return q, nexmarksource.Config{}, fmt.Errorf("nexmark bench: checkpoint interval %v is negative", o.CheckpointInterval)
+	}
+	if o.StateCacheBytes < 0 {
+		return q, nexmarksource.Config{}, fmt.Errorf("nexmark bench: state cache of %d bytes is negative", o.StateCacheBytes)
 	}
 	gen := nexmarksource.DefaultConfig()
 	if o.Generator != nil {
@@ -182,7 +188,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	cfg := runtime.Config{Store: store, State: pebble.Factory{}, WorkDir: filepath.Join(dataDir, "work"), Logger: log}
+	cfg := runtime.Config{Store: store, State: pebble.Factory{}, WorkDir: filepath.Join(dataDir, "work"), Logger: log,
+		StateCacheBytes: opts.StateCacheBytes}
 
 	debug.FreeOSMemory() // setup garbage (module compilation) out of the way
 	u0, s0 := cpuTimes()
@@ -269,6 +276,9 @@ func RunProcess(ctx context.Context, exe string, opts Options, stderr io.Writer)
 	}
 	if opts.Native {
 		args = append(args, "-native")
+	}
+	if opts.StateCacheBytes > 0 {
+		args = append(args, "-state-cache", strconv.FormatInt(opts.StateCacheBytes, 10))
 	}
 	if g := opts.Generator; g != nil {
 		args = append(args, "-seed", strconv.FormatUint(g.Seed, 10), "-events-per-second", strconv.FormatInt(g.EventsPerSecond, 10))

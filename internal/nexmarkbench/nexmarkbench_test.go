@@ -30,6 +30,7 @@ func TestOptionErrors(t *testing.T) {
 		{"negative interval", Options{Query: "q0", Events: 10, CheckpointInterval: -time.Second}, "checkpoint interval -1s is negative"},
 		{"inconsistent generator", Options{Query: "q0", Events: 10, Generator: &bad}, "option auctionProportion: 0 is less than 1; bids need auctions"},
 		{"rate limited", Options{Query: "q0", Events: 10, Generator: &limited}, "the generator is rate limited"},
+		{"negative state cache", Options{Query: "q4", Events: 10, StateCacheBytes: -1}, "state cache of -1 bytes is negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,6 +77,15 @@ func TestRunProcess(t *testing.T) {
 	}
 	if res.Query != "q1" || res.Results != 5_000*46/50 || res.PeakRSSBytes < 1<<20 {
 		t.Fatalf("result %+v", res)
+	}
+	// A keyed query with a state cache far smaller than its state: the child
+	// takes the option and spills to Pebble.
+	res, err = RunProcess(context.Background(), exe, Options{Query: "q4", Events: 20_000, Parallelism: 2, CheckpointInterval: time.Second, Native: true, StateCacheBytes: 64 << 10}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Query != "q4" || res.Results == 0 {
+		t.Fatalf("q4 with a 64 KiB state cache: result %+v", res)
 	}
 	_, err = RunProcess(context.Background(), exe, Options{Query: "q6", Events: 5}, nil)
 	if err == nil || !strings.Contains(err.Error(), "exit status 1") {

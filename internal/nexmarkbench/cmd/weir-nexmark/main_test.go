@@ -21,6 +21,7 @@ func TestRunFlags(t *testing.T) {
 		{"unknown flag", []string{"-querry", "q1"}, 2, "flag provided but not defined: -querry"},
 		{"stray argument", []string{"-query", "q1", "extra"}, 2, `unexpected arguments ["extra"]`},
 		{"unknown query", []string{"-query", "q99", "-events", "5"}, 1, `unknown nexmark query "q99"`},
+		{"decimal state cache", []string{"-query", "q4", "-state-cache", "16MB"}, 2, `-state-cache: "16MB" uses a decimal unit`},
 		{"bad generator", []string{"-query", "q1", "-events", "5", "-events-per-second", "0"}, 1, "option eventsPerSecond: 0 is outside 1..1000000000"},
 	}
 	for _, tc := range tests {

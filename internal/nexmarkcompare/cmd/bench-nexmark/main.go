@@ -4,7 +4,7 @@
 // Markdown table: per query, Weir's events/s, Flink's with the RocksDB and the
 // heap state backend, Weir's ratio to each, and each engine's peak RSS.
 //
-//	bench-nexmark -queries q0,q1,q2,q3,q4,q5,q7,q8 -events 2000000
+//	bench-nexmark -queries q0,q1,q2,q3,q4,q5,q7,q8 -events 10000000
 //
 // Weir runs internal/nexmarkbench/cmd/weir-nexmark (built with `go build`
 // unless -weir names a binary); Flink runs the jar of examples/nexmark/flink
@@ -30,6 +30,7 @@ import (
 	"github.com/weirstream/weir/examples/nexmark"
 	"github.com/weirstream/weir/internal/nexmarkbench"
 	"github.com/weirstream/weir/internal/nexmarkcompare"
+	"github.com/weirstream/weir/runtime/jobspec"
 )
 
 func main() {
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&backends, "backends", "rocksdb,heap", "comma-separated Flink state backends (rocksdb, heap), one table column each")
 	fs.StringVar(&opts.Weir, "weir", "", "the weir-nexmark binary (default: go build it)")
 	fs.StringVar(&opts.WasmDir, "wasm-dir", "", "directory of the built Wasm modules (default: weir-nexmark builds them)")
+	stateCache := fs.String("state-cache", "", "Weir's state cache per keyed subtask, e.g. 16MiB (default: Weir's default, 64MiB)")
 	fs.StringVar(&opts.Flink.Jar, "jar", "", "weir-nexmark-flink.jar (default: "+nexmarkcompare.DefaultJar()+")")
 	fs.StringVar(&opts.Flink.Java, "java", "java", "the java command")
 	fs.StringVar(&jvmArgs, "jvm-args", strings.Join(nexmarkcompare.DefaultJVMArgs, " "), "JVM options of the Flink runs")
@@ -75,6 +77,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opts.Backends, err = nexmarkcompare.ParseBackends(backends); err != nil {
 		fmt.Fprintf(stderr, "bench-nexmark: -backends: %v\n", err)
 		return 2
+	}
+	if *stateCache != "" {
+		if opts.StateCacheBytes, err = jobspec.ParseSize(*stateCache); err != nil {
+			fmt.Fprintf(stderr, "bench-nexmark: -state-cache: %v\n", err)
+			return 2
+		}
 	}
 	opts.Flink.JVMArgs = nexmarkcompare.ParseJVMArgs(jvmArgs)
 	if err := nexmarkcompare.CheckBenchOptions(opts); err != nil {
