@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/weirstream/weir/abi"
+	"github.com/weirstream/weir/host/internal/guestio"
 )
 
 // Module is a compiled and validated operator module. It is the
@@ -102,7 +103,7 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte, lim Limits)
 		err = checkModule(name, compiled, others, rt.wasiFuncs, nil)
 	}
 	if err == nil && inst.hasStart {
-		if d, ok := compiled.ExportedFunctions()[startExport]; !ok || !sigOf(d).equal(signature{}) {
+		if d, ok := compiled.ExportedFunctions()[startExport]; !ok || !sigOf(d).Equal(signature{}) {
 			err = diagnose(ctx, name, wasm, lim, rt, errors.New("the start function does not have the type () -> ()"))
 		}
 	}
@@ -160,30 +161,11 @@ func (m *Module) Limits() Limits { return m.lim }
 // Close releases the compiled code. Operators made by m must be closed first.
 func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx) }
 
-// signature is the type of a function, for comparison and messages.
-type signature struct{ params, results []api.ValueType }
+// signature is the type of a function (guestio.Signature), for comparison and
+// messages.
+type signature = guestio.Signature
 
-func (s signature) equal(o signature) bool {
-	return slices.Equal(s.params, o.params) && slices.Equal(s.results, o.results)
-}
-
-// String renders s as "(i32, i32) -> i32"; no results render as "()".
-func (s signature) String() string {
-	names := func(ts []api.ValueType) string {
-		parts := make([]string, len(ts))
-		for i, t := range ts {
-			parts[i] = api.ValueTypeName(t)
-		}
-		return strings.Join(parts, ", ")
-	}
-	res := names(s.results)
-	if len(s.results) != 1 {
-		res = "(" + res + ")"
-	}
-	return "(" + names(s.params) + ") -> " + res
-}
-
-func sigOf(d api.FunctionDefinition) signature { return signature{d.ParamTypes(), d.ResultTypes()} }
+var sigOf = guestio.SignatureOf
 
 // requiredExports and optionalExports are the guest exports of ABI.md §3.
 var (
@@ -191,14 +173,14 @@ var (
 		name string
 		sig  signature
 	}{
-		{abi.ExportReserve, signature{[]api.ValueType{i32}, []api.ValueType{i32}}},
-		{abi.ExportProcess, signature{[]api.ValueType{i32, i32}, []api.ValueType{i32}}},
+		{abi.ExportReserve, signature{Params: []api.ValueType{i32}, Results: []api.ValueType{i32}}},
+		{abi.ExportProcess, signature{Params: []api.ValueType{i32, i32}, Results: []api.ValueType{i32}}},
 	}
 	optionalExports = []struct {
 		name string
 		sig  signature
 	}{
-		{abi.ExportInit, signature{[]api.ValueType{i32, i32}, []api.ValueType{i32}}},
+		{abi.ExportInit, signature{Params: []api.ValueType{i32, i32}, Results: []api.ValueType{i32}}},
 		{abi.ExportInitialize, signature{}},
 	}
 )
@@ -224,7 +206,7 @@ func checkModule(name string, compiled wazero.CompiledModule, others []wasmImpor
 			hf, ok := hostFuncByName(fn)
 			if !ok {
 				problems = append(problems, fmt.Sprintf("unknown import %s: Weir ABI v1 has no host function %q", what, fn))
-			} else if want := (signature{hf.params, hf.results}); !got.equal(want) {
+			} else if want := (signature{Params: hf.params, Results: hf.results}); !got.Equal(want) {
 				problems = append(problems, fmt.Sprintf("import %s.%s has the wrong signature: expected %s, got %s", mod, fn, want, got))
 			}
 		case mod == wasiModule && strings.HasPrefix(fn, "sock_"):
@@ -233,7 +215,7 @@ func checkModule(name string, compiled wazero.CompiledModule, others []wasmImpor
 			wd, ok := wasiFuncs[fn]
 			if !ok {
 				problems = append(problems, fmt.Sprintf("unknown import %s: the host's WASI has no such function", what))
-			} else if want := sigOf(wd); !got.equal(want) {
+			} else if want := sigOf(wd); !got.Equal(want) {
 				problems = append(problems, fmt.Sprintf("import %s.%s has the wrong signature: expected %s, got %s", mod, fn, want, got))
 			}
 		default:
@@ -268,12 +250,12 @@ func checkModule(name string, compiled wazero.CompiledModule, others []wasmImpor
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("missing export %s %s", r.name, r.sig))
-		case !sigOf(d).equal(r.sig):
+		case !sigOf(d).Equal(r.sig):
 			problems = append(problems, fmt.Sprintf("export %s has the wrong signature: expected %s, got %s", r.name, r.sig, sigOf(d)))
 		}
 	}
 	for _, o := range optionalExports {
-		if d, ok := exports[o.name]; ok && !sigOf(d).equal(o.sig) {
+		if d, ok := exports[o.name]; ok && !sigOf(d).Equal(o.sig) {
 			problems = append(problems, fmt.Sprintf("export %s has the wrong signature: expected %s, got %s", o.name, o.sig, sigOf(d)))
 		}
 	}

@@ -61,7 +61,7 @@ func hostFunctionSignature(name string) (signature, bool) {
 			for i := range params {
 				params[i] = api.ValueTypeI64
 			}
-			return signature{params, []api.ValueType{api.ValueTypeI64}}, true
+			return signature{Params: params, Results: []api.ValueType{api.ValueTypeI64}}, true
 		}
 	}
 	return signature{}, false

@@ -16,6 +16,7 @@ import (
 
 	"github.com/weirstream/weir/abi"
 	"github.com/weirstream/weir/host"
+	"github.com/weirstream/weir/host/internal/guestio"
 	"github.com/weirstream/weir/runtime"
 )
 
@@ -225,7 +226,7 @@ func checkPlugin(name string, compiled wazero.CompiledModule, function string) e
 			switch {
 			case !ok:
 				problems = append(problems, fmt.Sprintf("unknown import %s.%s %s: Weir offers no host function %q (see docs/extism.md)", mod, fn, got, fn))
-			case !got.equal(want):
+			case !got.Equal(want):
 				problems = append(problems, fmt.Sprintf("import %s.%s has the wrong signature: expected %s, got %s", mod, fn, want, got))
 			}
 		case mod == wasiModule && strings.HasPrefix(fn, "sock_"):
@@ -277,27 +278,8 @@ func (p *Plugin) Close(ctx context.Context) error {
 	return nil
 }
 
-// signature is the type of a function, for comparison and messages.
-type signature struct{ params, results []api.ValueType }
+// signature is the type of a function (guestio.Signature), for comparison and
+// messages.
+type signature = guestio.Signature
 
-func sigOf(d api.FunctionDefinition) signature { return signature{d.ParamTypes(), d.ResultTypes()} }
-
-func (s signature) equal(o signature) bool {
-	return bytes.Equal(s.params, o.params) && bytes.Equal(s.results, o.results)
-}
-
-// String renders s as "(i64, i64) -> i64"; no results render as "()".
-func (s signature) String() string {
-	names := func(ts []api.ValueType) string {
-		parts := make([]string, len(ts))
-		for i, t := range ts {
-			parts[i] = api.ValueTypeName(t)
-		}
-		return strings.Join(parts, ", ")
-	}
-	res := names(s.results)
-	if len(s.results) != 1 {
-		res = "(" + res + ")"
-	}
-	return "(" + names(s.params) + ") -> " + res
-}
+var sigOf = guestio.SignatureOf

@@ -2,7 +2,8 @@
 // (host/extism) share about a running guest: its stdout, stderr and log
 // messages sent to the logger within a budget, the Go runtime's panic line kept
 // to explain a trap, and the wording of trap errors. A guest is "the guest" or
-// "the plugin" in messages, as Output.What says.
+// "the plugin" in messages, as Output.What says. Both also check the
+// signatures of a module's imports and exports the same way (Signature).
 package guestio
 
 import (
