@@ -66,9 +66,10 @@ type Limits struct {
 	MaxOutputBytes int
 }
 
-// withDefaults returns l with zero fields set to their defaults, or an error
-// naming a field that is out of range.
-func (l Limits) withDefaults() (Limits, error) {
+// WithDefaults returns l with zero fields set to their defaults, or an error
+// naming a field that is out of range. Engine.Load applies it; so does any
+// other runner of guests that takes Limits (host/extism).
+func (l Limits) WithDefaults() (Limits, error) {
 	if l.MemoryBytes == 0 {
 		l.MemoryBytes = DefaultMemoryBytes
 	}

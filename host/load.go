@@ -79,7 +79,7 @@ var wasmHeader = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
 // ABI version, missing or mistyped exports, and exports whose names start with
 // "weir.", which the host reserves. Zero fields of lim take their defaults.
 func (e *Engine) Load(ctx context.Context, name string, wasm []byte, lim Limits) (*Module, error) {
-	lim, err := lim.withDefaults()
+	lim, err := lim.WithDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("load module %q: %w", name, err)
 	}

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"github.com/weirstream/weir/host/internal/guestio"
@@ -351,17 +350,7 @@ func (in *instance) cursor(batch []byte) int {
 
 // entryError returns an OperatorError for entry i of batch (-1: unknown).
 func (o *operator) entryError(batch []byte, i int) *runtime.OperatorError {
-	oe := &runtime.OperatorError{Operator: o.info.Name, Module: o.module.name, Subtask: o.info.Subtask, Entry: -1, Timestamp: abi.NoTimestamp}
-	if i < 0 || batch == nil {
-		return oe
-	}
-	if e, ok := abi.EntryAt(batch, i); ok {
-		oe.Entry = i
-		oe.Key = bytes.Clone(e.Key)
-		oe.Timestamp = e.Timestamp
-		oe.TrackingID = e.TrackingID
-	}
-	return oe
+	return guestio.EntryError(o.info, o.module.name, batch, i)
 }
 
 // callError turns the error of a call into guest export fn into the error

@@ -306,17 +306,7 @@ func (in *instance) begin(env runtime.Env, count uint32) {
 
 // entryError returns an OperatorError for entry i of batch (-1: unknown).
 func (o *operator) entryError(batch []byte, i int) *runtime.OperatorError {
-	oe := &runtime.OperatorError{Operator: o.info.Name, Module: o.plugin.name, Subtask: o.info.Subtask, Entry: -1, Timestamp: abi.NoTimestamp}
-	if i < 0 {
-		return oe
-	}
-	if e, ok := abi.EntryAt(batch, i); ok {
-		oe.Entry = i
-		oe.Key = bytes.Clone(e.Key)
-		oe.Timestamp = e.Timestamp
-		oe.TrackingID = e.TrackingID
-	}
-	return oe
+	return guestio.EntryError(o.info, o.plugin.name, batch, i)
 }
 
 // callError turns the error of a call that did not return normally (a trap,

@@ -3,10 +3,8 @@ package extism
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strings"
 
 	extsdk "github.com/extism/go-sdk"
@@ -72,37 +70,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	l := &o.Limits
-	if l.MemoryBytes == 0 {
-		l.MemoryBytes = host.DefaultMemoryBytes
-	}
-	if l.CallTimeout == 0 {
-		l.CallTimeout = host.DefaultCallTimeout
-	}
-	if l.MaxEmitBytes == 0 {
-		l.MaxEmitBytes = abi.MaxEmitBytes
-	}
-	if l.MaxKeyBytes == 0 {
-		l.MaxKeyBytes = abi.MaxKeyBytes
-	}
-	if l.MaxValueBytes == 0 {
-		l.MaxValueBytes = abi.MaxValueBytes
-	}
-	if l.MaxOutputBytes == 0 {
-		l.MaxOutputBytes = host.DefaultMaxOutputBytes
-	}
-	var errs []error
-	if l.MemoryBytes < wasmPageBytes || l.MemoryBytes > maxMemoryPages*wasmPageBytes {
-		errs = append(errs, fmt.Errorf("memory limit %d bytes is outside 64 KiB..4 GiB", l.MemoryBytes))
-	}
-	if l.CallTimeout < 0 {
-		errs = append(errs, fmt.Errorf("call timeout %v is negative", l.CallTimeout))
-	}
-	if l.MaxEmitBytes < 0 || l.MaxKeyBytes < 0 || l.MaxValueBytes < 0 || l.MaxOutputBytes < 0 {
-		errs = append(errs, fmt.Errorf("negative byte limit in %+v", *l))
-	}
-	l.MaxEmitBytes = min(l.MaxEmitBytes, math.MaxUint32) // NB: emitted bytes live in 32-bit memory
-	return o, errors.Join(errs...)
+	var err error
+	o.Limits, err = o.Limits.WithDefaults()
+	return o, err
 }
 
 // Plugin is a compiled and checked Extism plugin. It is the

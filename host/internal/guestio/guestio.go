@@ -3,7 +3,8 @@
 // messages sent to the logger within a budget, the Go runtime's panic line kept
 // to explain a trap, and the wording of trap errors. A guest is "the guest" or
 // "the plugin" in messages, as Output.What says. Both also check the
-// signatures of a module's imports and exports the same way (Signature).
+// signatures of a module's imports and exports the same way (Signature), and
+// name the failing record the same way (EntryError).
 package guestio
 
 import (
@@ -16,6 +17,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/weirstream/weir/abi"
+	"github.com/weirstream/weir/runtime"
 )
 
 const (
@@ -159,4 +163,22 @@ func TrapError(fn, what string, err error, panicLine string) error {
 	default:
 		return fmt.Errorf("%s trapped: %w", fn, err)
 	}
+}
+
+// EntryError returns the OperatorError of operator info running module for
+// entry i of batch: the entry's index, key, timestamp and tracking id, so that
+// the error says which record failed. i < 0 (or a batch that does not hold
+// entry i) gives an error without a position.
+func EntryError(info runtime.OperatorInfo, module string, batch []byte, i int) *runtime.OperatorError {
+	oe := &runtime.OperatorError{Operator: info.Name, Module: module, Subtask: info.Subtask, Entry: -1, Timestamp: abi.NoTimestamp}
+	if i < 0 || batch == nil {
+		return oe
+	}
+	if e, ok := abi.EntryAt(batch, i); ok {
+		oe.Entry = i
+		oe.Key = bytes.Clone(e.Key)
+		oe.Timestamp = e.Timestamp
+		oe.TrackingID = e.TrackingID
+	}
+	return oe
 }
