@@ -133,12 +133,22 @@ func checkRunParams(events int64, parallelism int, interval time.Duration, backe
 	if events < 1 {
 		return fmt.Errorf("events %d: a run needs at least 1 event (it must end)", events)
 	}
-	if parallelism < 1 || parallelism > 128 {
-		return fmt.Errorf("parallelism %d is outside 1..128 (the key groups of both engines)", parallelism)
+	if parallelism < 1 || parallelism > maxParallelism {
+		return fmt.Errorf("parallelism %d is outside 1..%d (the key groups of both engines)", parallelism, maxParallelism)
 	}
 	if interval < minCheckpointInterval {
 		return fmt.Errorf("checkpoint interval %v is shorter than Flink's minimum of %v", interval, minCheckpointInterval)
 	}
+	return checkBackends(backends)
+}
+
+// maxParallelism is the highest parallelism of a run: the number of key
+// groups in both engines (Weir's runtime.DefaultMaxParallelism, Flink's
+// default maxParallelism).
+const maxParallelism = 128
+
+// checkBackends rejects unknown and repeated Flink state backends.
+func checkBackends(backends []Backend) error {
 	seen := map[Backend]bool{}
 	for _, b := range backends {
 		if b != RocksDB && b != Heap {

@@ -39,15 +39,8 @@ func ParseBackends(s string) ([]Backend, error) {
 	if len(bs) == 0 {
 		return nil, fmt.Errorf("no flink state backend chosen (want %s and/or %s)", RocksDB, Heap)
 	}
-	seen := map[Backend]bool{}
-	for _, b := range bs {
-		if b != RocksDB && b != Heap {
-			return nil, fmt.Errorf("flink state backend %q is not %s or %s", b, RocksDB, Heap)
-		}
-		if seen[b] {
-			return nil, fmt.Errorf("flink state backend %s is listed twice", b)
-		}
-		seen[b] = true
+	if err := checkBackends(bs); err != nil {
+		return nil, err
 	}
 	return bs, nil
 }

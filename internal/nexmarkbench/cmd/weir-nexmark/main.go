@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.WasmDir, "wasm-dir", "", "directory of the built modules <stage>.wasm (default: build them from source)")
 	fs.StringVar(&opts.CacheDir, "cache-dir", "", "directory that keeps compiled Wasm code between runs")
 	fs.BoolVar(&opts.Native, "native", false, "run the operators in-process instead of as Wasm")
-	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask (e.g. 16MiB, or bytes); the rest spills to Pebble")
+	stateCache := fs.String("state-cache", "", "in-memory state cache per keyed subtask, e.g. 16MiB (default: the Pebble backend's, 64MiB); the rest spills to Pebble")
 	fs.Uint64Var(&gen.Seed, "seed", gen.Seed, "generator seed")
 	fs.Int64Var(&gen.EventsPerSecond, "events-per-second", gen.EventsPerSecond, "event-time rate of the generator (not a rate limit)")
 	fs.StringVar(&output, "output", "", "write the canonical result lines, sorted, to this file")
@@ -70,12 +70,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weir-nexmark: -query is required (one of %s)\n", strings.Join(nexmark.Names(), ", "))
 		return 2
 	}
-	n, err := jobspec.ParseSize(*stateCache)
-	if err != nil {
-		fmt.Fprintf(stderr, "weir-nexmark: -state-cache: %v\n", err)
-		return 2
+	if *stateCache != "" {
+		n, err := jobspec.ParseSize(*stateCache)
+		if err != nil {
+			fmt.Fprintf(stderr, "weir-nexmark: -state-cache: %v\n", err)
+			return 2
+		}
+		opts.StateCacheBytes = n
 	}
-	opts.StateCacheBytes = n
 	opts.Generator = &gen
 	opts.Collect = output != ""
 	if debug {
