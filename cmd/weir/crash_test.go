@@ -135,6 +135,25 @@ func (b *syncBuffer) String() string {
 	return strings.Join(b.lines, "\n")
 }
 
+// uninterruptedRun builds weir and the windowed-count module, runs the crash
+// job once without interruption and returns the binary, the module, the
+// compilation cache the runs share and the lines that run committed: what
+// every interrupted run must commit too.
+func uninterruptedRun(t *testing.T) (bin, wasm, cache string, want []string) {
+	t.Helper()
+	bin = buildWeir(t)
+	wasm, err := filepath.Abs(wasmbuild.MustGo(t, "../../examples/windowcount/window/wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache = t.TempDir()
+	ref := setupJob(t, wasm)
+	if out, err := weirRun(bin, ref, cache).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	return bin, wasm, cache, committed(t, ref)
+}
+
 // TestCrashRecovery is the real-process crash test: it runs a stateful job as a
 // child `weir run`, kills it with SIGKILL at random moments (at least 10 times),
 // reruns it each time with the same data directory, and checks that the
@@ -144,18 +163,7 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child processes for tens of seconds")
 	}
-	bin := buildWeir(t)
-	wasm, err := filepath.Abs(wasmbuild.MustGo(t, "../../examples/windowcount/window/wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	cache := t.TempDir()
-	ref := setupJob(t, wasm)
-	if out, err := weirRun(bin, ref, cache).CombinedOutput(); err != nil {
-		t.Fatalf("uninterrupted run: %v\n%s", err, out)
-	}
-	want := committed(t, ref)
+	bin, wasm, cache, want := uninterruptedRun(t)
 	if len(want) < 1000 {
 		t.Fatalf("the uninterrupted run committed only %d lines", len(want))
 	}
@@ -244,17 +252,7 @@ func TestCorruptCheckpointFallback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child processes for tens of seconds")
 	}
-	bin := buildWeir(t)
-	wasm, err := filepath.Abs(wasmbuild.MustGo(t, "../../examples/windowcount/window/wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := t.TempDir()
-	ref := setupJob(t, wasm)
-	if out, err := weirRun(bin, ref, cache).CombinedOutput(); err != nil {
-		t.Fatalf("uninterrupted run: %v\n%s", err, out)
-	}
-	want := committed(t, ref)
+	bin, wasm, cache, want := uninterruptedRun(t)
 
 	dir := setupJob(t, wasm)
 	store, err := localfs.New(filepath.Join(dir, "data", "jobs", "crash", "snapshots"))
