@@ -1,15 +1,11 @@
 package wordcountc_test
 
 import (
-	"context"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/weirstream/weir/examples/wordcount/wordcounttest"
 	"github.com/weirstream/weir/internal/examplerun"
 	"github.com/weirstream/weir/runtime"
-	"github.com/weirstream/weir/runtime/jobspec"
 )
 
 // The C operators pass the checks of every word-count build
@@ -22,31 +18,18 @@ func TestCountFinal(t *testing.T) { wordcounttest.CountFinal(t, examplerun.C(t, 
 func TestCountRunning(t *testing.T) { wordcounttest.CountRunning(t, examplerun.C(t, "count/count.c")) }
 
 func TestCountConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name, config string
-		wantErr      string // "" for a valid configuration
-	}{
-		{"empty", "", ""},
-		{"blank", "  \n", ""},
-		{"empty object", "{}", ""},
-		{"final", `{"mode":"final"}`, ""},
-		{"running", ` { "mode" : "running" } `, ""},
-		{"unknown mode", `{"mode": "sometimes"}`, `mode "sometimes": want "final" or "running"`},
-		{"other key", `{"mood": "running"}`, `want the key "mode"`},
-		{"not an object", `["running"]`, "want a JSON object"},
-		{"number", `{"mode": 1}`, "mode must be a string"},
-		{"trailing", `{"mode": "running"} x`, `want the key "mode" and nothing else`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := examplerun.C(t, "count/count.c").NewOperator(context.Background(), runtime.OperatorInfo{Name: "count", Keyed: true, Config: []byte(tc.config)})
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("config %q: %v", tc.config, err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("config %q: got %v, want an error saying %q", tc.config, err, tc.wantErr)
-			}
-		})
-	}
+	wordcounttest.CountConfig(t, examplerun.C(t, "count/count.c"), []wordcounttest.ConfigCase{
+		{Name: "empty", Config: ""},
+		{Name: "blank", Config: "  \n"},
+		{Name: "empty object", Config: "{}"},
+		{Name: "final", Config: `{"mode":"final"}`},
+		{Name: "running", Config: ` { "mode" : "running" } `},
+		{Name: "unknown mode", Config: `{"mode": "sometimes"}`, WantErr: `mode "sometimes": want "final" or "running"`},
+		{Name: "other key", Config: `{"mood": "running"}`, WantErr: `want the key "mode"`},
+		{Name: "not an object", Config: `["running"]`, WantErr: "want a JSON object"},
+		{Name: "number", Config: `{"mode": 1}`, WantErr: "mode must be a string"},
+		{Name: "trailing", Config: `{"mode": "running"} x`, WantErr: `want the key "mode" and nothing else`},
+	})
 }
 
 // TestWordCountJob runs the C operators through the engine and checks the
@@ -64,16 +47,4 @@ func TestWordCountJob(t *testing.T) {
 }
 
 // TestJobSpec checks that job.yaml is a valid job spec.
-func TestJobSpec(t *testing.T) {
-	data, err := os.ReadFile("job.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := jobspec.Parse(data, "job.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if spec.Name() != "wordcount-c" {
-		t.Fatalf("job name %q, want wordcount-c", spec.Name())
-	}
-}
+func TestJobSpec(t *testing.T) { wordcounttest.JobSpec(t, "wordcount-c") }

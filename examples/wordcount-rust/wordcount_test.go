@@ -1,15 +1,11 @@
 package wordcountrust_test
 
 import (
-	"context"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/weirstream/weir/examples/wordcount/wordcounttest"
 	"github.com/weirstream/weir/internal/examplerun"
 	"github.com/weirstream/weir/runtime"
-	"github.com/weirstream/weir/runtime/jobspec"
 )
 
 // The Rust operators pass the checks of every word-count build
@@ -22,30 +18,17 @@ func TestCountFinal(t *testing.T) { wordcounttest.CountFinal(t, examplerun.Rust(
 func TestCountRunning(t *testing.T) { wordcounttest.CountRunning(t, examplerun.Rust(t, "count")) }
 
 func TestCountConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name, config string
-		wantErr      string // "" for a valid configuration
-	}{
-		{"empty", "", ""},
-		{"empty object", "{}", ""},
-		{"final", `{"mode":"final"}`, ""},
-		{"running", ` { "mode" : "running" } `, ""},
-		{"other key", `{"mood": "running"}`, ""},
-		{"unknown mode", `{"mode": "sometimes"}`, `mode "sometimes": want "final" or "running"`},
-		{"not an object", `["running"]`, "want a JSON object"},
-		{"number", `{"mode": 1}`, "mode must be a string"},
-		{"not JSON", `{"mode": "running"} x`, "count: config: json: text after the value"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := examplerun.Rust(t, "count").NewOperator(context.Background(), runtime.OperatorInfo{Name: "count", Keyed: true, Config: []byte(tc.config)})
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("config %q: %v", tc.config, err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("config %q: got %v, want an error saying %q", tc.config, err, tc.wantErr)
-			}
-		})
-	}
+	wordcounttest.CountConfig(t, examplerun.Rust(t, "count"), []wordcounttest.ConfigCase{
+		{Name: "empty", Config: ""},
+		{Name: "empty object", Config: "{}"},
+		{Name: "final", Config: `{"mode":"final"}`},
+		{Name: "running", Config: ` { "mode" : "running" } `},
+		{Name: "other key", Config: `{"mood": "running"}`},
+		{Name: "unknown mode", Config: `{"mode": "sometimes"}`, WantErr: `mode "sometimes": want "final" or "running"`},
+		{Name: "not an object", Config: `["running"]`, WantErr: "want a JSON object"},
+		{Name: "number", Config: `{"mode": 1}`, WantErr: "mode must be a string"},
+		{Name: "not JSON", Config: `{"mode": "running"} x`, WantErr: "count: config: json: text after the value"},
+	})
 }
 
 // TestWordCountJob runs the Rust operators through the engine and checks the
@@ -65,20 +48,5 @@ func TestWordCountJob(t *testing.T) {
 // TestJobSpec checks that job.yaml is a valid job spec that runs the two
 // modules.
 func TestJobSpec(t *testing.T) {
-	data, err := os.ReadFile("job.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := jobspec.Parse(data, "job.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if spec.Name() != "wordcount-rust" {
-		t.Fatalf("job name %q, want wordcount-rust", spec.Name())
-	}
-	for _, m := range []string{"module: split.wasm", "module: count.wasm", "path: ../wordcount/input.txt"} {
-		if !strings.Contains(string(data), m) {
-			t.Errorf("job.yaml does not say %q", m)
-		}
-	}
+	wordcounttest.JobSpec(t, "wordcount-rust", "module: split.wasm", "module: count.wasm", "path: ../wordcount/input.txt")
 }

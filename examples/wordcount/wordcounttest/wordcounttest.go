@@ -6,6 +6,7 @@
 package wordcounttest
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/weirstream/weir/examples/wordcount"
 	"github.com/weirstream/weir/internal/examplerun"
 	"github.com/weirstream/weir/runtime"
+	"github.com/weirstream/weir/runtime/jobspec"
 	"github.com/weirstream/weir/runtime/memory"
 	weir "github.com/weirstream/weir/sdk/go"
 )
@@ -112,4 +114,51 @@ func Job(t *testing.T, job string, pipelines ...Pipeline) {
 // record format.
 func GoCount(t *testing.T) runtime.OperatorFactory {
 	return examplerun.Wasm(t, "../wordcount/count/wasm")
+}
+
+// ConfigCase is a configuration of count and the error it must give ("" for a
+// valid one). The wording of errors is each language's own.
+type ConfigCase struct {
+	Name, Config string
+	WantErr      string
+}
+
+// CountConfig makes a count operator from count with each case's
+// configuration and checks that it is accepted, or rejected with an error
+// that contains WantErr.
+func CountConfig(t *testing.T, count runtime.OperatorFactory, cases []ConfigCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			_, err := count.NewOperator(context.Background(), runtime.OperatorInfo{Name: "count", Keyed: true, Config: []byte(tc.Config)})
+			switch {
+			case tc.WantErr == "" && err != nil:
+				t.Fatalf("config %q: %v", tc.Config, err)
+			case tc.WantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.WantErr)):
+				t.Fatalf("config %q: got %v, want an error saying %q", tc.Config, err, tc.WantErr)
+			}
+		})
+	}
+}
+
+// JobSpec checks that job.yaml in the current directory is a valid job spec
+// named job whose text says each of mustSay.
+func JobSpec(t *testing.T, job string, mustSay ...string) {
+	t.Helper()
+	data, err := os.ReadFile("job.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := jobspec.Parse(data, "job.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Name() != job {
+		t.Fatalf("job name %q, want %s", spec.Name(), job)
+	}
+	for _, m := range mustSay {
+		if !strings.Contains(string(data), m) {
+			t.Errorf("job.yaml does not say %q", m)
+		}
+	}
 }
