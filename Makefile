@@ -76,3 +76,15 @@ bench-memory: build wasm
 
 clean: clean-rust clean-c
 	rm -rf bin .weir $(WASM) examples/*/out
+
+# The Connect API's generated code (runtime/api/weirv1), committed. Needs protoc
+# (Debian's protobuf-compiler); the Go plugins run at the versions in go.mod.
+.PHONY: proto
+proto:
+	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
+	$(GO) build -o bin/protoc-gen-connect-go connectrpc.com/connect/cmd/protoc-gen-connect-go
+	protoc -I runtime/api --plugin=protoc-gen-go=bin/protoc-gen-go --plugin=protoc-gen-connect-go=bin/protoc-gen-connect-go \
+		--go_out=runtime/api --go_opt=module=github.com/weirstream/weir/runtime/api \
+		--connect-go_out=runtime/api --connect-go_opt=module=github.com/weirstream/weir/runtime/api \
+		weir/v1/weir.proto

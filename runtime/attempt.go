@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sort"
+	"sync"
 	"sync/atomic"
 )
 
@@ -41,6 +42,9 @@ type attempt struct {
 	// splitNames[source index][split index] names splits in error messages.
 	splitNames [][]string
 	stats      *Stats
+
+	swapMu sync.Mutex
+	swaps  []*swapPlan // armed swaps, by barrier
 }
 
 func (a *attempt) ack(m ackMsg)            { a.drv.ack(m) }
@@ -192,17 +196,33 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 	}
 
 	// Operators: instances, state and timers.
+	var live map[string]string
+	if m != nil {
+		live = m.LiveModules()
+	}
 	for _, n := range job.Operators {
 		keyed := len(n.Inputs) > 0 && n.Inputs[0].Partition == KeyBy
 		var snap *OperatorSnap
 		if m != nil {
 			snap = m.Operators[n.Name]
 		}
+		factory := n.Factory
+		if mod, ok := live[n.Name]; ok && mod != n.Module {
+			if cfg.Modules == nil {
+				a.log.Info("the restored checkpoint was running another module for this operator; running the job's", "operator", n.Name, "checkpoint", m.Checkpoint, "checkpointModule", mod, "jobModule", n.Module)
+			} else {
+				f, err := cfg.Modules.ResolveModule(ctx, n.Name, mod)
+				if err != nil {
+					return nil, fmt.Errorf("operator %q: checkpoint %d runs it on module %s: %w", n.Name, m.Checkpoint, mod, err)
+				}
+				factory = f
+			}
+		}
 		for i, t := range byNode[n.Name] {
 			p := &operatorProc{t: t, node: n, keyed: keyed}
 			p.env.p = p
 			t.proc = p
-			op, err := n.Factory.NewOperator(ctx, OperatorInfo{Job: job.Name, Name: n.Name, Subtask: i, Parallelism: n.Parallelism, Keyed: keyed, Config: n.Config, Logger: t.log})
+			op, err := factory.NewOperator(ctx, OperatorInfo{Job: job.Name, Name: n.Name, Subtask: i, Parallelism: n.Parallelism, Keyed: keyed, Config: n.Config, Logger: t.log})
 			if err != nil {
 				return nil, fmt.Errorf("operator %s: start: %w", t.id, err)
 			}
@@ -289,6 +309,9 @@ func contains(s []string, v string) bool {
 // close releases every subtask of the attempt. It must run only when no subtask
 // goroutine and no upload is running.
 func (a *attempt) close() {
+	for _, p := range a.swaps {
+		p.closeUntaken()
+	}
 	for _, s := range a.sources {
 		s.close()
 	}

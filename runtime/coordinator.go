@@ -34,6 +34,9 @@ type coordinator struct {
 	done        bool // finalID completed
 	finishedJob bool // the final checkpoint saw every source ended
 	onComplete  func(m *Manifest)
+	// ctl holds the control requests (forced checkpoints, swaps) and the module
+	// history written into each manifest.
+	ctl *controller
 }
 
 type pendingCheckpoint struct {
@@ -71,7 +74,8 @@ func (c *coordinator) tick(now time.Time) (int64, error) {
 		return 0, nil
 	}
 	final := c.stopping || c.finishedSrcs == c.sourceTasks
-	if !final && now.Sub(c.lastStart) < c.job.Checkpoint.Interval {
+	forced := c.ctl != nil && c.ctl.forced != nil
+	if !final && !forced && now.Sub(c.lastStart) < c.job.Checkpoint.Interval {
 		return 0, nil
 	}
 	id := c.nextID
@@ -84,6 +88,10 @@ func (c *coordinator) tick(now time.Time) (int64, error) {
 		Format: manifestFormat, Job: c.job.Name, Checkpoint: id, TimeUnixMs: now.UnixMilli(), MaxParallelism: c.job.MaxParallelism,
 		Sources: map[string]*SourceSnapshot{}, Operators: map[string]*OperatorSnap{}, Sinks: map[string]*SinkSnapshot{},
 	}}
+	if c.ctl != nil {
+		c.ctl.triggered(id, now.UnixMilli())
+		c.pending.m.Modules = append([]ModuleChange(nil), c.ctl.modules...)
+	}
 	return id, nil
 }
 
@@ -216,6 +224,9 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 		c.done, c.finishedJob = true, m.Finished
 	}
 	collectGarbage(ctx, c.store, c.job.Checkpoint.Retain, c.log)
+	if c.ctl != nil {
+		c.ctl.completed(p.id)
+	}
 	if c.onComplete != nil {
 		c.onComplete(m)
 	}

@@ -30,8 +30,14 @@ type Config struct {
 	// BatchRecords is the most records a batch between subtasks holds (default
 	// DefaultBatchRecords).
 	BatchRecords int
-	Clock        Clock        // default: the wall clock
-	Logger       *slog.Logger // default: slog.Default()
+	// Modules resolves the module an operator ran at the restored checkpoint
+	// (Manifest.Modules) when it differs from the OperatorNode's Module: after
+	// a hot swap, a restart must pair the state with the swapped-in module, not
+	// with the one the job was submitted with. Nil: the node's Factory always
+	// runs (a local run that picks up a rebuilt module file).
+	Modules ModuleResolver
+	Clock   Clock        // default: the wall clock
+	Logger  *slog.Logger // default: slog.Default()
 
 	fromSavepoint bool // the attempt restores from Savepoint
 }
@@ -74,8 +80,11 @@ type Execution struct {
 	res    Result
 	err    error
 
+	ctl chan *controlReq // SwapModule and Checkpoint requests
+
 	mu       sync.Mutex
 	progress Progress
+	modules  []ModuleChange // module history as of the newest complete checkpoint
 }
 
 // Progress is a snapshot of a running job, for progress lines.
@@ -97,7 +106,7 @@ func Start(ctx context.Context, job *Job, cfg Config) (*Execution, error) {
 		return nil, errors.New("runtime config: no snapshot store")
 	}
 	cfg.setDefaults()
-	x := &Execution{job: job, cfg: cfg, stats: newStats(job), stopCh: make(chan struct{}), doneCh: make(chan struct{})}
+	x := &Execution{job: job, cfg: cfg, stats: newStats(job), stopCh: make(chan struct{}), doneCh: make(chan struct{}), ctl: make(chan *controlReq)}
 	go func() {
 		defer close(x.doneCh)
 		x.res, x.err = x.run(ctx)
@@ -264,12 +273,18 @@ func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result,
 
 	coord := newCoordinator(x.job, x.cfg.Store, log, a.numTasks(), len(a.sources), nextID, x.cfg.Clock.Now())
 	coord.completed = restored
+	coord.ctl = newController(a, m)
+	x.mu.Lock()
+	x.modules = append([]ModuleChange(nil), coord.ctl.modules...)
+	x.mu.Unlock()
 	coord.onComplete = func(m *Manifest) {
 		x.mu.Lock()
 		x.progress.LastCheckpoint, x.progress.LastCheckpointAt = m.Checkpoint, x.cfg.Clock.Now()
+		x.modules = m.Modules
 		x.mu.Unlock()
 	}
-	err = d.run(a, coord, x.stopCh)
+	err = d.run(a, coord, x.stopCh, x.ctl)
+	coord.ctl.fail(err)
 	d.close()
 	d.wait()
 	a.close()
@@ -325,7 +340,7 @@ func (d *goDriver) close() { d.cancel() }
 const checkpointTickInterval = 20 * time.Millisecond
 
 // run starts the subtasks and coordinates checkpoints until the attempt ends.
-func (d *goDriver) run(a *attempt, coord *coordinator, stop <-chan struct{}) error {
+func (d *goDriver) run(a *attempt, coord *coordinator, stop <-chan struct{}, ctl <-chan *controlReq) error {
 	triggers := make([]chan int64, len(a.sources))
 	for i, s := range a.sources {
 		triggers[i] = make(chan int64, 16)
@@ -357,9 +372,12 @@ func (d *goDriver) run(a *attempt, coord *coordinator, stop <-chan struct{}) err
 		case <-stop:
 			stop = nil
 			coord.requestStop()
+		case r := <-ctl:
+			coord.ctl.queue = append(coord.ctl.queue, r)
 		case <-d.ctx.Done():
 			return d.ctx.Err()
 		}
+		coord.ctl.next(d.ctx, coord)
 		id, err := coord.tick(a.clock.Now())
 		if err != nil {
 			return err

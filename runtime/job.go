@@ -53,6 +53,10 @@ type OperatorNode struct {
 	Inputs      []Input
 	Factory     OperatorFactory
 	Config      []byte // handed to each instance in OperatorInfo.Config
+	// Module identifies the code Factory runs (the server uses the module's
+	// "sha256:..." digest), recorded in every checkpoint's module history.
+	// Empty: not tracked.
+	Module string
 }
 
 // SinkNode is a sink in a Job.

@@ -30,6 +30,30 @@ type Manifest struct {
 	Sources        map[string]*SourceSnapshot `json:"sources"`
 	Operators      map[string]*OperatorSnap   `json:"operators"`
 	Sinks          map[string]*SinkSnapshot   `json:"sinks"`
+	// Modules is the history of the modules operators ran, oldest first: which
+	// module each operator runs from which checkpoint barrier on. Its last entry
+	// per operator is the module that runs the records after this checkpoint, so
+	// a restore always pairs the state with the module the job was running.
+	Modules []ModuleChange `json:"modules,omitempty"`
+}
+
+// ModuleChange says that from checkpoint barrier FromCheckpoint on (0: from the
+// job's start), operator Operator runs module Module (an OperatorNode.Module).
+type ModuleChange struct {
+	Operator       string `json:"operator"`
+	Module         string `json:"module"`
+	FromCheckpoint int64  `json:"fromCheckpoint"`
+	TimeUnixMs     int64  `json:"timeUnixMs,omitempty"`
+}
+
+// LiveModules returns, per operator, the module the last entry of m.Modules
+// names (empty when m has no history).
+func (m *Manifest) LiveModules() map[string]string {
+	out := map[string]string{}
+	for _, c := range m.Modules {
+		out[c.Operator] = c.Module
+	}
+	return out
 }
 
 // SourceSnapshot holds the positions of a source's splits.

@@ -186,6 +186,7 @@ func (s *simulation) runProcess(job *Job, cfg Config, crashProb float64) (bool, 
 	}
 	defer a.close()
 	coord := newCoordinator(job, cfg.Store, cfg.Logger, a.numTasks(), len(a.sources), nextID, s.clock.Now())
+	coord.ctl = newController(a, m)
 	for _, src := range a.sources {
 		if err := src.start(); err != nil {
 			return false, err

@@ -431,6 +431,15 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 	if err := p.t.outs.broadcast(message{kind: msgBarrier, checkpoint: id}); err != nil {
 		return err
 	}
+	if plan := p.t.at.swapAt(id, p.node.Name); plan != nil {
+		// The records after this barrier are the new module's (see swap.go).
+		old := p.op
+		p.op = plan.take(p.t.id.subtask)
+		if err := old.Close(); err != nil {
+			p.t.log.Warn("close the swapped-out operator instance", "err", err)
+		}
+		p.t.log.Info("module swapped", "checkpoint", id, "module", plan.module)
+	}
 	if upload == nil {
 		p.t.at.ack(ackMsg{task: p.t.id, checkpoint: id})
 		return nil
