@@ -47,6 +47,14 @@ type attempt struct {
 	swaps  []*swapPlan // armed swaps, by barrier
 }
 
+// obs returns the attempt's Observer.
+func (a *attempt) obs() Observer {
+	if a.cfg.Observer == nil {
+		return nopObserver{}
+	}
+	return a.cfg.Observer
+}
+
 func (a *attempt) ack(m ackMsg)            { a.drv.ack(m) }
 func (a *attempt) sourceFinished(t taskID) { a.drv.sourceFinished(t) }
 func (a *attempt) async(f func(ctx context.Context)) {
@@ -128,6 +136,9 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 						continue
 					}
 					l, recv := drv.newChannel()
+					if cl, ok := l.(chanLink); ok && cfg.Observer != nil {
+						l = cl.measured(&blockTimer{job: job.Name, node: up.id.node, subtask: up.id.subtask, obs: cfg.Observer})
+					}
 					d.receivers = append(d.receivers, recv)
 					d.wms = append(d.wms, minWatermark())
 					d.blocked = append(d.blocked, false)
@@ -219,7 +230,7 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 			}
 		}
 		for i, t := range byNode[n.Name] {
-			p := &operatorProc{t: t, node: n, keyed: keyed}
+			p := &operatorProc{t: t, node: n, keyed: keyed, counter: stats.counter(n.Name)}
 			p.env.p = p
 			t.proc = p
 			op, err := factory.NewOperator(ctx, OperatorInfo{Job: job.Name, Name: n.Name, Subtask: i, Parallelism: n.Parallelism, Keyed: keyed, Config: n.Config, Logger: t.log})
@@ -342,14 +353,18 @@ func newStats(job *Job) *Stats {
 		s.nodes[n.Name] = new(atomic.Int64)
 		s.order = append(s.order, n.Name)
 	}
+	for _, n := range job.Operators {
+		s.nodes[n.Name] = new(atomic.Int64)
+	}
 	sort.Strings(s.order)
 	return s
 }
 
 func (s *Stats) counter(node string) *atomic.Int64 { return s.nodes[node] }
 
-// Records returns how many records each source has read and each sink has
-// written, over every attempt (replayed records count again).
+// Records returns how many records each source has read, each operator has
+// emitted and each sink has written, over every attempt (replayed records
+// count again).
 func (s *Stats) Records() map[string]int64 {
 	out := make(map[string]int64, len(s.nodes))
 	for n, c := range s.nodes {

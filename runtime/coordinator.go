@@ -37,13 +37,16 @@ type coordinator struct {
 	// ctl holds the control requests (forced checkpoints, swaps) and the module
 	// history written into each manifest.
 	ctl *controller
+	obs Observer         // nil: none
+	now func() time.Time // the attempt's clock
 }
 
 type pendingCheckpoint struct {
-	id      int64
-	started time.Time
-	acks    map[taskID]bool
-	m       *Manifest
+	alignment time.Duration // the longest of the subtasks'
+	id        int64
+	started   time.Time
+	acks      map[taskID]bool
+	m         *Manifest
 }
 
 // maxCheckpointFailures is how many checkpoints in a row may fail (time out, or a
@@ -130,6 +133,7 @@ func (c *coordinator) onAck(ctx context.Context, a ackMsg) (*Manifest, error) {
 		panic(fmt.Sprintf("checkpoint %d: %s acknowledged twice", p.id, a.task))
 	}
 	p.acks[a.task] = true
+	p.alignment = max(p.alignment, a.alignment)
 	m := p.m
 	switch {
 	case a.splits != nil:
@@ -226,6 +230,17 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 	collectGarbage(ctx, c.store, c.job.Checkpoint.Retain, c.log)
 	if c.ctl != nil {
 		c.ctl.completed(p.id)
+	}
+	if c.obs != nil {
+		var bytes int64
+		for _, o := range m.Operators {
+			for _, h := range o.State {
+				for _, f := range h.Files {
+					bytes += f.Size
+				}
+			}
+		}
+		c.obs.Checkpoint(c.job.Name, p.id, c.now().Sub(p.started), bytes, p.alignment)
 	}
 	if c.onComplete != nil {
 		c.onComplete(m)

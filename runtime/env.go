@@ -19,12 +19,13 @@ type opEnv struct {
 	key      []byte   // scratch: the state key being built
 	rangeEnd []byte   // scratch: the end of a scan or clear range
 	failure  error    // a host-side failure during the call; fails the call
+	emitted  int      // records emitted in the current call
 }
 
 var _ Env = (*opEnv)(nil)
 
 func (e *opEnv) begin(b []byte) {
-	e.active, e.failure = true, nil
+	e.active, e.failure, e.emitted = true, nil, 0
 	e.keys, e.kgs = e.keys[:0], e.kgs[:0]
 	if !e.p.keyed {
 		return
@@ -196,6 +197,7 @@ func (e *opEnv) Emit(port uint32, batch []byte) uint32 {
 	if err := e.p.t.outs.emit(int(port), batch); err != nil {
 		return e.fail("emit", err)
 	}
+	e.emitted += abi.Count(batch)
 	return 0
 }
 

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"time"
 
 	"github.com/weirstream/weir/abi"
 )
@@ -37,18 +38,32 @@ type link interface {
 
 // chanLink is the production link.
 type chanLink struct {
-	ch   chan message
-	done <-chan struct{}
+	ch    chan message
+	done  <-chan struct{}
+	timer *blockTimer // nil: not measured
 }
 
 func (l chanLink) send(m message) error {
 	select {
 	case l.ch <- m:
 		return nil
+	default:
+	}
+	// The channel is full: the receiver backpressures this sender.
+	start := time.Now()
+	select {
+	case l.ch <- m:
+		if l.timer != nil {
+			l.timer.blocked(time.Since(start))
+		}
+		return nil
 	case <-l.done:
 		return errCancelled
 	}
 }
+
+// measured returns l with its blocked time reported to t.
+func (l chanLink) measured(t *blockTimer) link { l.timer = t; return l }
 
 // DefaultBatchRecords and maxBatchBytes bound the batches a subtask sends: a
 // writer is flushed when it reaches either.

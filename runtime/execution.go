@@ -36,8 +36,10 @@ type Config struct {
 	// with the one the job was submitted with. Nil: the node's Factory always
 	// runs (a local run that picks up a rebuilt module file).
 	Modules ModuleResolver
-	Clock   Clock        // default: the wall clock
-	Logger  *slog.Logger // default: slog.Default()
+	// Observer receives measurements for metrics (nil: none).
+	Observer Observer
+	Clock    Clock        // default: the wall clock
+	Logger   *slog.Logger // default: slog.Default()
 
 	fromSavepoint bool // the attempt restores from Savepoint
 }
@@ -45,6 +47,9 @@ type Config struct {
 func (cfg *Config) setDefaults() {
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -274,6 +279,7 @@ func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result,
 	coord := newCoordinator(x.job, x.cfg.Store, log, a.numTasks(), len(a.sources), nextID, x.cfg.Clock.Now())
 	coord.completed = restored
 	coord.ctl = newController(a, m)
+	coord.obs, coord.now = x.cfg.Observer, x.cfg.Clock.Now
 	x.mu.Lock()
 	x.modules = append([]ModuleChange(nil), coord.ctl.modules...)
 	x.mu.Unlock()

@@ -203,4 +203,3 @@ func TestSwapModule(t *testing.T) {
 		}
 	}
 }
-

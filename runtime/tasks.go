@@ -35,6 +35,7 @@ type ackMsg struct {
 	state      *StateHandle             // keyed operators
 	committed  []byte                   // sinks
 	err        error                    // the subtask could not take its part
+	alignment  time.Duration            // how long the subtask held back inputs for the barrier
 }
 
 // taskCommon is what every subtask has.
@@ -227,8 +228,10 @@ type inputTask struct {
 	wm        int64   // combined: the lowest of wms
 	blocked   []bool  // input delivered the barrier being aligned
 	nBlocked  int
-	aligning  int64 // checkpoint being aligned, 0 if none
-	receivers []any // driver-specific receiving ends, one per input
+	aligning  int64         // checkpoint being aligned, 0 if none
+	receivers []any         // driver-specific receiving ends, one per input
+	alignFrom time.Time     // when the first barrier of the alignment arrived
+	aligned   time.Duration // how long the last alignment held inputs back
 }
 
 func (t *inputTask) numInputs() int { return len(t.wms) }
@@ -264,11 +267,18 @@ func (t *inputTask) handle(ctx context.Context, i int, m message) error {
 			// and channels are FIFO, so an input can never skip the one being aligned.
 			panic(fmt.Sprintf("%s: barrier %d on input %d while aligning %d", t.id, m.checkpoint, i, t.aligning))
 		}
+		if t.aligning == 0 && len(t.blocked) > 1 {
+			t.alignFrom = time.Now()
+		}
 		t.aligning = m.checkpoint
 		t.blocked[i] = true
 		t.nBlocked++
 		if t.nBlocked < len(t.blocked) {
 			return nil
+		}
+		t.aligned = 0
+		if len(t.blocked) > 1 {
+			t.aligned = time.Since(t.alignFrom)
 		}
 		for j := range t.blocked {
 			t.blocked[j] = false
@@ -287,10 +297,14 @@ type sinkProc struct {
 }
 
 func (p *sinkProc) batch(ctx context.Context, b []byte) error {
+	start := time.Now()
+	n := abi.Count(b)
 	if err := p.writer.Write(ctx, b); err != nil {
+		p.t.at.obs().Failure(p.t.at.job.Name, p.t.id.node, p.t.id.subtask)
 		return fmt.Errorf("sink %s: write: %w", p.t.id, err)
 	}
-	p.counter.Add(int64(abi.Count(b)))
+	p.counter.Add(int64(n))
+	p.t.at.obs().Batch(p.t.at.job.Name, p.t.id.node, p.t.id.subtask, n, 0, time.Since(start))
 	return nil
 }
 
@@ -302,7 +316,7 @@ func (p *sinkProc) checkpoint(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("sink %s: pre-commit of checkpoint %d: %w", p.t.id, id, err)
 	}
-	p.t.at.ack(ackMsg{task: p.t.id, checkpoint: id, committed: c})
+	p.t.at.ack(ackMsg{task: p.t.id, checkpoint: id, committed: c, alignment: p.t.aligned})
 	return nil
 }
 
@@ -318,6 +332,7 @@ func (p *sinkProc) close() {
 // operatorProc runs a user operator: batches and fired timers go through
 // Operator.Process with an Env that scopes state and timers to each entry's key.
 type operatorProc struct {
+	counter  *atomic.Int64 // records emitted
 	t        *inputTask
 	node     *OperatorNode
 	op       Operator
@@ -340,7 +355,15 @@ func (p *operatorProc) process(ctx context.Context, b []byte) error {
 	now := p.t.at.clock.Now().UnixMilli()
 	abi.SetHeader(b, p.t.wm, now)
 	p.env.begin(b)
+	start := time.Now()
 	err := p.op.Process(ctx, b, &p.env)
+	obs := p.t.at.obs()
+	if err != nil {
+		obs.Failure(p.t.at.job.Name, p.node.Name, p.t.id.subtask)
+	} else {
+		obs.Batch(p.t.at.job.Name, p.node.Name, p.t.id.subtask, abi.Count(b), p.env.emitted, time.Since(start))
+		p.counter.Add(int64(p.env.emitted))
+	}
 	if envErr := p.env.end(); envErr != nil {
 		// The host-side cause (say, a state storage error) is what the user needs.
 		var oe *OperatorError
@@ -439,19 +462,22 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 			p.t.log.Warn("close the swapped-out operator instance", "err", err)
 		}
 		p.t.log.Info("module swapped", "checkpoint", id, "module", plan.module)
+		if p.t.id.subtask == 0 {
+			p.t.at.obs().Swap(p.t.at.job.Name, p.node.Name, plan.module, id)
+		}
 	}
 	if upload == nil {
-		p.t.at.ack(ackMsg{task: p.t.id, checkpoint: id})
+		p.t.at.ack(ackMsg{task: p.t.id, checkpoint: id, alignment: p.t.aligned})
 		return nil
 	}
-	tid, at := p.t.id, p.t.at
+	tid, at, aligned := p.t.id, p.t.at, p.t.aligned
 	at.async(func(ctx context.Context) {
 		h, err := upload(ctx)
 		if err != nil {
 			at.ack(ackMsg{task: tid, checkpoint: id, err: fmt.Errorf("operator %s: upload state of checkpoint %d: %w", tid, id, err)})
 			return
 		}
-		at.ack(ackMsg{task: tid, checkpoint: id, state: &h})
+		at.ack(ackMsg{task: tid, checkpoint: id, state: &h, alignment: aligned})
 	})
 	return nil
 }

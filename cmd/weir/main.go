@@ -27,11 +27,30 @@ const (
 
 const usage = `weir — a stream processor whose operators are WebAssembly modules
 
-Usage:
+Local runs:
   weir run [flags] JOBSPEC             run a job in this process (Ctrl-C stops it with a final checkpoint)
   weir savepoint [flags] JOBSPEC DIR   write a portable savepoint of the job's newest checkpoint to DIR
-  weir checkpoints [flags] JOBSPEC     list the job's checkpoints
+  weir checkpoints [flags] JOBSPEC     list the job's checkpoints (a job spec file: local; a job id: on the server)
+
+Server:
+  weir server [flags]                  serve the API (Connect, gRPC, gRPC-Web) and run submitted jobs
+
+Client (--server URL or WEIR_SERVER, default http://127.0.0.1:8181; token: WEIR_TOKEN or --token-file; -o table|json|yaml):
+  weir module push FILE [--name N]     upload a module (validated before it is stored)
+  weir module ls | get REF | rm REF    list, show or delete modules (REF: a name or sha256:<hex>)
+  weir job submit SPEC                 submit a job spec whose operators name uploaded modules
+  weir job ls | get ID                 list jobs, show one (state, nodes, checkpoint, module history)
+  weir job cancel ID [--savepoint]     stop a job for good (after a final savepoint)
+  weir job savepoint ID                take a savepoint now
+  weir job rescale ID N [--no-wait]    restart the job at parallelism N from a final checkpoint
+  weir job swap ID OPERATOR FILE|REF [--migrate] [--no-wait]
+                                       hot-swap an operator's module at a checkpoint barrier
+  weir job checkpoints ID              list the job's checkpoints
+
   weir version                         print the version
+
+Exit codes: 0 ok, 1 failed, 2 bad command line, 3 not found, 4 refused by the server
+(invalid or not now), 5 server unreachable, 6 missing or wrong token.
 
 Run 'weir COMMAND -h' for the flags of a command. The job spec format is in docs/jobspec.md.
 `
@@ -51,7 +70,17 @@ func weirMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "savepoint":
 		err = savepointCmd(ctx, args[1:], stdout, stderr)
 	case "checkpoints":
-		err = checkpointsCmd(ctx, args[1:], stdout, stderr)
+		if isJobID(args[1:]) {
+			err = jobCmd(ctx, args, stdout, stderr)
+		} else {
+			err = checkpointsCmd(ctx, args[1:], stdout, stderr)
+		}
+	case "server":
+		err = serverCmd(ctx, args[1:], stdout, stderr)
+	case "module", "modules":
+		err = moduleCmd(ctx, args[1:], stdout, stderr)
+	case "job", "jobs":
+		err = jobCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "weir", version)
 	case "help", "-h", "--help", "-help":
@@ -60,11 +89,15 @@ func weirMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "weir: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
+	var ce *clientError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &ce):
+		fmt.Fprintf(stderr, "weir %s: %v\n", args[0], err)
+		return ce.code
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "weir %s: %v\n", args[0], strings.TrimPrefix(err.Error(), "usage: "))
 		return exitUsage
@@ -115,14 +148,42 @@ func parseFlags(fs *flag.FlagSet, args []string, positional ...string) ([]string
 		fmt.Fprintf(fs.Output(), "Usage: weir %s [flags] %s\n\nFlags:\n", fs.Name(), strings.Join(positional, " "))
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+	// Flags may come before, between and after the positional arguments
+	// (weir job swap ID OP FILE --no-wait); "--" ends the flags.
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if len(args) > 0 && args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
 	}
-	if fs.NArg() != len(positional) {
-		return nil, fmt.Errorf("%w: want %s, got %d argument(s); see 'weir %s -h'", errUsage, strings.Join(positional, " "), fs.NArg(), fs.Name())
+	if len(pos) != len(positional) {
+		return nil, fmt.Errorf("%w: want %s, got %d argument(s); see 'weir %s -h'", errUsage, strings.Join(positional, " "), len(pos), fs.Name())
 	}
-	return fs.Args(), nil
+	return pos, nil
+}
+
+// isJobID reports whether the last argument of `weir checkpoints` names a job
+// on a server rather than a job spec file.
+func isJobID(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	last := args[len(args)-1]
+	if _, err := os.Stat(last); err == nil || strings.ContainsAny(last, "/.") {
+		return false
+	}
+	return true
 }

@@ -1405,7 +1405,9 @@ type RescaleJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// parallelism of every node.
-	Parallelism   int32 `protobuf:"varint,2,opt,name=parallelism,proto3" json:"parallelism,omitempty"`
+	Parallelism int32 `protobuf:"varint,2,opt,name=parallelism,proto3" json:"parallelism,omitempty"`
+	// no_wait answers at once, before the job runs at the new parallelism.
+	NoWait        bool `protobuf:"varint,3,opt,name=no_wait,json=noWait,proto3" json:"no_wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1454,6 +1456,13 @@ func (x *RescaleJobRequest) GetParallelism() int32 {
 	return 0
 }
 
+func (x *RescaleJobRequest) GetNoWait() bool {
+	if x != nil {
+		return x.NoWait
+	}
+	return false
+}
+
 type SwapModuleRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Job      string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -1461,7 +1470,10 @@ type SwapModuleRequest struct {
 	// module: a name or a digest of an uploaded module.
 	Module string `protobuf:"bytes,3,opt,name=module,proto3" json:"module,omitempty"`
 	// migrate runs the new module's migrate step before it takes over.
-	Migrate       bool `protobuf:"varint,4,opt,name=migrate,proto3" json:"migrate,omitempty"`
+	Migrate bool `protobuf:"varint,4,opt,name=migrate,proto3" json:"migrate,omitempty"`
+	// no_wait answers at once, before the swap's checkpoint is complete (its
+	// checkpoint is then 0); Get's module_history shows when it took effect.
+	NoWait        bool `protobuf:"varint,5,opt,name=no_wait,json=noWait,proto3" json:"no_wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1520,6 +1532,13 @@ func (x *SwapModuleRequest) GetModule() string {
 func (x *SwapModuleRequest) GetMigrate() bool {
 	if x != nil {
 		return x.Migrate
+	}
+	return false
+}
+
+func (x *SwapModuleRequest) GetNoWait() bool {
+	if x != nil {
+		return x.NoWait
 	}
 	return false
 }
@@ -1680,15 +1699,17 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\amodules\x18\x04 \x03(\v2 .weir.v1.Checkpoint.ModulesEntryR\amodules\x1a:\n" +
 	"\fModulesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"E\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"^\n" +
 	"\x11RescaleJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
-	"\vparallelism\x18\x02 \x01(\x05R\vparallelism\"s\n" +
+	"\vparallelism\x18\x02 \x01(\x05R\vparallelism\x12\x17\n" +
+	"\ano_wait\x18\x03 \x01(\bR\x06noWait\"\x8c\x01\n" +
 	"\x11SwapModuleRequest\x12\x10\n" +
 	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
 	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
 	"\x06module\x18\x03 \x01(\tR\x06module\x12\x18\n" +
-	"\amigrate\x18\x04 \x01(\bR\amigrate\"l\n" +
+	"\amigrate\x18\x04 \x01(\bR\amigrate\x12\x17\n" +
+	"\ano_wait\x18\x05 \x01(\bR\x06noWait\"l\n" +
 	"\x12SwapModuleResponse\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\x03R\n" +

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics is the server's runtime.Observer: Prometheus metrics on /metrics.
+type metrics struct {
+	reg          *prometheus.Registry
+	recordsIn    *prometheus.CounterVec
+	recordsOut   *prometheus.CounterVec
+	errors       *prometheus.CounterVec
+	batchSeconds *prometheus.HistogramVec
+	blocked      *prometheus.CounterVec
+	ckptSeconds  *prometheus.HistogramVec
+	ckptBytes    *prometheus.GaugeVec
+	ckptAlign    *prometheus.GaugeVec
+	ckptLast     *prometheus.GaugeVec
+	swaps        *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	sub := []string{"job", "node", "subtask"}
+	m := &metrics{
+		reg:        prometheus.NewRegistry(),
+		recordsIn:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_in_total", Help: "Records taken in by an operator or sink subtask."}, sub),
+		recordsOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_out_total", Help: "Records emitted by an operator subtask."}, sub),
+		errors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_batch_errors_total", Help: "Batches that failed in an operator or sink subtask (each restarts the job)."}, sub),
+		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_batch_duration_seconds", Help: "Time one batch took in an operator or sink.",
+			Buckets: prometheus.ExponentialBuckets(10e-6, 4, 10)}, []string{"job", "node"}),
+		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_backpressure_seconds_total", Help: "Time a subtask waited for room downstream (backpressure)."}, sub),
+		ckptSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_checkpoint_duration_seconds", Help: "Time from a checkpoint's trigger to its completion.",
+			Buckets: prometheus.ExponentialBuckets(1e-3, 3, 10)}, []string{"job"}),
+		ckptBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_state_bytes", Help: "State bytes referenced by the newest complete checkpoint."}, []string{"job"}),
+		ckptAlign: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_alignment_seconds", Help: "Longest barrier alignment of the newest complete checkpoint."}, []string{"job"}),
+		ckptLast:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_last_id", Help: "Id of the newest complete checkpoint."}, []string{"job"}),
+		swaps:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_module_swaps_total", Help: "Hot swaps of an operator's module that reached their barrier."}, []string{"job", "operator", "module"}),
+	}
+	m.reg.MustRegister(m.recordsIn, m.recordsOut, m.errors, m.batchSeconds, m.blocked, m.ckptSeconds, m.ckptBytes, m.ckptAlign, m.ckptLast, m.swaps,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+func (m *metrics) Batch(job, node string, subtask, in, out int, d time.Duration) {
+	st := strconv.Itoa(subtask)
+	m.recordsIn.WithLabelValues(job, node, st).Add(float64(in))
+	if out > 0 {
+		m.recordsOut.WithLabelValues(job, node, st).Add(float64(out))
+	}
+	m.batchSeconds.WithLabelValues(job, node).Observe(d.Seconds())
+}
+
+func (m *metrics) Failure(job, node string, subtask int) {
+	m.errors.WithLabelValues(job, node, strconv.Itoa(subtask)).Inc()
+}
+
+func (m *metrics) Blocked(job, node string, subtask int, d time.Duration) {
+	m.blocked.WithLabelValues(job, node, strconv.Itoa(subtask)).Add(d.Seconds())
+}
+
+func (m *metrics) Checkpoint(job string, id int64, d time.Duration, stateBytes int64, alignment time.Duration) {
+	m.ckptSeconds.WithLabelValues(job).Observe(d.Seconds())
+	m.ckptBytes.WithLabelValues(job).Set(float64(stateBytes))
+	m.ckptAlign.WithLabelValues(job).Set(alignment.Seconds())
+	m.ckptLast.WithLabelValues(job).Set(float64(id))
+}
+
+func (m *metrics) Swap(job, operator, module string, id int64) {
+	m.swaps.WithLabelValues(job, operator, module).Inc()
+}

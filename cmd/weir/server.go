@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/weirstream/weir/host"
+	"github.com/weirstream/weir/plugins/localfs"
+	"github.com/weirstream/weir/runtime"
+	"github.com/weirstream/weir/runtime/jobspec"
+	"github.com/weirstream/weir/runtime/server"
+)
+
+// hostLoader is the server's ModuleLoader: the Wasm host engine.
+type hostLoader struct{ engine *host.Engine }
+
+func (l hostLoader) Load(ctx context.Context, name string, wasm []byte, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {
+	return l.engine.Load(ctx, name, wasm, host.Limits{MemoryBytes: lim.MemoryBytes, CallTimeout: lim.CallTimeout})
+}
+
+// serverLayout is where `weir server` keeps its files under the data directory:
+//
+//	<data>/catalog/       module bytes, module and job records
+//	<data>/jobs/<id>/     each job's checkpoints and live state
+//	<data>/savepoints/<id>/sp-<n>/  savepoints
+//	<data>/files/         where file sources and sinks of submitted jobs read and write (--files-dir)
+//	<data>/cache/wasm/    compiled modules
+func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c commonFlags
+	c.register(fs)
+	listen := fs.String("listen", envOr("WEIR_LISTEN", "127.0.0.1:8181"), "address of the API (Connect, gRPC and gRPC-Web) and /metrics (env WEIR_LISTEN)")
+	tokenFile := fs.String("token-file", "", "file holding the bearer token clients must send (env WEIR_TOKEN holds the token itself); required to listen on a non-loopback address")
+	filesDir := fs.String("files-dir", "", "directory that file sources and sinks of submitted jobs read and write, relative paths only (default DATA_DIR/files)")
+	maxModule := fs.String("max-module-size", "64MiB", "largest module an upload may carry")
+	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	maxModuleBytes, err := jobspec.ParseSize(*maxModule)
+	if err != nil {
+		return fmt.Errorf("%w: -max-module-size: %v", errUsage, err)
+	}
+	cacheBytes, err := jobspec.ParseSize(*stateCache)
+	if err != nil {
+		return fmt.Errorf("%w: -state-cache: %v", errUsage, err)
+	}
+	token, err := readToken(*tokenFile)
+	if err != nil {
+		return err
+	}
+	if token == "" && !loopback(*listen) {
+		return fmt.Errorf("%w: -listen %s is not a loopback address: set a bearer token (-token-file or WEIR_TOKEN) to serve other hosts", errUsage, *listen)
+	}
+	dataDir, err := filepath.Abs(c.dataDir)
+	if err != nil {
+		return err
+	}
+	if *filesDir == "" {
+		*filesDir = filepath.Join(dataDir, "files")
+	}
+	if *filesDir, err = filepath.Abs(*filesDir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*filesDir, 0o755); err != nil {
+		return err
+	}
+
+	engine, err := host.NewEngine(ctx, host.Config{CacheDir: filepath.Join(dataDir, "cache", "wasm"), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer engine.Close(context.Background())
+	catalog, err := localfs.New(filepath.Join(dataDir, "catalog"))
+	if err != nil {
+		return err
+	}
+	reg := registry(&modules{engine: engine, log: log}, stdout)
+	metrics := newMetrics()
+	srv, err := server.New(ctx, server.Config{
+		DataDir:         dataDir,
+		Catalog:         catalog,
+		OpenStore:       func(dir string) (runtime.SnapshotStore, error) { return localfs.New(dir) },
+		State:           stateBackend,
+		Loader:          hostLoader{engine},
+		Sources:         reg.Sources,
+		Sinks:           reg.Sinks,
+		FilesDir:        *filesDir,
+		MaxModuleBytes:  maxModuleBytes,
+		StateCacheBytes: cacheBytes,
+		Observer:        metrics,
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // gRPC without TLS (h2c)
+	hs := &http.Server{
+		Handler:           srv.Handler(server.HandlerOptions{Token: token, Extra: map[string]http.Handler{"/metrics": metrics.handler()}}),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info("weir server listening", "addr", ln.Addr().String(), "dataDir", dataDir, "filesDir", *filesDir, "auth", token != "")
+	// NB: tests and scripts wait for this line on stdout to know the address.
+	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-sigs:
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; running jobs resume from their newest checkpoint at the next start")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutdownCtx)
+	return nil
+}
+
+// readToken reads the bearer token from file, else from WEIR_TOKEN.
+func readToken(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("WEIR_TOKEN"), nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	t := strings.TrimSpace(string(data))
+	if t == "" {
+		return "", fmt.Errorf("token file %s is empty", file)
+	}
+	return t, nil
+}
+
+// loopback reports whether the listen address is on a loopback interface only.
+func loopback(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+
+

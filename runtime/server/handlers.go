@@ -1,0 +1,370 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/weirstream/weir/runtime"
+	weirv1 "github.com/weirstream/weir/runtime/api/weirv1"
+	"github.com/weirstream/weir/runtime/api/weirv1/weirv1connect"
+)
+
+// maxUnaryRequestBytes bounds every request message but Upload's chunks.
+const maxUnaryRequestBytes = 2 << 20
+
+// maxChunkBytes bounds one Upload chunk message.
+const maxChunkBytes = 4 << 20
+
+// HandlerOptions configure Handler.
+type HandlerOptions struct {
+	// Token, when not empty, is the bearer token every request must carry
+	// ("Authorization: Bearer <token>"); others get 401.
+	Token string
+	// Extra is served beside the API (e.g. /metrics), behind the same token.
+	Extra map[string]http.Handler
+}
+
+// Handler returns the HTTP handler of the weir.v1 API: Connect, gRPC and
+// gRPC-Web on the same routes (serve it with HTTP/2 enabled, h2c for gRPC
+// without TLS).
+func (s *Server) Handler(opts HandlerOptions) http.Handler {
+	mux := http.NewServeMux()
+	mp, mh := weirv1connect.NewModuleServiceHandler(&moduleService{s}, connect.WithReadMaxBytes(maxChunkBytes))
+	jp, jh := weirv1connect.NewJobServiceHandler(&jobService{s}, connect.WithReadMaxBytes(maxUnaryRequestBytes))
+	mux.Handle(mp, mh)
+	mux.Handle(jp, jh)
+	for p, h := range opts.Extra {
+		mux.Handle(p, h)
+	}
+	if opts.Token == "" {
+		return mux
+	}
+	want := []byte("Bearer " + opts.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="weir"`)
+			http.Error(w, "missing or wrong bearer token (set WEIR_TOKEN or --token-file)", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// connectErr maps the server's errors to Connect codes.
+func connectErr(err error) error {
+	var ve *validationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ve):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, errNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, errPrecondition):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, errTooLarge):
+		return connect.NewError(connect.CodeResourceExhausted, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	}
+	return connect.NewError(connect.CodeInternal, err)
+}
+
+var errTooLarge = errors.New("too large")
+
+type moduleService struct{ s *Server }
+
+func (m *moduleService) Upload(ctx context.Context, st *connect.ClientStream[weirv1.UploadRequest]) (*connect.Response[weirv1.UploadResponse], error) {
+	s := m.s
+	if !st.Receive() {
+		if err := st.Err(); err != nil {
+			return nil, err
+		}
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("empty upload: the first message must be the header"))
+	}
+	h := st.Msg().GetHeader()
+	if h == nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("the first upload message must be the header (name, size_bytes)"))
+	}
+	if err := checkModuleName(h.Name); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("header.name: %w", err))
+	}
+	limit := s.cfg.MaxModuleBytes
+	if h.SizeBytes < 0 || h.SizeBytes > limit {
+		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("header.size_bytes %d: modules may be at most %d bytes (--max-module-size)", h.SizeBytes, limit))
+	}
+	var wasm []byte
+	for st.Receive() {
+		c := st.Msg().GetChunk()
+		if st.Msg().GetHeader() != nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("a second header in the upload"))
+		}
+		// NB: cut off as soon as the stream passes the cap, before buffering more.
+		if int64(len(wasm))+int64(len(c)) > limit {
+			return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("module %q is larger than the limit of %d bytes; upload cut off", h.Name, limit))
+		}
+		wasm = append(wasm, c...)
+	}
+	if err := st.Err(); err != nil {
+		return nil, err
+	}
+	if h.SizeBytes != 0 && int64(len(wasm)) != h.SizeBytes {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("module %q: header.size_bytes says %d bytes, the upload had %d", h.Name, h.SizeBytes, len(wasm)))
+	}
+	meta, created, err := s.mods.put(ctx, h.Name, wasm, s.cfg.Clock.Now())
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	s.log.Info("module uploaded", "name", h.Name, "digest", meta.Digest, "bytes", len(wasm), "new", created)
+	return connect.NewResponse(&weirv1.UploadResponse{Module: s.moduleMsg(meta), Created: created}), nil
+}
+
+func (s *Server) moduleMsg(m *moduleMeta) *weirv1.Module {
+	return &weirv1.Module{Digest: m.Digest, Names: m.Names, SizeBytes: m.SizeBytes, AbiVersion: int32(m.ABIVersion), CreatedUnixMs: m.CreatedUnixMs, UsedBy: s.usedBy(m.Digest)}
+}
+
+func (m *moduleService) List(ctx context.Context, _ *connect.Request[weirv1.ListModulesRequest]) (*connect.Response[weirv1.ListModulesResponse], error) {
+	metas, err := m.s.mods.list(ctx)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	sort.Slice(metas, func(a, b int) bool { return metas[a].CreatedUnixMs < metas[b].CreatedUnixMs })
+	out := &weirv1.ListModulesResponse{}
+	for _, meta := range metas {
+		out.Modules = append(out.Modules, m.s.moduleMsg(meta))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (m *moduleService) get(ctx context.Context, ref string) (*moduleMeta, error) {
+	d, err := m.s.mods.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := m.s.mods.meta(ctx, d)
+	if errors.Is(err, runtime.ErrNotExist) {
+		return nil, notFound{fmt.Errorf("no module %s is stored", ref)}
+	}
+	return meta, err
+}
+
+func (m *moduleService) Get(ctx context.Context, req *connect.Request[weirv1.GetModuleRequest]) (*connect.Response[weirv1.Module], error) {
+	meta, err := m.get(ctx, req.Msg.Module)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	return connect.NewResponse(m.s.moduleMsg(meta)), nil
+}
+
+func (m *moduleService) Delete(ctx context.Context, req *connect.Request[weirv1.DeleteModuleRequest]) (*connect.Response[weirv1.DeleteModuleResponse], error) {
+	meta, err := m.get(ctx, req.Msg.Module)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	if users := m.s.usedBy(meta.Digest); len(users) > 0 {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("module %s is used by job(s) %s; cancel them first", meta.Digest, strings.Join(users, ", ")))
+	}
+	if err := m.s.mods.delete(ctx, meta); err != nil {
+		return nil, connectErr(err)
+	}
+	return connect.NewResponse(&weirv1.DeleteModuleResponse{}), nil
+}
+
+type jobService struct{ s *Server }
+
+func (js *jobService) Submit(ctx context.Context, req *connect.Request[weirv1.SubmitJobRequest]) (*connect.Response[weirv1.Job], error) {
+	j, err := js.s.Submit(ctx, req.Msg.Spec)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	return connect.NewResponse(js.s.jobMsg(ctx, j)), nil
+}
+
+func (js *jobService) List(ctx context.Context, _ *connect.Request[weirv1.ListJobsRequest]) (*connect.Response[weirv1.ListJobsResponse], error) {
+	out := &weirv1.ListJobsResponse{}
+	for _, j := range js.s.list() {
+		out.Jobs = append(out.Jobs, js.s.jobMsg(ctx, j))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (js *jobService) Get(ctx context.Context, req *connect.Request[weirv1.GetJobRequest]) (*connect.Response[weirv1.Job], error) {
+	j, err := js.s.job(req.Msg.Id)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	return connect.NewResponse(js.s.jobMsg(ctx, j)), nil
+}
+
+func (js *jobService) Cancel(ctx context.Context, req *connect.Request[weirv1.CancelJobRequest]) (*connect.Response[weirv1.CancelJobResponse], error) {
+	j, err := js.s.job(req.Msg.Id)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	sp, err := js.s.Cancel(ctx, j, req.Msg.Savepoint)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	return connect.NewResponse(&weirv1.CancelJobResponse{Job: js.s.jobMsg(ctx, j), Savepoint: savepointMsg(j, sp)}), nil
+}
+
+func savepointMsg(j *jobRun, sp *savepointInfo) *weirv1.Savepoint {
+	if sp == nil {
+		return nil
+	}
+	return &weirv1.Savepoint{Id: sp.ID, Job: j.rec.ID, Checkpoint: sp.Checkpoint, TimeUnixMs: sp.TimeUnixMs}
+}
+
+func (js *jobService) TriggerSavepoint(ctx context.Context, req *connect.Request[weirv1.TriggerSavepointRequest]) (*connect.Response[weirv1.Savepoint], error) {
+	j, err := js.s.job(req.Msg.Id)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	sp, err := js.s.TriggerSavepoint(ctx, j)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	return connect.NewResponse(savepointMsg(j, sp)), nil
+}
+
+func (js *jobService) ListCheckpoints(ctx context.Context, req *connect.Request[weirv1.ListCheckpointsRequest]) (*connect.Response[weirv1.ListCheckpointsResponse], error) {
+	j, err := js.s.job(req.Msg.Id)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	store, err := js.s.storeOf(j)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	ids, err := runtime.Checkpoints(ctx, store)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	out := &weirv1.ListCheckpointsResponse{}
+	for _, id := range ids {
+		m, err := runtime.ReadManifest(ctx, store, runtime.ManifestObject(id))
+		if err != nil {
+			continue // removed by garbage collection meanwhile, or corrupt
+		}
+		out.Checkpoints = append(out.Checkpoints, &weirv1.Checkpoint{Id: id, TimeUnixMs: m.TimeUnixMs, Finished: m.Finished, Modules: m.LiveModules()})
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (js *jobService) Rescale(ctx context.Context, req *connect.Request[weirv1.RescaleJobRequest]) (*connect.Response[weirv1.Job], error) {
+	j, err := js.s.job(req.Msg.Id)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	if req.Msg.NoWait {
+		go func() {
+			if err := js.s.Rescale(context.Background(), j, int(req.Msg.Parallelism)); err != nil {
+				js.s.log.Error("rescale", "job", j.rec.ID, "err", err)
+			}
+		}()
+		return connect.NewResponse(js.s.jobMsg(ctx, j)), nil
+	}
+	if err := js.s.Rescale(ctx, j, int(req.Msg.Parallelism)); err != nil {
+		return nil, connectErr(err)
+	}
+	return connect.NewResponse(js.s.jobMsg(ctx, j)), nil
+}
+
+func (js *jobService) SwapModule(ctx context.Context, req *connect.Request[weirv1.SwapModuleRequest]) (*connect.Response[weirv1.SwapModuleResponse], error) {
+	j, err := js.s.job(req.Msg.Job)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	if req.Msg.NoWait {
+		digest, err := js.s.mods.resolve(ctx, req.Msg.Module)
+		if err != nil {
+			return nil, connectErr(err)
+		}
+		go func() {
+			if _, _, err := js.s.Swap(context.Background(), j, req.Msg.Operator, digest, req.Msg.Migrate); err != nil {
+				js.s.log.Error("swap", "job", j.rec.ID, "operator", req.Msg.Operator, "err", err)
+			}
+		}()
+		return connect.NewResponse(&weirv1.SwapModuleResponse{Module: digest, Job: js.s.jobMsg(ctx, j)}), nil
+	}
+	id, digest, err := js.s.Swap(ctx, j, req.Msg.Operator, req.Msg.Module, req.Msg.Migrate)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	return connect.NewResponse(&weirv1.SwapModuleResponse{Checkpoint: id, Module: digest, Job: js.s.jobMsg(ctx, j)}), nil
+}
+
+// storeOf opens the snapshot store of a job that may not be running.
+func (s *Server) storeOf(j *jobRun) (runtime.SnapshotStore, error) {
+	j.mu.Lock()
+	store, id := j.store, j.rec.ID
+	j.mu.Unlock()
+	if store != nil {
+		return store, nil
+	}
+	return s.cfg.OpenStore(s.jobDir(id) + "/snapshots")
+}
+
+var jobStates = map[string]weirv1.JobState{
+	stateRunning: weirv1.JobState_JOB_STATE_RUNNING, stateRescaling: weirv1.JobState_JOB_STATE_RESCALING,
+	stateFinished: weirv1.JobState_JOB_STATE_FINISHED, stateCancelled: weirv1.JobState_JOB_STATE_CANCELLED,
+	stateFailed: weirv1.JobState_JOB_STATE_FAILED,
+}
+
+// jobMsg renders a job's record and, if it runs, its progress.
+func (s *Server) jobMsg(ctx context.Context, j *jobRun) *weirv1.Job {
+	j.mu.Lock()
+	rec, x, job := j.rec, j.x, j.job
+	restarts := j.restarts
+	j.mu.Unlock()
+	out := &weirv1.Job{Id: rec.ID, Name: rec.Name, State: jobStates[rec.State], Error: rec.Error, SubmittedUnixMs: rec.SubmittedUnixMs, Spec: rec.Spec}
+	var hist []runtime.ModuleChange
+	var counts map[string]int64
+	if x != nil {
+		p := x.Progress()
+		out.LastCheckpoint, out.LastCheckpointUnixMs = p.LastCheckpoint, p.LastCheckpointAt.UnixMilli()
+		if p.LastCheckpoint == 0 {
+			out.LastCheckpoint, out.LastCheckpointUnixMs = p.Restored, 0
+		}
+		restarts += p.Attempt
+		if p.Attempt > 0 && rec.State == stateRunning {
+			out.State = weirv1.JobState_JOB_STATE_RESTARTING
+		}
+		hist = x.ModuleHistory()
+		counts = x.Stats().Records()
+	} else if store, err := s.storeOf(j); err == nil {
+		if m, err := runtime.LatestCheckpoint(ctx, store); err == nil {
+			out.LastCheckpoint, out.LastCheckpointUnixMs, hist = m.Checkpoint, m.TimeUnixMs, m.Modules
+		}
+	}
+	out.Restarts = int32(restarts)
+	live := map[string]string{}
+	for _, c := range hist {
+		out.ModuleHistory = append(out.ModuleHistory, &weirv1.ModuleChange{Operator: c.Operator, Module: c.Module, FromCheckpoint: c.FromCheckpoint, TimeUnixMs: c.TimeUnixMs})
+		live[c.Operator] = c.Module
+	}
+	if job != nil {
+		for _, n := range job.Sources {
+			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "source", Parallelism: int32(n.Parallelism), Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name)})
+		}
+		for _, n := range job.Operators {
+			mod := live[n.Name]
+			if mod == "" {
+				mod = n.Module
+			}
+			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "operator", Parallelism: int32(n.Parallelism), Module: mod, Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name)})
+		}
+		for _, n := range job.Sinks {
+			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "sink", Parallelism: int32(n.Parallelism), Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name)})
+		}
+	}
+	return out
+}
