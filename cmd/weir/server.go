@@ -174,6 +174,3 @@ func loopback(addr string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
-
-
-

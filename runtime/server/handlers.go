@@ -340,9 +340,19 @@ func (s *Server) jobMsg(ctx context.Context, j *jobRun) *weirv1.Job {
 		}
 		hist = x.ModuleHistory()
 		counts = x.Stats().Records()
-	} else if store, err := s.storeOf(j); err == nil {
+	}
+	if len(hist) == 0 {
+		// Not running, or its first attempt is still restoring: the newest
+		// checkpoint tells.
+		store, err := s.storeOf(j)
+		if err != nil {
+			return out
+		}
 		if m, err := runtime.LatestCheckpoint(ctx, store); err == nil {
-			out.LastCheckpoint, out.LastCheckpointUnixMs, hist = m.Checkpoint, m.TimeUnixMs, m.Modules
+			hist = m.Modules
+			if x == nil {
+				out.LastCheckpoint, out.LastCheckpointUnixMs = m.Checkpoint, m.TimeUnixMs
+			}
 		}
 	}
 	out.Restarts = int32(restarts)

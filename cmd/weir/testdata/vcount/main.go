@@ -1,10 +1,9 @@
 // Command vcount is the versioned keyed counter of the server tests: for each
 // record it counts the records of its key and emits
-// "v<version>:<count*factor>:<value>". version and factor are set at build
-// time, so each build is a distinct module:
-//
-//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared \
-//	    -ldflags "-X main.version=2 -X main.factor=10" -o vcount2.wasm .
+// "v<version>:<count*factor>:<value>", where factor is 10 for even versions
+// and 1 for odd ones. The version is the two digits at the end of marker: the
+// tests build the module once and patch those two bytes to make distinct
+// modules (distinct digests) without a build per version.
 package main
 
 import (
@@ -13,15 +12,21 @@ import (
 	weir "github.com/weirstream/weir/sdk/go"
 )
 
-var (
-	version = "1"
-	factor  = "1"
-)
+// marker ends in the version, two decimal digits.
+var marker = "weir-vcount-version:01"
 
 var counts = weir.NewValueState("count", weir.Int64)
 
 func init() {
-	f, _ := strconv.ParseInt(factor, 10, 64)
+	version := marker[len(marker)-2:]
+	if version[0] == '0' {
+		version = version[1:]
+	}
+	v, _ := strconv.Atoi(version)
+	f := int64(1)
+	if v%2 == 0 {
+		f = 10
+	}
 	weir.Serve(weir.Operator{Process: func(ctx *weir.Context, r weir.Record) error {
 		n, _, err := counts.Get(ctx)
 		if err != nil {
