@@ -27,6 +27,8 @@ const (
 
 const usage = `weir — a stream processor whose operators are WebAssembly modules
 
+Usage: weir COMMAND [flags] [arguments]
+
 Local runs:
   weir run [flags] JOBSPEC             run a job in this process (Ctrl-C stops it with a final checkpoint)
   weir savepoint [flags] JOBSPEC DIR   write a portable savepoint of the job's newest checkpoint to DIR
