@@ -21,8 +21,11 @@ type Observer interface {
 	// with stateBytes of state files in its handles; alignment is the longest
 	// time a subtask held back inputs that delivered the barrier early.
 	Checkpoint(job string, id int64, d time.Duration, stateBytes int64, alignment time.Duration)
-	// Swap says that operator runs module from the barrier of checkpoint id on.
-	Swap(job, operator, module string, id int64)
+	// Swap says that subtask of operator runs module from the barrier of
+	// checkpoint id on; pause is how long the swap held the subtask's records
+	// back: the barrier's alignment, the state snapshot and the switch of
+	// instances (the new instance was made before the barrier).
+	Swap(job, operator string, subtask int, module string, id int64, pause time.Duration)
 }
 
 // nopObserver is the Observer of a Config without one.
@@ -32,7 +35,7 @@ func (nopObserver) Batch(string, string, int, int, int, time.Duration)          
 func (nopObserver) Failure(string, string, int)                                   {}
 func (nopObserver) Blocked(string, string, int, time.Duration)                    {}
 func (nopObserver) Checkpoint(string, int64, time.Duration, int64, time.Duration) {}
-func (nopObserver) Swap(string, string, string, int64)                            {}
+func (nopObserver) Swap(string, string, int, string, int64, time.Duration)        {}
 
 // blockTimer measures how long a sender waits on full channels. It is shared
 // by the links of one sending subtask.

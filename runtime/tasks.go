@@ -440,6 +440,7 @@ func (p *operatorProc) fireTimers(ctx context.Context, kind abi.Kind, now int64)
 }
 
 func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
+	start := time.Now()
 	if err := p.t.outs.flush(); err != nil {
 		return err
 	}
@@ -461,10 +462,9 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 		if err := old.Close(); err != nil {
 			p.t.log.Warn("close the swapped-out operator instance", "err", err)
 		}
-		p.t.log.Info("module swapped", "checkpoint", id, "module", plan.module)
-		if p.t.id.subtask == 0 {
-			p.t.at.obs().Swap(p.t.at.job.Name, p.node.Name, plan.module, id)
-		}
+		pause := p.t.aligned + time.Since(start)
+		p.t.log.Info("module swapped", "checkpoint", id, "module", plan.module, "pause", pause)
+		p.t.at.obs().Swap(p.t.at.job.Name, p.node.Name, p.t.id.subtask, plan.module, id, pause)
 	}
 	if upload == nil {
 		p.t.at.ack(ackMsg{task: p.t.id, checkpoint: id, alignment: p.t.aligned})

@@ -21,7 +21,7 @@ import (
 )
 
 // buildWeir builds this command into a temporary directory.
-func buildWeir(t *testing.T) string {
+func buildWeir(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "weir")
 	cmd := exec.Command("go", "build", "-o", bin, ".")

@@ -23,6 +23,7 @@ type metrics struct {
 	ckptAlign    *prometheus.GaugeVec
 	ckptLast     *prometheus.GaugeVec
 	swaps        *prometheus.CounterVec
+	swapPause    *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -41,8 +42,10 @@ func newMetrics() *metrics {
 		ckptAlign: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_alignment_seconds", Help: "Longest barrier alignment of the newest complete checkpoint."}, []string{"job"}),
 		ckptLast:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_last_id", Help: "Id of the newest complete checkpoint."}, []string{"job"}),
 		swaps:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_module_swaps_total", Help: "Hot swaps of an operator's module that reached their barrier."}, []string{"job", "operator", "module"}),
+		swapPause: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_module_swap_pause_seconds", Help: "How long a swap held an operator subtask's records back (alignment, snapshot, switch of instances).",
+			Buckets: prometheus.ExponentialBuckets(100e-6, 3, 10)}, []string{"job", "operator"}),
 	}
-	m.reg.MustRegister(m.recordsIn, m.recordsOut, m.errors, m.batchSeconds, m.blocked, m.ckptSeconds, m.ckptBytes, m.ckptAlign, m.ckptLast, m.swaps,
+	m.reg.MustRegister(m.recordsIn, m.recordsOut, m.errors, m.batchSeconds, m.blocked, m.ckptSeconds, m.ckptBytes, m.ckptAlign, m.ckptLast, m.swaps, m.swapPause,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +78,9 @@ func (m *metrics) Checkpoint(job string, id int64, d time.Duration, stateBytes i
 	m.ckptLast.WithLabelValues(job).Set(float64(id))
 }
 
-func (m *metrics) Swap(job, operator, module string, id int64) {
-	m.swaps.WithLabelValues(job, operator, module).Inc()
+func (m *metrics) Swap(job, operator string, subtask int, module string, id int64, pause time.Duration) {
+	if subtask == 0 {
+		m.swaps.WithLabelValues(job, operator, module).Inc()
+	}
+	m.swapPause.WithLabelValues(job, operator).Observe(pause.Seconds())
 }

@@ -23,7 +23,7 @@ import (
 
 // vcountModules builds testdata/vcount once and writes n versions of it
 // (versions 1..n, distinct bytes, see its doc) into dir.
-func vcountModules(t *testing.T, dir string, n int) []string {
+func vcountModules(t testing.TB, dir string, n int) []string {
 	t.Helper()
 	base := filepath.Join(dir, "vcount.wasm")
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", base, "./testdata/vcount")
@@ -55,7 +55,7 @@ func vcountModules(t *testing.T, dir string, n int) []string {
 
 // serverProc is a running `weir server`.
 type serverProc struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	dataDir string
 	addr    string
@@ -65,7 +65,7 @@ type serverProc struct {
 	extra   []string
 }
 
-func startServer(t *testing.T, bin, dataDir string, extra ...string) *serverProc {
+func startServer(t testing.TB, bin, dataDir string, extra ...string) *serverProc {
 	t.Helper()
 	s := &serverProc{t: t, bin: bin, dataDir: dataDir, extra: extra}
 	s.start()
