@@ -16,6 +16,8 @@ const (
 	ExportReserve = "weir_v1_reserve"
 	ExportProcess = "weir_v1_process"
 	ExportInit    = "weir_v1_init"
+	// ExportMigrate is the optional migrate step of a hot swap (ABI.md §3).
+	ExportMigrate = "weir_v1_migrate"
 	ExportMemory  = "memory"
 	// ExportInitialize is the WASI reactor initialiser, called first if present.
 	ExportInitialize = "_initialize"

@@ -29,6 +29,7 @@ type Module struct {
 	// batchLimits are the limits an emitted batch is validated against.
 	batchLimits abi.Limits
 	hasInit     bool // exports weir_v1_init
+	hasMigrate  bool // exports weir_v1_migrate
 	hasStart    bool // has a start function, exported as startExport by instrument
 }
 
@@ -112,6 +113,7 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte, lim Limits)
 		return nil, err
 	}
 	_, hasInit := compiled.ExportedFunctions()[abi.ExportInit]
+	_, hasMigrate := compiled.ExportedFunctions()[abi.ExportMigrate]
 	return &Module{
 		name:        name,
 		engine:      e,
@@ -120,6 +122,7 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte, lim Limits)
 		lim:         lim,
 		batchLimits: abi.Limits{MaxKeyBytes: lim.MaxKeyBytes, MaxValueBytes: lim.MaxValueBytes, MaxEntries: abi.MaxBatchEntries},
 		hasInit:     hasInit,
+		hasMigrate:  hasMigrate,
 		hasStart:    inst.hasStart,
 	}, nil
 }
@@ -181,6 +184,7 @@ var (
 		sig  signature
 	}{
 		{abi.ExportInit, signature{Params: []api.ValueType{i32, i32}, Results: []api.ValueType{i32}}},
+		{abi.ExportMigrate, signature{Params: []api.ValueType{i32, i32}, Results: []api.ValueType{i32}}},
 		{abi.ExportInitialize, signature{}},
 	}
 )

@@ -124,7 +124,7 @@ func TestLoadAccepts(t *testing.T) {
 		{module: "weir_v1", name: "emit", sig: wasmSig{[]byte{tI32, tI32, tI32}, []byte{tI32}}},
 		{module: "weir_v1", name: "log", sig: wasmSig{[]byte{tI32, tI32, tI32}, nil}},
 		{module: "wasi_snapshot_preview1", name: "fd_write", sig: wasmSig{[]byte{tI32, tI32, tI32, tI32}, []byte{tI32}}},
-	}, testExport{name: "weir_v1_migrate", sig: sigI32I32}, testExport{name: "helper", sig: sigNone}).encode()
+	}, testExport{name: "weir_v1_future", sig: sigI32I32}, testExport{name: "helper", sig: sigNone}).encode()
 	m, err := e.Load(context.Background(), "minimal", wasm, Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -211,4 +211,18 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// TestMigrateWithoutExport checks that a module without weir_v1_migrate
+// refuses a migrated swap with a reason.
+func TestMigrateWithoutExport(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	m, err := e.Load(context.Background(), "minimal", validModule(nil).encode(), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	op := newOperator(t, m, runtime.OperatorInfo{Name: "min"})
+	err = op.(runtime.Migrator).Migrate(context.Background(), "sha256:00")
+	wantSubstrings(t, errString(err), `module "minimal" does not export weir_v1_migrate: it has no migrate step`)
 }

@@ -167,29 +167,69 @@ func (in *instance) initialize(ctx context.Context) error {
 	if uint64(len(cfg)) > math.MaxUint32 {
 		return fmt.Errorf("operator %q subtask %d: configuration of %d bytes does not fit guest memory", o.info.Name, o.info.Subtask, len(cfg))
 	}
-	// NB: an empty configuration is passed as (0, 0) without a reserve call,
-	// so that a guest need not allocate for nothing.
+	return in.callWithInput(ctx, in.init, abi.ExportInit, "", cfg)
+}
+
+// callWithInput calls the export f (named export) as (ptr, len) with input
+// written into a reserved buffer and fails on a trap or a status other than
+// OK. An empty input is passed as (0, 0) without a reserve call, so that a
+// guest need not allocate for nothing. what, if not empty, is added to the
+// status error ("<export> <what> returned ...").
+func (in *instance) callWithInput(ctx context.Context, f api.Function, export, what string, input []byte) error {
+	o := in.op
 	var ptr uint32
-	if len(cfg) > 0 {
-		if err := in.reserveBuf(ctx, uint32(len(cfg))); err != nil {
+	if len(input) > 0 {
+		if err := in.reserveBuf(ctx, uint32(len(input))); err != nil {
 			return err
 		}
 		ptr = in.bufPtr
-		in.mem.Write(ptr, cfg) // INVARIANT: reserveBuf checked that [ptr, ptr+len) is in memory
+		in.mem.Write(ptr, input) // INVARIANT: reserveBuf checked that [ptr, ptr+len) is in memory
 	}
 	in.begin(nil, 0)
-	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(cfg))
-	err := in.call(ctx, in.init, in.stack[:])
-	if err != nil {
-		return o.callError(ctx, in, nil, err, abi.ExportInit)
+	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(input))
+	if err := in.call(ctx, f, in.stack[:]); err != nil {
+		return o.callError(ctx, in, nil, err, export)
 	}
 	if status := abi.Code(uint32(in.stack[0])); status != abi.OK {
+		if what != "" {
+			export += " " + what
+		}
 		return &runtime.OperatorError{
 			Operator: o.info.Name, Module: o.module.name, Subtask: o.info.Subtask, Entry: -1, Code: status,
-			Err: fmt.Errorf("%s returned %w", abi.ExportInit, in.statusError(status)),
+			Err: fmt.Errorf("%s returned %w", export, in.statusError(status)),
 		}
 	}
 	return nil
+}
+
+// live returns the operator's instance, making a fresh one after a trap or
+// a time-out.
+func (o *operator) live(ctx context.Context) (*instance, error) {
+	if o.inst == nil {
+		in, err := o.instantiate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		o.inst = in
+	}
+	return o.inst, nil
+}
+
+var _ runtime.Migrator = (*operator)(nil)
+
+// Migrate runs the guest's weir_v1_migrate with the id of the module this
+// instance takes over from (abi/ABI.md §3): a hot swap asked to migrate goes
+// ahead only if every new instance returns OK. A module without the export
+// has no migrate step, which refuses such a swap.
+func (o *operator) Migrate(ctx context.Context, from string) error {
+	if !o.module.hasMigrate {
+		return fmt.Errorf("module %q does not export %s: it has no migrate step (swap without migrate)", o.module.name, abi.ExportMigrate)
+	}
+	in, err := o.live(ctx)
+	if err != nil {
+		return err
+	}
+	return in.callWithInput(ctx, in.mod.ExportedFunction(abi.ExportMigrate), abi.ExportMigrate, "from "+from, []byte(from))
 }
 
 // Process runs one batch through the guest (abi/ABI.md §10 step 3). It fails
@@ -205,13 +245,9 @@ func (o *operator) Process(ctx context.Context, batch []byte, env runtime.Env) e
 	if len(batch) < abi.BatchHeaderSize || uint64(len(batch)) > math.MaxUint32 {
 		return fmt.Errorf("operator %q subtask %d: batch of %d bytes is not between the %d-byte header and 4 GiB", o.info.Name, o.info.Subtask, len(batch), abi.BatchHeaderSize)
 	}
-	in := o.inst
-	if in == nil {
-		var err error
-		if in, err = o.instantiate(ctx); err != nil {
-			return err
-		}
-		o.inst = in
+	in, err := o.live(ctx)
+	if err != nil {
+		return err
 	}
 	n := uint32(len(batch))
 	if n > in.bufCap {
@@ -222,7 +258,7 @@ func (o *operator) Process(ctx context.Context, batch []byte, env runtime.Env) e
 	in.mem.Write(in.bufPtr, batch) // INVARIANT: reserveBuf checked that the buffer is in memory
 	in.begin(env, uint32(abi.Count(batch)))
 	in.stack[0], in.stack[1] = uint64(in.bufPtr), uint64(n)
-	err := in.call(ctx, in.process, in.stack[:])
+	err = in.call(ctx, in.process, in.stack[:])
 	in.env = nil
 	if err != nil {
 		return o.callError(ctx, in, batch, err, abi.ExportProcess)

@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,17 +23,6 @@ import (
 
 // The API tests drive a real `weir server` process with the three protocols
 // it serves and with bad input of every kind.
-
-// h2cClient is an HTTP client that speaks HTTP/2 without TLS, as gRPC needs.
-func h2cClient() *http.Client {
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: &http.Transport{
-		Protocols:       &p,
-		TLSClientConfig: &tls.Config{},
-		DialContext:     (&net.Dialer{}).DialContext,
-	}}
-}
 
 // listAnswers is what one protocol saw: job ids, their states, module digests.
 type listAnswers struct {
@@ -89,7 +76,7 @@ func TestAPIProtocols(t *testing.T) {
 	}
 	for name, got := range map[string]listAnswers{
 		"connect+json": listWith(t, http.DefaultClient, s.url(), connect.WithProtoJSON()),
-		"grpc":         listWith(t, h2cClient(), s.url(), connect.WithGRPC()),
+		"grpc":         listWith(t, &http.Client{Transport: h2cTransport()}, s.url(), connect.WithGRPC()),
 		"grpc-web":     listWith(t, http.DefaultClient, s.url(), connect.WithGRPCWeb()),
 	} {
 		if !slices.Equal(got.jobs, want.jobs) || !slices.Equal(got.modules, want.modules) {
@@ -130,6 +117,10 @@ var (
 	forbiddenImport = slices.Concat(wasmMagic,
 		[]byte{1, 4, 1, 0x60, 0, 0},
 		[]byte{2, 11, 1, 3, 'e', 'n', 'v', 3, 'f', 'o', 'o', 0, 0})
+	// abiV2 imports weir_v2.foo: () -> (), a later ABI version.
+	abiV2 = slices.Concat(wasmMagic,
+		[]byte{1, 4, 1, 0x60, 0, 0},
+		[]byte{2, 15, 1, 7, 'w', 'e', 'i', 'r', '_', 'v', '2', 3, 'f', 'o', 'o', 0, 0})
 	// memoryBomb declares a memory of at least 5000 pages (312 MiB), above
 	// the default 256 MiB limit.
 	memoryBomb = slices.Concat(wasmMagic, []byte{5, 4, 1, 0, 0x88, 0x27})
@@ -145,7 +136,9 @@ func TestAPIBadInput(t *testing.T) {
 	}
 	bin := buildWeir(t)
 	dir := t.TempDir()
-	paths := vcountModules(t, dir, 1)
+	paths := vcountModules(t, dir, 2)
+	refuser := filepath.Join(dir, "vcount99.wasm")
+	patchVersion(t, paths[0], refuser, 99)
 	dataDir := filepath.Join(dir, "data")
 	s := startServer(t, bin, dataDir, "--max-module-size", "8MiB")
 
@@ -180,7 +173,7 @@ func TestAPIBadInput(t *testing.T) {
 
 	// An upload that says nothing of its size is cut off at the cap while
 	// it streams.
-	up := weirv1connect.NewModuleServiceClient(http.DefaultClient, s.url()).Upload(context.Background())
+	up := weirv1connect.NewModuleServiceClient(&http.Client{Transport: h2cTransport()}, s.url()).Upload(context.Background())
 	up.Send(&weirv1.UploadRequest{Part: &weirv1.UploadRequest_Header{Header: &weirv1.UploadHeader{Name: "streamed"}}})
 	chunk := make([]byte, 1<<20)
 	for i := 0; i < 64; i++ {
@@ -221,9 +214,16 @@ func TestAPIBadInput(t *testing.T) {
 	refused(exitNotFound, `no operator "nope"`, "job", "swap", id, "nope", "vcount")
 	refused(exitNotFound, "nope", "job", "swap", id, "count", "nope")
 	refused(exitRefused, "forbidden import env.foo", "job", "swap", id, "count", filepath.Join(dir, "imp.wasm"))
+	refused(exitRefused, "requires Weir ABI v2; this host serves v1", "job", "swap", id, "count", write("v2.wasm", abiV2))
+	refused(exitRefused, "v99 refuses to take over from sha256:", "job", "swap", id, "count", refuser, "--migrate")
 	refused(exitRefused, "used by", "module", "rm", "vcount")
 	if j, _ := s.getJob(id); j.State != "JOB_STATE_RUNNING" || len(j.ModuleHistory) > 1 {
 		t.Errorf("after refused swaps the job is %+v, want it running on its first module", j)
+	}
+	// A module whose migrate step accepts is swapped in.
+	s.mustCLI("job", "swap", id, "count", paths[1], "--migrate")
+	if j, _ := s.getJob(id); len(j.ModuleHistory) != 2 {
+		t.Errorf("after a migrated swap the module history is %+v, want 2 entries", j.ModuleHistory)
 	}
 
 	// Raw HTTP: traversal in the URL path, unknown routes.

@@ -98,6 +98,15 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(r)
 }
 
+// h2cTransport speaks HTTP/2 without TLS to http:// URLs.
+func h2cTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	t.Protocols = &p
+	return t
+}
+
 func (c clientFlags) client() (*client, error) {
 	switch c.output {
 	case "table", "json", "yaml":
@@ -112,6 +121,13 @@ func (c clientFlags) client() (*client, error) {
 		return nil, err
 	}
 	var rt http.RoundTripper = http.DefaultTransport
+	if strings.HasPrefix(c.server, "http://") {
+		// NB: HTTP/2 without TLS (prior knowledge), not HTTP/1.1: a server that
+		// refuses an upload mid-stream answers and resets the stream, and the
+		// client reads the answer; over HTTP/1.1 it has to close the connection,
+		// and the client may see only the broken connection, not the reason.
+		rt = h2cTransport()
+	}
 	if token != "" {
 		rt = bearer{token, rt}
 	}

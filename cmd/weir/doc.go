@@ -1,8 +1,12 @@
-// Command weir is Weir's one binary: it runs jobs and manages their snapshots.
+// Command weir is Weir's one binary: it runs jobs, serves the API, and is
+// the API's client.
 //
 //	weir run [flags] JOBSPEC             run a job in this process on the embedded defaults
 //	weir savepoint [flags] JOBSPEC DIR   write a portable savepoint of the job's last checkpoint
 //	weir checkpoints [flags] JOBSPEC     list the job's checkpoints
+//	weir server [flags]                  serve the weir.v1 API and run submitted jobs (server.go)
+//	weir module push|ls|get|rm ...       client commands against a server (client.go)
+//	weir job submit|ls|get|cancel|savepoint|rescale|swap|checkpoints ...
 //	weir version
 //
 // `weir run` keeps everything under a data directory (--data-dir, default

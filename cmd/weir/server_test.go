@@ -53,6 +53,24 @@ func vcountModules(t testing.TB, dir string, n int) []string {
 	return paths
 }
 
+// patchVersion writes the vcount module src as version v to dst.
+func patchVersion(t testing.TB, src, dst string, v int) {
+	t.Helper()
+	wasm, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := []byte("weir-vcount-version:")
+	at := bytes.Index(wasm, marker)
+	if at < 0 {
+		t.Fatalf("%s has no version marker", src)
+	}
+	copy(wasm[at+len(marker):], fmt.Sprintf("%02d", v))
+	if err := os.WriteFile(dst, wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // serverProc is a running `weir server`.
 type serverProc struct {
 	t       testing.TB

@@ -324,10 +324,10 @@ func (s *Server) jobMsg(ctx context.Context, j *jobRun) *weirv1.Job {
 	j.mu.Lock()
 	rec, x, job := j.rec, j.x, j.job
 	restarts := j.restarts
+	counts := j.lastCounts
 	j.mu.Unlock()
 	out := &weirv1.Job{Id: rec.ID, Name: rec.Name, State: jobStates[rec.State], Error: rec.Error, SubmittedUnixMs: rec.SubmittedUnixMs, Spec: rec.Spec}
 	var hist []runtime.ModuleChange
-	var counts map[string]int64
 	if x != nil {
 		p := x.Progress()
 		out.LastCheckpoint, out.LastCheckpointUnixMs = p.LastCheckpoint, p.LastCheckpointAt.UnixMilli()

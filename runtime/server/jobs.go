@@ -104,6 +104,9 @@ type jobRun struct {
 	limits   map[string]jobspec.ModuleLimits // per operator
 	op       sync.Mutex                      // serializes swap, rescale, cancel, savepoint
 	rates    rateMeter
+	// lastCounts are the records per node of the last execution that ended
+	// in this process, for Get of a job that is not running.
+	lastCounts map[string]int64
 }
 
 // New opens the server's records and resumes every job that was running.
@@ -345,7 +348,9 @@ func (s *Server) watch(j *jobRun, x *runtime.Execution, cancel context.CancelFun
 		break
 	}
 	res, err := x.Wait()
+	counts := x.Stats().Records()
 	j.mu.Lock()
+	j.lastCounts = counts
 	j.restarts += res.Restarts
 	if j.x == x {
 		j.x = nil

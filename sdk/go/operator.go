@@ -25,6 +25,12 @@ type Operator struct {
 	// operator's configuration (the job spec's config as JSON; may be empty).
 	// The slice is the operator's to keep. An error fails the instance.
 	Init func(config []byte) error
+	// Migrate, if set, is the module's migrate step: when a running job swaps
+	// an operator to this module and asks to migrate, it runs once on each new
+	// instance with the id (sha256 digest) of the module it replaces, before
+	// any record; an error refuses the swap and the job keeps the old module.
+	// It sees no state: the host keeps the state as it is (see abi/ABI.md §3).
+	Migrate func(from string) error
 	// Process runs for each record. It is required.
 	Process func(ctx *Context, r Record) error
 	// OnTimer runs for each fired timer. It is required once the operator sets

@@ -168,20 +168,46 @@ func process(p, n uint32) uint32 {
 	return fail(code, err.Error())
 }
 
-//go:wasmexport weir_v1_init
-func initialize(p, n uint32) uint32 {
+// exportInput returns the input [p, p+n) of export, what the input is: the bytes,
+// or the status an export returns when there is no operator or the input is
+// not within the reserved buffer.
+func exportInput(export, what string, p, n uint32) ([]byte, uint32, bool) {
 	if served == nil {
-		return fail(ErrorCode, "weir.Serve was not called: the module has no operator")
+		return nil, fail(ErrorCode, "weir.Serve was not called: the module has no operator"), false
 	}
 	b, ok := inputAt(p, n)
 	if !ok {
-		return fail(OutOfBounds, fmt.Sprintf("weir_v1_init: config [%d, %d+%d) is not within the buffer weir_v1_reserve returned", p, p, n))
+		return nil, fail(OutOfBounds, fmt.Sprintf("%s: %s [%d, %d+%d) is not within the buffer weir_v1_reserve returned", export, what, p, p, n)), false
+	}
+	return b, 0, true
+}
+
+//go:wasmexport weir_v1_init
+func initialize(p, n uint32) uint32 {
+	b, code, ok := exportInput("weir_v1_init", "config", p, n)
+	if !ok {
+		return code
 	}
 	if served.op.Init == nil {
 		return 0
 	}
 	if err := served.op.Init(append([]byte(nil), b...)); err != nil {
 		return fail(CodeOf(err), "Operator.Init: "+err.Error())
+	}
+	return 0
+}
+
+//go:wasmexport weir_v1_migrate
+func migrate(p, n uint32) uint32 {
+	b, code, ok := exportInput("weir_v1_migrate", "module id", p, n)
+	if !ok {
+		return code
+	}
+	if served.op.Migrate == nil {
+		return fail(ErrorCode, "the operator has no migrate step (Operator.Migrate is nil)")
+	}
+	if err := served.op.Migrate(string(b)); err != nil {
+		return fail(CodeOf(err), "Operator.Migrate: "+err.Error())
 	}
 	return 0
 }

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 
 	weir "github.com/weirstream/weir/sdk/go"
@@ -27,7 +28,13 @@ func init() {
 	if v%2 == 0 {
 		f = 10
 	}
-	weir.Serve(weir.Operator{Process: func(ctx *weir.Context, r weir.Record) error {
+	weir.Serve(weir.Operator{Migrate: func(from string) error {
+		// Versions 90 and up refuse to take over: the tests' refused migration.
+		if v >= 90 {
+			return errors.New("v" + version + " refuses to take over from " + from)
+		}
+		return nil
+	}, Process: func(ctx *weir.Context, r weir.Record) error {
 		n, _, err := counts.Get(ctx)
 		if err != nil {
 			return err
