@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building the non-Go Wasm guests needs, from Debian's packages:
 # rustc with the wasm32 standard library (Rust 1.63 on Debian 12), clang and lld
-# for C guests. Idempotent: it installs only what is missing, and does nothing
+# for C guests, and Chromium for the dashboard's browser test (driven headless
+# over the DevTools protocol; no browser download). Idempotent: it installs only what is missing, and does nothing
 # when everything is there. Go guests need nothing but Go.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ need=()
 ls /usr/lib/rustlib/wasm32-unknown-unknown/lib/libstd-*.rlib >/dev/null 2>&1 || need+=(libstd-rust-dev-wasm32)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 command -v wasm-ld >/dev/null 2>&1 || [ -x /usr/bin/wasm-ld-14 ] || need+=(lld)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

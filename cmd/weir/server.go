@@ -19,6 +19,7 @@ import (
 	"github.com/weirstream/weir/runtime"
 	"github.com/weirstream/weir/runtime/jobspec"
 	"github.com/weirstream/weir/runtime/server"
+	"github.com/weirstream/weir/runtime/server/dashboard"
 )
 
 // hostLoader is the server's ModuleLoader: the Wasm host engine.
@@ -119,7 +120,11 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // gRPC without TLS (h2c)
 	hs := &http.Server{
-		Handler:           srv.Handler(server.HandlerOptions{Token: token, Extra: map[string]http.Handler{"/metrics": metrics.handler()}}),
+		Handler: srv.Handler(server.HandlerOptions{Token: token, Extra: map[string]http.Handler{
+			"/metrics": metrics.handler(),
+			"/ui/":     dashboard.Handler(),
+			"/{$}":     http.RedirectHandler("/ui/", http.StatusSeeOther),
+		}}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,

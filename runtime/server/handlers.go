@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,15 +48,62 @@ func (s *Server) Handler(opts HandlerOptions) http.Handler {
 		return mux
 	}
 	want := []byte("Bearer " + opts.Token)
+	authorized := func(r *http.Request) bool {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) == 1 {
+			return true
+		}
+		// The dashboard's browser session: the cookie /ui/login sets.
+		c, err := r.Cookie(tokenCookie)
+		return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(opts.Token)) == 1
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		if r.URL.Path == loginPath {
+			login(w, r, opts.Token)
+			return
+		}
+		if !authorized(r) {
+			if r.Method == http.MethodGet && (r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/ui/")) {
+				http.Redirect(w, r, loginPath, http.StatusSeeOther)
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="weir"`)
 			http.Error(w, "missing or wrong bearer token (set WEIR_TOKEN or --token-file)", http.StatusUnauthorized)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// The dashboard's login: a form that posts the token, which comes back as an
+// HttpOnly, SameSite=Strict cookie that the token check accepts beside the
+// Authorization header. NB: SameSite=Strict and the API's JSON content type
+// (which a cross-site form cannot send without a CORS preflight the server
+// never answers) keep other sites from using the cookie.
+const (
+	loginPath   = "/ui/login"
+	tokenCookie = "weir_token"
+)
+
+func login(w http.ResponseWriter, r *http.Request, token string) {
+	msg := ""
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+		got := r.PostFormValue("token")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 {
+			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+		msg = `<p class="error">Wrong token.</p>`
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Weir: sign in</title></head>
+<body style="font-family: sans-serif; margin: 4em auto; max-width: 24em">
+<h1>Weir</h1>%s
+<form method="post" action="%s"><label>Token <input type="password" name="token" id="token" autofocus></label>
+<button type="submit" id="signin">Sign in</button></form>
+<p>The server's bearer token (its --token-file or WEIR_TOKEN).</p></body></html>`, msg, loginPath)
 }
 
 // connectErr maps the server's errors to Connect codes.
@@ -370,11 +418,21 @@ func (s *Server) jobMsg(ctx context.Context, j *jobRun) *weirv1.Job {
 			if mod == "" {
 				mod = n.Module
 			}
-			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "operator", Parallelism: int32(n.Parallelism), Module: mod, Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name)})
+			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "operator", Parallelism: int32(n.Parallelism), Module: mod, Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name), Inputs: inputNames(n.Inputs)})
 		}
 		for _, n := range job.Sinks {
-			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "sink", Parallelism: int32(n.Parallelism), Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name)})
+			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "sink", Parallelism: int32(n.Parallelism), Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name), Inputs: inputNames(n.Inputs)})
 		}
 	}
 	return out
+}
+
+func inputNames(in []runtime.Input) []string {
+	names := make([]string, 0, len(in))
+	for _, i := range in {
+		if !slices.Contains(names, i.From) {
+			names = append(names, i.From)
+		}
+	}
+	return names
 }

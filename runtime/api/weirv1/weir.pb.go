@@ -757,8 +757,10 @@ type Node struct {
 	Records int64 `protobuf:"varint,5,opt,name=records,proto3" json:"records,omitempty"`
 	// records_per_second over the last few seconds.
 	RecordsPerSecond float64 `protobuf:"fixed64,6,opt,name=records_per_second,json=recordsPerSecond,proto3" json:"records_per_second,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// inputs: the names of the nodes this one reads from (none for a source).
+	Inputs        []string `protobuf:"bytes,7,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -831,6 +833,13 @@ func (x *Node) GetRecordsPerSecond() float64 {
 		return x.RecordsPerSecond
 	}
 	return 0
+}
+
+func (x *Node) GetInputs() []string {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
 }
 
 type ModuleChange struct {
@@ -1651,14 +1660,15 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\brestarts\x18\t \x01(\x05R\brestarts\x12<\n" +
 	"\x0emodule_history\x18\n" +
 	" \x03(\v2\x15.weir.v1.ModuleChangeR\rmoduleHistory\x12\x12\n" +
-	"\x04spec\x18\v \x01(\tR\x04spec\"\xb0\x01\n" +
+	"\x04spec\x18\v \x01(\tR\x04spec\"\xc8\x01\n" +
 	"\x04Node\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12 \n" +
 	"\vparallelism\x18\x03 \x01(\x05R\vparallelism\x12\x16\n" +
 	"\x06module\x18\x04 \x01(\tR\x06module\x12\x18\n" +
 	"\arecords\x18\x05 \x01(\x03R\arecords\x12,\n" +
-	"\x12records_per_second\x18\x06 \x01(\x01R\x10recordsPerSecond\"\x8d\x01\n" +
+	"\x12records_per_second\x18\x06 \x01(\x01R\x10recordsPerSecond\x12\x16\n" +
+	"\x06inputs\x18\a \x03(\tR\x06inputs\"\x8d\x01\n" +
 	"\fModuleChange\x12\x1a\n" +
 	"\boperator\x18\x01 \x01(\tR\boperator\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12'\n" +

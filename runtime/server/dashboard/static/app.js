@@ -1,0 +1,247 @@
+// The Weir dashboard: a client of the weir.v1 API in its Connect JSON form.
+// Every string from the server goes into the page as text (textContent), never
+// as HTML.
+"use strict";
+
+const PAGE_SIZE = 50; // rows per page of long tables
+
+// call invokes one unary RPC and returns its JSON answer, or throws an Error
+// with the server's message.
+async function call(service, method, body) {
+  const res = await fetch(`/weir.v1.${service}/${method}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body || {}),
+    credentials: "same-origin",
+  });
+  if (res.status === 401) {
+    window.location = "/ui/login";
+    throw new Error("not signed in");
+  }
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    throw new Error(data.message || `${method}: HTTP ${res.status}`);
+  }
+  return data;
+}
+
+// el makes an element with attributes and children (strings become text).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function svgEl(tag, attrs, ...children) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+function table(id, headers, rows) {
+  return el("table", { id },
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows));
+}
+
+const stateName = (s) => (s || "JOB_STATE_UNSPECIFIED").replace("JOB_STATE_", "").toLowerCase();
+const time = (ms) => (ms && Number(ms) > 0 ? new Date(Number(ms)).toISOString().replace(".000", "") : "-");
+const shortDigest = (d) => (d ? d.slice(0, 19) : "");
+
+function duration(ms) {
+  let s = Math.max(0, Math.floor(ms / 1000));
+  const parts = [];
+  for (const [unit, n] of [["d", 86400], ["h", 3600], ["m", 60]]) {
+    if (s >= n) { parts.push(Math.floor(s / n) + unit); s %= n; }
+  }
+  parts.push(s + "s");
+  return parts.slice(0, 2).join(" ");
+}
+
+function setStatus(msg, isError) {
+  const s = document.getElementById("status");
+  s.textContent = msg;
+  s.className = "status" + (isError ? " error" : "");
+}
+
+// pager renders page links for n rows; page is 0-based.
+function pager(n, page, go) {
+  const pages = Math.ceil(n / PAGE_SIZE);
+  if (pages <= 1) return null;
+  return el("div", { class: "pager" },
+    el("button", { id: "prev", onclick: () => go(page - 1), ...(page === 0 ? { disabled: "" } : {}) }, "‹ prev"),
+    ` page ${page + 1} of ${pages} `,
+    el("button", { id: "next", onclick: () => go(page + 1), ...(page >= pages - 1 ? { disabled: "" } : {}) }, "next ›"));
+}
+
+// Views. Each returns the content of <main>; the router re-renders the current
+// view every second.
+const views = {
+  async jobs(_, state) {
+    const res = await call("JobService", "List");
+    let jobs = res.jobs || [];
+    const filter = state.filter || "";
+    if (filter) jobs = jobs.filter((j) => j.id.includes(filter) || j.name.includes(filter) || stateName(j.state).includes(filter));
+    const page = Math.min(state.page || 0, Math.max(0, Math.ceil(jobs.length / PAGE_SIZE) - 1));
+    const now = Date.now();
+    const rows = jobs.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map((j) =>
+      el("tr", { "data-job": j.id },
+        el("td", {}, el("a", { href: `#/jobs/${encodeURIComponent(j.id)}` }, j.id)),
+        el("td", {}, j.name),
+        el("td", { class: `state state-${stateName(j.state)}` }, stateName(j.state)),
+        el("td", {}, j.state === "JOB_STATE_RUNNING" ? duration(now - Number(j.submittedUnixMs)) : "-"),
+        el("td", { class: "num" }, Math.max(0, ...(j.nodes || []).map((n) => n.parallelism || 0))),
+        el("td", { class: "num" }, j.lastCheckpoint || 0),
+        el("td", { class: "num" }, j.restarts || 0)));
+    const input = el("input", { id: "filter", placeholder: "filter by id, name or state", value: filter });
+    input.addEventListener("input", () => { state.filter = input.value; state.page = 0; });
+    return [
+      el("h2", {}, `Jobs (${jobs.length})`), input,
+      table("jobs", ["Id", "Name", "State", "Uptime", "Parallelism", "Checkpoint", "Restarts"], rows),
+      pager(jobs.length, page, (p) => { state.page = p; render(); }),
+    ];
+  },
+
+  async job(id, state) {
+    const [j, cps] = await Promise.all([
+      call("JobService", "Get", { id }),
+      call("JobService", "ListCheckpoints", { id }),
+    ]);
+    const nodes = j.nodes || [];
+    const rows = nodes.map((n) =>
+      el("tr", { "data-node": n.name },
+        el("td", {}, n.name), el("td", {}, n.kind),
+        el("td", { class: "num" }, n.parallelism),
+        el("td", { class: "num records" }, n.records || 0),
+        el("td", { class: "num rate" }, Math.round(n.recordsPerSecond || 0)),
+        el("td", {}, el("code", { title: n.module || "" }, shortDigest(n.module)))));
+    const hist = (j.moduleHistory || []).map((h) =>
+      el("tr", {}, el("td", {}, h.operator), el("td", { class: "num" }, h.fromCheckpoint || 0), el("td", {}, time(h.timeUnixMs)), el("td", {}, el("code", {}, h.module))));
+    const checkpoints = cps.checkpoints || []; // newest first
+    const page = state.page || 0;
+    const cpRows = checkpoints.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map((c) =>
+      el("tr", { "data-checkpoint": c.id },
+        el("td", { class: "num" }, c.id), el("td", {}, time(c.timeUnixMs)), el("td", {}, c.finished ? "yes" : ""),
+        el("td", {}, Object.entries(c.modules || {}).map(([op, m]) => `${op}=${shortDigest(m)}`).join(" "))));
+    const button = el("button", { id: "savepoint", onclick: async () => {
+      button.disabled = true;
+      state.savepoint = "taking a savepoint…";
+      render();
+      try {
+        const sp = await call("JobService", "TriggerSavepoint", { id });
+        state.savepoint = `savepoint ${sp.id} of checkpoint ${sp.checkpoint}`;
+        state.savepointCheckpoint = sp.checkpoint;
+      } catch (e) {
+        state.savepoint = `savepoint failed: ${e.message}`;
+      }
+      render();
+    } }, "Trigger savepoint");
+    if (j.state !== "JOB_STATE_RUNNING") button.disabled = true;
+    return [
+      el("h2", {}, `Job ${j.id} `, el("span", { id: "job-state", class: `state-${stateName(j.state)}` }, stateName(j.state))),
+      el("p", {}, `name ${j.name} · submitted ${time(j.submittedUnixMs)} · newest checkpoint ${j.lastCheckpoint || 0} · restarts ${j.restarts || 0}`),
+      j.error ? el("p", { class: "error", id: "job-error" }, j.error) : null,
+      graph(nodes),
+      table("nodes", ["Node", "Kind", "Parallelism", "Records", "Records/s", "Module"], rows),
+      el("h2", {}, "Module history"),
+      table("history", ["Operator", "From checkpoint", "Time", "Module"], hist),
+      el("h2", {}, "Checkpoints"),
+      el("p", {}, button, " ", el("span", { id: "savepoint-result" }, state.savepoint || "")),
+      table("checkpoints", ["Checkpoint", "Time", "Finished", "Modules"], cpRows),
+      pager(checkpoints.length, page, (p) => { state.page = p; render(); }),
+    ];
+  },
+
+  async modules() {
+    const res = await call("ModuleService", "List");
+    const rows = (res.modules || []).map((m) =>
+      el("tr", { "data-module": m.digest },
+        el("td", {}, (m.names || []).join(", ")), el("td", {}, el("code", {}, m.digest)),
+        el("td", { class: "num" }, m.sizeBytes), el("td", { class: "num" }, `v${m.abiVersion}`),
+        el("td", {}, time(m.createdUnixMs)),
+        el("td", {}, (m.usedBy || []).map((id) => el("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id, " ")))));
+    return [el("h2", {}, `Modules (${rows.length})`), table("modules", ["Names", "Digest", "Bytes", "ABI", "Uploaded", "Used by"], rows)];
+  },
+};
+
+// graph draws the job's nodes in columns by depth, with an arrow per input.
+function graph(nodes) {
+  const depth = {};
+  const byName = Object.fromEntries(nodes.map((n) => [n.name, n]));
+  const depthOf = (n, seen = new Set()) => {
+    if (depth[n.name] !== undefined) return depth[n.name];
+    if (seen.has(n.name)) return 0;
+    seen.add(n.name);
+    const ins = (n.inputs || []).filter((i) => byName[i]);
+    depth[n.name] = ins.length ? 1 + Math.max(...ins.map((i) => depthOf(byName[i], seen))) : 0;
+    return depth[n.name];
+  };
+  nodes.forEach((n) => depthOf(n));
+  const cols = {};
+  const pos = {};
+  const W = 170, H = 54, GX = 60, GY = 20;
+  for (const n of nodes) {
+    const d = depth[n.name];
+    cols[d] = (cols[d] || 0) + 1;
+    pos[n.name] = { x: 10 + d * (W + GX), y: 10 + (cols[d] - 1) * (H + GY) };
+  }
+  const width = 20 + (Math.max(0, ...Object.values(depth)) + 1) * (W + GX);
+  const height = 20 + Math.max(1, ...Object.values(cols)) * (H + GY);
+  const svg = svgEl("svg", { id: "graph", width, height, viewBox: `0 0 ${width} ${height}` },
+    svgEl("defs", {}, svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto" },
+      svgEl("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#7d8a99" }))));
+  for (const n of nodes) {
+    for (const i of n.inputs || []) {
+      if (!pos[i]) continue;
+      const a = pos[i], b = pos[n.name];
+      svg.append(svgEl("path", { class: "edge", d: `M ${a.x + W} ${a.y + H / 2} C ${a.x + W + GX / 2} ${a.y + H / 2}, ${b.x - GX / 2} ${b.y + H / 2}, ${b.x} ${b.y + H / 2}` }));
+    }
+  }
+  for (const n of nodes) {
+    const p = pos[n.name];
+    svg.append(svgEl("g", { class: "node", "data-node": n.name, transform: `translate(${p.x},${p.y})` },
+      svgEl("rect", { width: W, height: H }),
+      svgEl("text", { x: 8, y: 18 }, `${n.name} (${n.kind} ×${n.parallelism})`),
+      svgEl("text", { x: 8, y: 36 }, `${n.records || 0} records`),
+      svgEl("text", { x: 8, y: 50 }, `${Math.round(n.recordsPerSecond || 0)}/s`)));
+  }
+  return svg;
+}
+
+// The router: #/jobs, #/jobs/<id>, #/modules.
+const viewState = {};
+let rendering = false;
+
+async function render() {
+  if (rendering) return;
+  rendering = true;
+  const [, view, arg] = (window.location.hash || "#/jobs").split("/");
+  const name = view === "jobs" && arg ? "job" : views[view] ? view : "jobs";
+  const key = `${name}/${arg || ""}`;
+  const state = (viewState[key] = viewState[key] || {});
+  try {
+    const content = await views[name](arg ? decodeURIComponent(arg) : undefined, state);
+    const main = document.getElementById("main");
+    const focused = document.activeElement && document.activeElement.id;
+    main.replaceChildren(...[content].flat().filter(Boolean));
+    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+    setStatus(`updated ${new Date().toLocaleTimeString()}`, false);
+  } catch (e) {
+    setStatus(e.message, true);
+  } finally {
+    rendering = false;
+  }
+}
+
+window.addEventListener("hashchange", render);
+render();
+setInterval(render, 1000);
