@@ -428,14 +428,18 @@ func (c *client) checkpoints(ctx context.Context, id string, stdout io.Writer) e
 		return apiError(err)
 	}
 	return c.print(stdout, res.Msg, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "CHECKPOINT\tTIME\tFINISHED\tMODULES")
+		fmt.Fprintln(w, "CHECKPOINT\tTIME\tDURATION\tSTATE BYTES\tALIGNMENT\tFINISHED\tMODULES")
 		for _, cp := range res.Msg.Checkpoints {
 			var mods []string
 			for op, m := range cp.Modules {
 				mods = append(mods, op+"="+shortDigest(m))
 			}
 			sort.Strings(mods)
-			fmt.Fprintf(w, "%d\t%s\t%v\t%s\n", cp.Id, unixMs(cp.TimeUnixMs), cp.Finished, strings.Join(mods, " "))
+			dur, size, align := "-", "-", "-"
+			if cp.DurationMs > 0 {
+				dur, size, align = fmt.Sprintf("%d ms", cp.DurationMs), strconv.FormatInt(cp.StateBytes, 10), fmt.Sprintf("%d ms", cp.AlignmentMs)
+			}
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%v\t%s\n", cp.Id, unixMs(cp.TimeUnixMs), dur, size, align, cp.Finished, strings.Join(mods, " "))
 		}
 	})
 }

@@ -143,6 +143,9 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("savepoint result %q", result)
 	}
 	run("checkpoint of the savepoint", chromedp.WaitVisible(css(fmt.Sprintf(`#checkpoints tr[data-checkpoint="%s"]`, m[1]))), shot("job"))
+	if d := text("checkpoint duration", fmt.Sprintf(`#checkpoints tr[data-checkpoint="%s"] td:nth-child(3)`, m[1])); !strings.HasSuffix(d, " ms") {
+		t.Errorf("checkpoint %s: duration %q, want milliseconds", m[1], d)
+	}
 
 	// A swap from the CLI shows up in the module history.
 	s.mustCLI(auth("job", "swap", id, "count", paths[1])...)

@@ -296,13 +296,20 @@ func (js *jobService) ListCheckpoints(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, connectErr(err)
 	}
+	j.mu.Lock()
+	stats := j.stats
+	j.mu.Unlock()
 	out := &weirv1.ListCheckpointsResponse{}
 	for _, id := range ids {
 		m, err := runtime.ReadManifest(ctx, store, runtime.ManifestObject(id))
 		if err != nil {
 			continue // removed by garbage collection meanwhile, or corrupt
 		}
-		out.Checkpoints = append(out.Checkpoints, &weirv1.Checkpoint{Id: id, TimeUnixMs: m.TimeUnixMs, Finished: m.Finished, Modules: m.LiveModules()})
+		c := &weirv1.Checkpoint{Id: id, TimeUnixMs: m.TimeUnixMs, Finished: m.Finished, Modules: m.LiveModules()}
+		if st, ok := stats.checkpoint(id); ok {
+			c.DurationMs, c.StateBytes, c.AlignmentMs = st.duration.Milliseconds(), st.stateBytes, st.alignment.Milliseconds()
+		}
+		out.Checkpoints = append(out.Checkpoints, c)
 	}
 	return connect.NewResponse(out), nil
 }
@@ -372,7 +379,7 @@ func (s *Server) jobMsg(ctx context.Context, j *jobRun) *weirv1.Job {
 	j.mu.Lock()
 	rec, x, job := j.rec, j.x, j.job
 	restarts := j.restarts
-	counts := j.lastCounts
+	counts, stats := j.lastCounts, j.stats
 	j.mu.Unlock()
 	out := &weirv1.Job{Id: rec.ID, Name: rec.Name, State: jobStates[rec.State], Error: rec.Error, SubmittedUnixMs: rec.SubmittedUnixMs, Spec: rec.Spec}
 	var hist []runtime.ModuleChange
@@ -410,18 +417,23 @@ func (s *Server) jobMsg(ctx context.Context, j *jobRun) *weirv1.Job {
 		live[c.Operator] = c.Module
 	}
 	if job != nil {
+		node := func(name, kind string, p int, module string, inputs []runtime.Input) *weirv1.Node {
+			n := &weirv1.Node{Name: name, Kind: kind, Parallelism: int32(p), Module: module, Records: counts[name], RecordsPerSecond: j.rates.rate(name), Inputs: inputNames(inputs)}
+			n.BackpressureRatio, n.Failures = stats.node(name)
+			return n
+		}
 		for _, n := range job.Sources {
-			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "source", Parallelism: int32(n.Parallelism), Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name)})
+			out.Nodes = append(out.Nodes, node(n.Name, "source", n.Parallelism, "", nil))
 		}
 		for _, n := range job.Operators {
 			mod := live[n.Name]
 			if mod == "" {
 				mod = n.Module
 			}
-			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "operator", Parallelism: int32(n.Parallelism), Module: mod, Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name), Inputs: inputNames(n.Inputs)})
+			out.Nodes = append(out.Nodes, node(n.Name, "operator", n.Parallelism, mod, n.Inputs))
 		}
 		for _, n := range job.Sinks {
-			out.Nodes = append(out.Nodes, &weirv1.Node{Name: n.Name, Kind: "sink", Parallelism: int32(n.Parallelism), Records: counts[n.Name], RecordsPerSecond: j.rates.rate(n.Name), Inputs: inputNames(n.Inputs)})
+			out.Nodes = append(out.Nodes, node(n.Name, "sink", n.Parallelism, "", n.Inputs))
 		}
 	}
 	return out

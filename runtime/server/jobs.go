@@ -104,6 +104,7 @@ type jobRun struct {
 	limits   map[string]jobspec.ModuleLimits // per operator
 	op       sync.Mutex                      // serializes swap, rescale, cancel, savepoint
 	rates    rateMeter
+	stats    *jobStats // set by start; kept across executions
 	// lastCounts are the records per node of the last execution that ended
 	// in this process, for Get of a job that is not running.
 	lastCounts map[string]int64
@@ -311,10 +312,14 @@ func (s *Server) start(j *jobRun) error {
 	}
 	j.mu.Lock()
 	j.limits = limits
+	if j.stats == nil {
+		j.stats = newJobStats()
+	}
+	obs := jobObserver{next: s.cfg.Observer, stats: j.stats}
 	j.mu.Unlock()
 	cfg := runtime.Config{
 		Store: store, State: s.cfg.State, WorkDir: filepath.Join(s.jobDir(rec.ID), "work"),
-		StateCacheBytes: s.cfg.StateCacheBytes, Modules: resolver{s, j}, Observer: s.cfg.Observer,
+		StateCacheBytes: s.cfg.StateCacheBytes, Modules: resolver{s, j}, Observer: obs,
 		Logger: s.log.With("job", rec.ID), Clock: s.cfg.Clock,
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -338,10 +343,15 @@ func (s *Server) watch(j *jobRun, x *runtime.Execution, cancel context.CancelFun
 	defer cancel()
 	t := time.NewTicker(rateInterval)
 	defer t.Stop()
+	j.mu.Lock()
+	par := parallelismOf(j.job)
+	j.mu.Unlock()
 	for {
 		select {
 		case <-t.C:
-			j.rates.sample(x.Stats().Records(), time.Now())
+			now := time.Now()
+			j.rates.sample(x.Stats().Records(), now)
+			j.stats.sample(par, now)
 			continue
 		case <-x.Done():
 		}
@@ -643,6 +653,23 @@ func (s *Server) usedBy(digest string) []string {
 		j.mu.Unlock()
 	}
 	return out
+}
+
+func parallelismOf(job *runtime.Job) map[string]int {
+	par := map[string]int{}
+	if job == nil {
+		return par
+	}
+	for _, n := range job.Sources {
+		par[n.Name] = n.Parallelism
+	}
+	for _, n := range job.Operators {
+		par[n.Name] = n.Parallelism
+	}
+	for _, n := range job.Sinks {
+		par[n.Name] = n.Parallelism
+	}
+	return par
 }
 
 // rateInterval is how often a job's record counters are sampled for rates.

@@ -758,7 +758,13 @@ type Node struct {
 	// records_per_second over the last few seconds.
 	RecordsPerSecond float64 `protobuf:"fixed64,6,opt,name=records_per_second,json=recordsPerSecond,proto3" json:"records_per_second,omitempty"`
 	// inputs: the names of the nodes this one reads from (none for a source).
-	Inputs        []string `protobuf:"bytes,7,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Inputs []string `protobuf:"bytes,7,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	// backpressure_ratio: the share of the last few seconds that the node's
+	// subtasks spent waiting for room downstream (0..1, averaged over subtasks).
+	BackpressureRatio float64 `protobuf:"fixed64,8,opt,name=backpressure_ratio,json=backpressureRatio,proto3" json:"backpressure_ratio,omitempty"`
+	// failures: batches of the node that failed (each restarts the job), since
+	// the server started the job.
+	Failures      int64 `protobuf:"varint,9,opt,name=failures,proto3" json:"failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -840,6 +846,20 @@ func (x *Node) GetInputs() []string {
 		return x.Inputs
 	}
 	return nil
+}
+
+func (x *Node) GetBackpressureRatio() float64 {
+	if x != nil {
+		return x.BackpressureRatio
+	}
+	return 0
+}
+
+func (x *Node) GetFailures() int64 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
 }
 
 type ModuleChange struct {
@@ -1347,7 +1367,14 @@ type Checkpoint struct {
 	TimeUnixMs int64                  `protobuf:"varint,2,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
 	Finished   bool                   `protobuf:"varint,3,opt,name=finished,proto3" json:"finished,omitempty"`
 	// modules: the module each operator runs after this checkpoint.
-	Modules       map[string]string `protobuf:"bytes,4,rep,name=modules,proto3" json:"modules,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Modules map[string]string `protobuf:"bytes,4,rep,name=modules,proto3" json:"modules,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// duration_ms: from the checkpoint's trigger to its completion; state_bytes:
+	// the state files its handles reference; alignment_ms: the longest time a
+	// subtask held back inputs for its barrier. 0 when the checkpoint completed
+	// before this server process started the job.
+	DurationMs    int64 `protobuf:"varint,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	StateBytes    int64 `protobuf:"varint,6,opt,name=state_bytes,json=stateBytes,proto3" json:"state_bytes,omitempty"`
+	AlignmentMs   int64 `protobuf:"varint,7,opt,name=alignment_ms,json=alignmentMs,proto3" json:"alignment_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1408,6 +1435,27 @@ func (x *Checkpoint) GetModules() map[string]string {
 		return x.Modules
 	}
 	return nil
+}
+
+func (x *Checkpoint) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *Checkpoint) GetStateBytes() int64 {
+	if x != nil {
+		return x.StateBytes
+	}
+	return 0
+}
+
+func (x *Checkpoint) GetAlignmentMs() int64 {
+	if x != nil {
+		return x.AlignmentMs
+	}
+	return 0
 }
 
 type RescaleJobRequest struct {
@@ -1660,7 +1708,7 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\brestarts\x18\t \x01(\x05R\brestarts\x12<\n" +
 	"\x0emodule_history\x18\n" +
 	" \x03(\v2\x15.weir.v1.ModuleChangeR\rmoduleHistory\x12\x12\n" +
-	"\x04spec\x18\v \x01(\tR\x04spec\"\xc8\x01\n" +
+	"\x04spec\x18\v \x01(\tR\x04spec\"\x93\x02\n" +
 	"\x04Node\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12 \n" +
@@ -1668,7 +1716,9 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x06module\x18\x04 \x01(\tR\x06module\x12\x18\n" +
 	"\arecords\x18\x05 \x01(\x03R\arecords\x12,\n" +
 	"\x12records_per_second\x18\x06 \x01(\x01R\x10recordsPerSecond\x12\x16\n" +
-	"\x06inputs\x18\a \x03(\tR\x06inputs\"\x8d\x01\n" +
+	"\x06inputs\x18\a \x03(\tR\x06inputs\x12-\n" +
+	"\x12backpressure_ratio\x18\b \x01(\x01R\x11backpressureRatio\x12\x1a\n" +
+	"\bfailures\x18\t \x01(\x03R\bfailures\"\x8d\x01\n" +
 	"\fModuleChange\x12\x1a\n" +
 	"\boperator\x18\x01 \x01(\tR\boperator\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12'\n" +
@@ -1699,14 +1749,19 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x16ListCheckpointsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
 	"\x17ListCheckpointsResponse\x125\n" +
-	"\vcheckpoints\x18\x01 \x03(\v2\x13.weir.v1.CheckpointR\vcheckpoints\"\xd2\x01\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2\x13.weir.v1.CheckpointR\vcheckpoints\"\xb7\x02\n" +
 	"\n" +
 	"Checkpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12 \n" +
 	"\ftime_unix_ms\x18\x02 \x01(\x03R\n" +
 	"timeUnixMs\x12\x1a\n" +
 	"\bfinished\x18\x03 \x01(\bR\bfinished\x12:\n" +
-	"\amodules\x18\x04 \x03(\v2 .weir.v1.Checkpoint.ModulesEntryR\amodules\x1a:\n" +
+	"\amodules\x18\x04 \x03(\v2 .weir.v1.Checkpoint.ModulesEntryR\amodules\x12\x1f\n" +
+	"\vduration_ms\x18\x05 \x01(\x03R\n" +
+	"durationMs\x12\x1f\n" +
+	"\vstate_bytes\x18\x06 \x01(\x03R\n" +
+	"stateBytes\x12!\n" +
+	"\falignment_ms\x18\a \x01(\x03R\valignmentMs\x1a:\n" +
 	"\fModulesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"^\n" +

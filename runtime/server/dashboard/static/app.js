@@ -55,6 +55,13 @@ function table(id, headers, rows) {
 
 const stateName = (s) => (s || "JOB_STATE_UNSPECIFIED").replace("JOB_STATE_", "").toLowerCase();
 const time = (ms) => (ms && Number(ms) > 0 ? new Date(Number(ms)).toISOString().replace(".000", "") : "-");
+const percent = (r) => `${Math.round((r || 0) * 100)} %`;
+const bytes = (n) => {
+  n = Number(n || 0);
+  if (!n) return "-";
+  for (const [unit, k] of [["GiB", 1 << 30], ["MiB", 1 << 20], ["KiB", 1 << 10]]) if (n >= k) return `${(n / k).toFixed(1)} ${unit}`;
+  return `${n} B`;
+};
 const shortDigest = (d) => (d ? d.slice(0, 19) : "");
 
 function duration(ms) {
@@ -123,6 +130,8 @@ const views = {
         el("td", { class: "num" }, n.parallelism),
         el("td", { class: "num records" }, n.records || 0),
         el("td", { class: "num rate" }, Math.round(n.recordsPerSecond || 0)),
+        el("td", { class: "num backpressure" }, percent(n.backpressureRatio)),
+        el("td", { class: "num failures" }, n.failures || 0),
         el("td", {}, el("code", { title: n.module || "" }, shortDigest(n.module)))));
     const hist = (j.moduleHistory || []).map((h) =>
       el("tr", {}, el("td", {}, h.operator), el("td", { class: "num" }, h.fromCheckpoint || 0), el("td", {}, time(h.timeUnixMs)), el("td", {}, el("code", {}, h.module))));
@@ -130,7 +139,11 @@ const views = {
     const page = state.page || 0;
     const cpRows = checkpoints.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map((c) =>
       el("tr", { "data-checkpoint": c.id },
-        el("td", { class: "num" }, c.id), el("td", {}, time(c.timeUnixMs)), el("td", {}, c.finished ? "yes" : ""),
+        el("td", { class: "num" }, c.id), el("td", {}, time(c.timeUnixMs)),
+        el("td", { class: "num" }, c.durationMs !== undefined ? `${c.durationMs} ms` : "-"),
+        el("td", { class: "num" }, bytes(c.stateBytes)),
+        el("td", { class: "num" }, c.durationMs !== undefined ? `${c.alignmentMs || 0} ms` : "-"),
+        el("td", {}, c.finished ? "yes" : ""),
         el("td", {}, Object.entries(c.modules || {}).map(([op, m]) => `${op}=${shortDigest(m)}`).join(" "))));
     const button = el("button", { id: "savepoint", onclick: async () => {
       button.disabled = true;
@@ -151,12 +164,12 @@ const views = {
       el("p", {}, `name ${j.name} · submitted ${time(j.submittedUnixMs)} · newest checkpoint ${j.lastCheckpoint || 0} · restarts ${j.restarts || 0}`),
       j.error ? el("p", { class: "error", id: "job-error" }, j.error) : null,
       graph(nodes),
-      table("nodes", ["Node", "Kind", "Parallelism", "Records", "Records/s", "Module"], rows),
+      table("nodes", ["Node", "Kind", "Parallelism", "Records", "Records/s", "Backpressure", "Failed batches", "Module"], rows),
       el("h2", {}, "Module history"),
       table("history", ["Operator", "From checkpoint", "Time", "Module"], hist),
       el("h2", {}, "Checkpoints"),
       el("p", {}, button, " ", el("span", { id: "savepoint-result" }, state.savepoint || "")),
-      table("checkpoints", ["Checkpoint", "Time", "Finished", "Modules"], cpRows),
+      table("checkpoints", ["Checkpoint", "Time", "Duration", "State", "Alignment", "Finished", "Modules"], cpRows),
       pager(checkpoints.length, page, (p) => { state.page = p; render(); }),
     ];
   },
@@ -188,7 +201,7 @@ function graph(nodes) {
   nodes.forEach((n) => depthOf(n));
   const cols = {};
   const pos = {};
-  const W = 170, H = 54, GX = 60, GY = 20;
+  const W = 210, H = 54, GX = 60, GY = 20;
   for (const n of nodes) {
     const d = depth[n.name];
     cols[d] = (cols[d] || 0) + 1;
@@ -212,7 +225,7 @@ function graph(nodes) {
       svgEl("rect", { width: W, height: H }),
       svgEl("text", { x: 8, y: 18 }, `${n.name} (${n.kind} ×${n.parallelism})`),
       svgEl("text", { x: 8, y: 36 }, `${n.records || 0} records`),
-      svgEl("text", { x: 8, y: 50 }, `${Math.round(n.recordsPerSecond || 0)}/s`)));
+      svgEl("text", { x: 8, y: 50 }, `${Math.round(n.recordsPerSecond || 0)}/s · backpressure ${percent(n.backpressureRatio)}`)));
   }
   return svg;
 }
