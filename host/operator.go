@@ -66,6 +66,9 @@ type instance struct {
 	// ctx is passed to every call into the guest: the host functions find the
 	// instance in it. It is never cancelled: irq interrupts the guest.
 	ctx context.Context
+	// lease is the instance's share of the Engine's MemoryBudget; its
+	// allocator backs the instance's memory.
+	lease *MemoryLease
 	// irq stops a call at Limits.CallTimeout or when the caller's context is
 	// done; nil until the module is instantiated.
 	irq *interrupter
@@ -96,8 +99,14 @@ type instance struct {
 // function if the module has one (see instrument), _initialize and
 // weir_v1_init.
 func (o *operator) instantiate(ctx context.Context) (*instance, error) {
-	in := &instance{op: o, out: guestio.Output{Logger: o.logger, Budget: o.lim.MaxOutputBytes, What: "guest"}}
-	in.ctx = context.WithValue(context.Background(), instanceKey{}, in)
+	m := o.module
+	lease, err := m.engine.budget.Reserve(o.info, m.name, m.memoryBytes)
+	if err != nil {
+		return nil, err
+	}
+	in := &instance{op: o, lease: lease, out: guestio.Output{Logger: o.logger, Budget: o.lim.MaxOutputBytes, What: "guest"}}
+	// NB: the instance key goes last, so that host functions find it first.
+	in.ctx = context.WithValue(lease.WithAllocator(context.Background()), instanceKey{}, in)
 	in.scan.fn = in.scanPair
 
 	cfg := wazero.NewModuleConfig().
@@ -109,11 +118,11 @@ func (o *operator) instantiate(ctx context.Context) (*instance, error) {
 	// preopens, a fake wall clock (2022-01-01 + 1 ms per reading), a fake
 	// monotonic clock (+1 ms per reading), sleep that returns at once, and a
 	// math/rand source with a fixed seed for random_get.
-	m := o.module
 	// NB: no guest code runs here: instrument turned a start section into an
 	// export, called below under the call time limit.
 	mod, err := m.rt.r.InstantiateModule(in.ctx, m.compiled, cfg)
 	if err != nil {
+		in.close()
 		return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: %w", m.name, o.info.Name, o.info.Subtask, err)
 	}
 	in.mod = mod
@@ -274,11 +283,15 @@ func (o *operator) drop(in *instance) {
 	}
 }
 
-// close releases the instance; it may be called more than once.
+// close releases the instance, its memory and its share of the memory
+// budget; it may be called more than once.
 func (in *instance) close() error {
 	if in.irq != nil {
 		in.irq.close()
 	}
+	// NB: the lease goes back after the memory is unmapped (wazero frees it
+	// when the module closes).
+	defer in.lease.Release()
 	if in.mod == nil {
 		return nil
 	}
