@@ -3,6 +3,7 @@ package host
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,6 +27,11 @@ import (
 // (mmap, no access) and memory.grow makes the new pages accessible in place
 // (mprotect): nothing is copied, and a page costs memory only once the guest
 // touches it. Closing the instance unmaps it at once.
+
+// ErrGuestMemoryExhausted is in the error of a call that failed (a trap or an
+// exit) after a memory.grow of the guest failed during it: the guest reached
+// its memory limit (Limits.MemoryBytes, or the maximum its module declares).
+var ErrGuestMemoryExhausted = errors.New("guest memory exhausted")
 
 // DefaultMemoryBudgetFraction is the share of the machine's memory (physical
 // memory, or the cgroup limit when lower) that the default guest memory budget
@@ -159,9 +165,12 @@ func (e *ErrMemoryBudget) Error() string {
 // MemoryLease is one instance's share of a MemoryBudget, and the accounting
 // of its linear memories.
 type MemoryLease struct {
-	budget   *MemoryBudget
-	group    *memoryGroup
-	bytes    int64
+	budget *MemoryBudget
+	group  *memoryGroup
+	bytes  int64
+
+	mu       sync.Mutex
+	mems     []experimental.LinearMemory // made by the allocator of WithAllocator
 	released bool
 }
 
@@ -188,15 +197,25 @@ func (b *MemoryBudget) Reserve(info runtime.OperatorInfo, module string, bytes i
 	return &MemoryLease{budget: b, group: g, bytes: bytes}, nil
 }
 
-// Release returns the lease to its budget. It may be called more than once.
+// Release frees the instance's linear memories and returns the lease to its
+// budget; the instance must be closed, and its memory no longer read. It may
+// be called more than once.
 func (l *MemoryLease) Release() {
-	b := l.budget
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	l.mu.Lock()
 	if l.released {
+		l.mu.Unlock()
 		return
 	}
 	l.released = true
+	mems := l.mems
+	l.mems = nil
+	l.mu.Unlock()
+	for _, m := range mems {
+		m.Free()
+	}
+	b := l.budget
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.reserved -= l.bytes
 	l.group.instances--
 	l.group.reserved -= l.bytes
@@ -213,12 +232,33 @@ func (l *MemoryLease) Release() {
 // wazero's InstantiateModule: every linear memory of the instance is then
 // reserved at its maximum and grown in place (see the top of this file), and
 // counted in the lease's usage. The context must not be used for other
-// instances.
+// instances. The memories stay until Release.
+//
+// NB: wazero frees a memory when its module closes, and a module closes
+// itself when the guest exits (proc_exit), or, with
+// RuntimeConfig.WithCloseOnContextDone, from another goroutine while the
+// guest may still be running; unmapping then would fault in the guest or in
+// the host reading the memory after the call. So the memories wazero gets
+// ignore Free, and Release, which the owner of the instance calls once it is
+// done with it, unmaps them.
 func (l *MemoryLease) WithAllocator(ctx context.Context) context.Context {
 	return experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
-		return newLinearMemory(max, &l.group.bytes)
+		m := newLinearMemory(max, &l.group.bytes)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.released {
+			panic("host: memory allocated for a released lease")
+		}
+		l.mems = append(l.mems, m)
+		return leasedMemory{m}
 	}))
 }
+
+// leasedMemory is a linear memory whose Free does nothing: its lease frees it
+// (see WithAllocator).
+type leasedMemory struct{ experimental.LinearMemory }
+
+func (leasedMemory) Free() {}
 
 // FormatBytes renders n bytes with a binary unit (KiB, MiB, GiB), as job
 // specs write sizes.

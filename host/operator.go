@@ -74,7 +74,10 @@ type instance struct {
 	irq *interrupter
 	// interrupted is why irq stopped the last call that failed, or nil.
 	interrupted error
-	stack       [2]uint64
+	// growFailed is the global growFailedExport: the pages of the last
+	// memory.grow that failed during the call, or 0.
+	growFailed api.MutableGlobal
+	stack      [2]uint64
 	// bufPtr and bufCap are the buffer of the last weir_v1_reserve.
 	bufPtr, bufCap uint32
 
@@ -132,6 +135,10 @@ func (o *operator) instantiate(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: the instrumented module has no mutable global %q", m.name, o.info.Name, o.info.Subtask, interruptExport)
 	}
 	in.irq = newInterrupter(flag)
+	if in.growFailed, ok = mod.ExportedGlobal(growFailedExport).(api.MutableGlobal); !ok {
+		in.close()
+		return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: the instrumented module has no mutable global %q", m.name, o.info.Name, o.info.Subtask, growFailedExport)
+	}
 	in.mem = mod.ExportedMemory(abi.ExportMemory)
 	in.reserve = mod.ExportedFunction(abi.ExportReserve)
 	in.process = mod.ExportedFunction(abi.ExportProcess)
@@ -313,6 +320,9 @@ func (in *instance) begin(env runtime.Env, count uint32) {
 // the interrupter stopped the guest, in.interrupted says why.
 func (in *instance) call(ctx context.Context, f api.Function, stack []uint64) error {
 	in.out.Reset()
+	if in.growFailed.Get() != 0 {
+		in.growFailed.Set(0)
+	}
 	in.irq.begin(ctx, in.op.lim.CallTimeout)
 	err := f.CallWithStack(in.ctx, stack)
 	cause := in.irq.end()
@@ -375,6 +385,8 @@ func (o *operator) callError(ctx context.Context, in *instance, batch []byte, er
 	}
 	panicLine := in.out.PanicLine()
 	cause := in.interrupted
+	// NB: read before drop, which frees the memory.
+	growFailed, memBytes := uint32(in.growFailed.Get()), in.mem.Size()
 	o.drop(in)
 	if cause == errCallerCanceled {
 		return fmt.Errorf("operator %q subtask %d: %s interrupted: %w", o.info.Name, o.info.Subtask, fn, context.Cause(ctx))
@@ -382,6 +394,9 @@ func (o *operator) callError(ctx context.Context, in *instance, batch []byte, er
 	oe := o.entryError(batch, cursor)
 	if cause == errCallTimeout {
 		oe.Err = fmt.Errorf("call exceeded the time limit of %v", o.lim.CallTimeout)
+	} else if growFailed != 0 {
+		oe.Err = fmt.Errorf("%w: memory.grow by %s failed with the memory at %s, its limit being %s: %w",
+			ErrGuestMemoryExhausted, plural(int(growFailed), "page"), FormatBytes(int64(memBytes)), FormatBytes(o.module.memoryBytes), guestio.TrapError(fn, "guest", err, panicLine))
 	} else {
 		oe.Err = guestio.TrapError(fn, "guest", err, panicLine)
 	}
@@ -406,4 +421,12 @@ func (in *instance) statusError(status abi.Code) error {
 		return fmt.Errorf("status %s: %s", name, msg)
 	}
 	return fmt.Errorf("status %s", name)
+}
+
+// plural renders n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
