@@ -17,7 +17,7 @@ WASMGO  := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 WASM_MAINS := $(wildcard examples/*/*/wasm)
 WASM       := $(patsubst %/wasm,%.wasm,$(WASM_MAINS))
 
-.PHONY: all build wasm demo test test-go test-sdk check bench bench-memory clean toolchains
+.PHONY: all build wasm demo test test-go test-sdk check bench bench-memory bench-guest-memory clean toolchains
 
 all: build wasm
 
@@ -73,6 +73,10 @@ bench-memory: build wasm
 		echo "GOMEMLIMIT=$$limit"; rm -rf /tmp/weir-bench-memory; \
 		GOMEMLIMIT=$$limit /usr/bin/time -v ./$(BIN) run --progress 10s --data-dir /tmp/weir-bench-memory --state-cache 64MiB internal/enginebench/testdata/keyed10m.yaml 2>&1 | grep -E "keyed10m|Maximum resident|Elapsed|User time|System time" || exit 1; \
 	done
+
+# Peak RSS of runs of a guest that grows its memory to the limit (issue 14).
+bench-guest-memory: build
+	scripts/guest-memory-rss.sh $(BIN)
 
 clean: clean-rust clean-c
 	rm -rf bin .weir $(WASM) examples/*/out

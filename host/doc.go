@@ -33,7 +33,18 @@
 // (default 10 s per call into the guest), emitted bytes per call (64 MiB),
 // key and value sizes (ABI.md §9) and guest output per call (64 KiB of stdout,
 // stderr and log; then one "output truncated" line). The call stack is
-// wazero's limit. Because wazero sets the memory limit per runtime, the Engine
+// wazero's limit. A call that traps after a memory.grow failed during it
+// fails with [ErrGuestMemoryExhausted]: Load rewrites every memory.grow to
+// record failures (see below).
+//
+// Each instance's memory is reserved as address space at its maximum (mmap
+// with no access) and grown in place (mprotect), so growing never copies and
+// a guest at its limit costs the host about the limit (wazero's default grew
+// a Go slice by copying: 4 times the limit at peak). Before it is
+// instantiated, each instance reserves that maximum of the Engine's
+// [MemoryBudget], shared by every instance of the process: one that does not
+// fit is refused with an [*ErrMemoryBudget]. [MemoryBudget.Usage] reports the
+// memory of the live instances per operator. Because wazero sets the memory limit per runtime, the Engine
 // keeps one wazero runtime per distinct memory limit; they share one
 // compilation cache, kept on disk when Config.CacheDir is set so that a
 // restart does not compile again.
@@ -77,6 +88,10 @@
 // cancellation. A start section becomes the export "weir.start", which the host
 // calls after instantiation under the same limit; .debug_* sections are
 // dropped (their code offsets would be wrong; the name section stays).
+// Every "memory.grow 0" of the module becomes a call of an added function
+// $grow that grows the memory and, when that fails, stores the pages asked
+// for in the exported global "weir.grow_failed", which the host clears per
+// call and reads when a call traps.
 //
 // The visits to Go matter as much as the flag: Go cannot preempt a goroutine
 // that runs wazero's machine code, so a guest that never left it would block

@@ -39,6 +39,10 @@ type Config struct {
 	// Logger receives guest output of operators whose OperatorInfo has no
 	// Logger. Nil: slog.Default().
 	Logger *slog.Logger
+	// MemoryBudget bounds the guest memory of all the instances the Engine
+	// makes (share one with the other runners of guests of the process, such
+	// as host/extism). Nil: a budget of DefaultMemoryBudgetBytes of its own.
+	MemoryBudget *MemoryBudget
 }
 
 // Limits bound what one module's instances may use (abi/ABI.md §9). A zero
@@ -114,6 +118,7 @@ func (l Limits) memoryPages() uint32 { return uint32(l.MemoryBytes / wasmPageByt
 type Engine struct {
 	logger *slog.Logger
 	cache  wazero.CompilationCache
+	budget *MemoryBudget
 
 	mu       sync.Mutex
 	closed   bool
@@ -130,9 +135,12 @@ type wasmRuntime struct {
 
 // NewEngine returns an Engine; call Close to release it.
 func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
-	e := &Engine{logger: cfg.Logger, runtimes: map[uint32]*wasmRuntime{}}
+	e := &Engine{logger: cfg.Logger, budget: cfg.MemoryBudget, runtimes: map[uint32]*wasmRuntime{}}
 	if e.logger == nil {
 		e.logger = slog.Default()
+	}
+	if e.budget == nil {
+		e.budget = NewMemoryBudget(0)
 	}
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -145,6 +153,9 @@ func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// MemoryBudget returns the guest memory budget of e's instances.
+func (e *Engine) MemoryBudget() *MemoryBudget { return e.budget }
 
 // Close closes every module and instance of e and the compilation cache (the
 // files of CacheDir stay for the next Engine).

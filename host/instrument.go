@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,6 +21,11 @@ const (
 	// startExport is the function of the module's start section, which
 	// instrument removes so that the host can run it under the call time limit.
 	startExport = "weir.start"
+	// growFailedExport is the mutable i32 global where the guest's
+	// memory.grow instructions record the pages they asked for when they
+	// failed (see instrument), so that the host can say that a trap followed
+	// the exhaustion of guest memory. The host clears it per call.
+	growFailedExport = "weir.grow_failed"
 )
 
 // yieldEvery is the number of checks (loop iterations and function entries)
@@ -54,6 +60,8 @@ type instrumentation struct {
 	// loops and funcs are the numbers of loop headers and function entries
 	// that now count down the fuel.
 	loops, funcs int
+	// grows is the number of memory.grow instructions that now call $grow.
+	grows int
 	// hasStart says that the module had a start section, now exported as
 	// startExport.
 	hasStart bool
@@ -91,6 +99,12 @@ type vectorAddition struct {
 //     yieldEvery, grows memory 0 by 0 pages (which changes nothing, but
 //     which wazero implements as an exit from the machine code to Go), then
 //     traps with "unreachable" if $interrupt is set;
+//
+//   - a mutable i32 global $growFailed, 0, exported as growFailedExport,
+//     and a function $grow, of a new type (i32) -> (i32), that does
+//     memory.grow on memory 0 and, when it fails, stores the pages it asked
+//     for in $growFailed; every "memory.grow 0" of the module becomes
+//     "call $grow" (same stack effect);
 //
 //   - at the entry of every function and right after the block type of every
 //     loop (where every backward branch of Wasm lands), the check
@@ -169,14 +183,17 @@ func instrument(wasm []byte) (*instrumentation, error) {
 		return nil, errors.New("the module has no memory, which the instrumentation needs")
 	}
 	const maxIndex = 1<<32 - 3
-	if types > maxIndex || uint64(imp.funcs)+uint64(funcs) > maxIndex || uint64(imp.globals)+uint64(globals) > maxIndex {
+	if types > maxIndex-1 || uint64(imp.funcs)+uint64(funcs) > maxIndex || uint64(imp.globals)+uint64(globals) > maxIndex {
 		return nil, errors.New("too many types, functions or globals to add the instrumentation's")
 	}
 	var (
-		yieldType = types
-		yieldFunc = imp.funcs + funcs
-		flag      = imp.globals + globals
-		fuel      = flag + 1
+		yieldType  = types
+		growType   = types + 1
+		yieldFunc  = imp.funcs + funcs
+		growFunc   = yieldFunc + 1
+		flag       = imp.globals + globals
+		fuel       = flag + 1
+		growFailed = flag + 2
 	)
 
 	check := []byte{0x23} // global.get $fuel
@@ -197,11 +214,20 @@ func instrument(wasm []byte) (*instrumentation, error) {
 	yieldBody = appendUleb128(yieldBody, flag)
 	yieldBody = append(yieldBody, 0x04, 0x40, 0x00, 0x0b, 0x0b) // if unreachable end, end
 
+	growCall := appendUleb128([]byte{0x10}, growFunc) // call $grow
+	growBody := []byte{0x01, 0x01, 0x7f, 0x20, 0x00, 0x40, 0x00, 0x22, 0x01, 0x41, 0x7f, 0x46, 0x04, 0x40, 0x20, 0x00, 0x24}
+	// one i32 local; local.get 0, memory.grow 0, local.tee 1, i32.const -1, i32.eq, if, local.get 0, global.set $growFailed
+	growBody = appendUleb128(growBody, growFailed)
+	growBody = append(growBody, 0x0b, 0x20, 0x01, 0x0b) // end, local.get 1, end
+
 	newGlobals := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41} // $interrupt: mut i32 = 0; $fuel: mut i32 = yieldEvery
 	newGlobals = append(appendSleb128(newGlobals, yieldEvery), 0x0b)
+	newGlobals = append(newGlobals, 0x7f, 0x01, 0x41, 0x00, 0x0b) // $growFailed: mut i32 = 0
 	newExports := appendWasmName(nil, interruptExport)
 	newExports = appendUleb128(append(newExports, 0x03), flag) // global
-	nExports := uint32(1)
+	newExports = appendWasmName(newExports, growFailedExport)
+	newExports = appendUleb128(append(newExports, 0x03), growFailed)
+	nExports := uint32(2)
 	if res.hasStart {
 		newExports = appendWasmName(newExports, startExport)
 		newExports = appendUleb128(append(newExports, 0x00), start) // function
@@ -209,11 +235,11 @@ func instrument(wasm []byte) (*instrumentation, error) {
 	}
 	// NB: in the order of their sections.
 	adds := []*vectorAddition{
-		{id: secType, n: 1, items: []byte{0x60, 0x00, 0x00}},
-		{id: secFunction, n: 1, items: appendUleb128(nil, yieldType)},
-		{id: secGlobal, n: 2, items: newGlobals},
+		{id: secType, n: 2, items: []byte{0x60, 0x00, 0x00, 0x60, 0x01, 0x7f, 0x01, 0x7f}},
+		{id: secFunction, n: 2, items: appendUleb128(appendUleb128(nil, yieldType), growType)},
+		{id: secGlobal, n: 3, items: newGlobals},
 		{id: secExport, n: nExports, items: newExports},
-		{id: secCode, n: 1, items: append(appendUleb128(nil, uint32(len(yieldBody))), yieldBody...)},
+		{id: secCode, n: 2, items: slices.Concat(appendUleb128(nil, uint32(len(yieldBody))), yieldBody, appendUleb128(nil, uint32(len(growBody))), growBody)},
 	}
 
 	out := make([]byte, 0, len(wasm)+len(wasm)/4)
@@ -259,7 +285,7 @@ func instrument(wasm []byte) (*instrumentation, error) {
 		body = appendUleb128(body[:0], n+a.n)
 		if s.id == secCode {
 			var err error
-			body, err = instrumentCode(body, s.body[d.pos:], n, imp.funcs, check, res)
+			body, err = instrumentCode(body, s.body[d.pos:], n, imp.funcs, check, growCall, res)
 			if err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
@@ -373,7 +399,7 @@ func checkExportNames(body []byte) error {
 // the block type of every loop, and counts them in res. firstFunc is the
 // index of the first body's function (the number of imported functions), for
 // error messages.
-func instrumentCode(out, code []byte, n, firstFunc uint32, check []byte, res *instrumentation) ([]byte, error) {
+func instrumentCode(out, code []byte, n, firstFunc uint32, check, growCall []byte, res *instrumentation) ([]byte, error) {
 	d := decoder{b: code}
 	var fn []byte // the body being rewritten
 	for i := uint32(0); i < n; i++ {
@@ -384,9 +410,9 @@ func instrumentCode(out, code []byte, n, firstFunc uint32, check []byte, res *in
 		if d.err != nil {
 			return nil, fmt.Errorf("function %d: %w", uint64(firstFunc)+uint64(i), d.err)
 		}
-		var loops int
+		var loops, grows int
 		var err error
-		fn, loops, err = instrumentBody(fn[:0], d.b[d.pos:d.pos+int(size)], check)
+		fn, loops, grows, err = instrumentBody(fn[:0], d.b[d.pos:d.pos+int(size)], check, growCall)
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", uint64(firstFunc)+uint64(i), err)
 		}
@@ -397,6 +423,7 @@ func instrumentCode(out, code []byte, n, firstFunc uint32, check []byte, res *in
 		out = appendUleb128(out, uint32(len(fn)))
 		out = append(out, fn...)
 		res.loops += loops
+		res.grows += grows
 		res.funcs++
 	}
 	if err := d.end(); err != nil {
@@ -407,32 +434,39 @@ func instrumentCode(out, code []byte, n, firstFunc uint32, check []byte, res *in
 
 // instrumentBody appends to out the function body b (locals, then code) with
 // check inserted before its first instruction and after the block type of
-// every loop. It returns the extended out and the number of loops.
-func instrumentBody(out, b, check []byte) ([]byte, int, error) {
+// every loop, and every "memory.grow 0" replaced by growCall (if not nil). It
+// returns the extended out and the numbers of loops and of replaced grows.
+func instrumentBody(out, b, check, growCall []byte) ([]byte, int, int, error) {
 	d := decoder{b: b}
 	for n := d.u32(); n > 0 && d.err == nil; n-- { // locals: count, type
 		d.u32()
 		d.valType()
 	}
 	if d.err != nil {
-		return out, 0, fmt.Errorf("locals: %w", d.err)
+		return out, 0, 0, fmt.Errorf("locals: %w", d.err)
 	}
 	out = append(out, b[:d.pos]...)
 	out = append(out, check...)
-	copied, loops := d.pos, 0
+	copied, loops, grows := d.pos, 0, 0
 	for d.pos < len(d.b) {
 		at := d.pos
 		op := d.byte()
 		d.immediates(op)
 		if d.err != nil {
-			return out, 0, fmt.Errorf("instruction at byte %d of the body: %w", at, d.err)
+			return out, 0, 0, fmt.Errorf("instruction at byte %d of the body: %w", at, d.err)
 		}
-		if op == 0x03 { // loop
+		switch {
+		case op == 0x03: // loop
 			out = append(out, b[copied:d.pos]...)
 			out = append(out, check...)
 			copied = d.pos
 			loops++
+		case op == 0x40 && growCall != nil && d.pos == at+2 && b[at+1] == 0x00: // memory.grow 0
+			out = append(out, b[copied:at]...)
+			out = append(out, growCall...)
+			copied = d.pos
+			grows++
 		}
 	}
-	return append(out, b[copied:]...), loops, nil
+	return append(out, b[copied:]...), loops, grows, nil
 }

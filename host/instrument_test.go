@@ -130,7 +130,7 @@ func TestInstrumentBody(t *testing.T) {
 				locals = []byte{0x00}
 			}
 			body := append(slices.Clone(locals), code...)
-			got, loops, err := instrumentBody([]byte("prefix"), body, testCheck)
+			got, loops, _, err := instrumentBody([]byte("prefix"), body, testCheck, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,6 +141,27 @@ func TestInstrumentBody(t *testing.T) {
 				t.Errorf("loops = %d, want %d", loops, tt.loops)
 			}
 		})
+	}
+}
+
+// TestInstrumentBodyGrow checks that "memory.grow 0" becomes the call to
+// $grow, and that a memory.grow of another memory (multi-memory) and the
+// 0x00 bytes of other immediates stay as they are.
+func TestInstrumentBodyGrow(t *testing.T) {
+	growCall := []byte("<grow>")
+	body := bs(0x00, // no locals
+		0x41, 0x01, 0x40, 0x00, 0x1a, // i32.const 1, memory.grow 0, drop
+		0x41, 0x00, 0x40, 0x01, 0x1a, // i32.const 0, memory.grow 1, drop
+		0x03, 0x40, 0x41, 0x40, 0x40, 0x00, 0x1a, 0x0b, // loop, i32.const 64, memory.grow 0, drop, end
+		0x0b)
+	want := slices.Concat(bs(0x00), testCheck, bs(0x41, 0x01), growCall, bs(0x1a, 0x41, 0x00, 0x40, 0x01, 0x1a, 0x03, 0x40), testCheck,
+		bs(0x41, 0x40), growCall, bs(0x1a, 0x0b, 0x0b))
+	got, loops, grows, err := instrumentBody(nil, body, testCheck, growCall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) || loops != 1 || grows != 2 {
+		t.Errorf("instrumented body\n got % x (%d loops, %d grows)\nwant % x (1 loop, 2 grows)", got, loops, grows, want)
 	}
 }
 
@@ -168,7 +189,7 @@ func TestInstrumentBodyRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := instrumentBody(nil, append([]byte{0x00}, tt.code...), testCheck)
+			_, _, _, err := instrumentBody(nil, append([]byte{0x00}, tt.code...), testCheck, nil)
 			wantSubstrings(t, errString(err), tt.want)
 		})
 	}
@@ -236,22 +257,22 @@ func TestInstrumentModule(t *testing.T) {
 	}{
 		{"no globals: the global and export sections are added in order",
 			testModule{funcs: []testExport{process}, memPages: 1},
-			[]string{"weir_v1_process f 0", "weir.interrupt g 0"}, []string{"1", "3", "5", "6", "7", "10"}, "2 2 2 2", 1, false, 0},
+			[]string{"weir_v1_process f 0", "weir.interrupt g 0", "weir.grow_failed g 2"}, []string{"1", "3", "5", "6", "7", "10"}, "3 3 3 3", 1, false, 0},
 		{"after imported functions and globals and defined globals",
 			testModule{imports: []testImport{{module: "env", name: "g", kind: 3}, {module: "env", name: "f", sig: sigNone}},
 				funcs: []testExport{process}, globals: [][]byte{mutI32, mutI32}, memory: "memory", memPages: 1},
-			[]string{"weir_v1_process f 1", "memory m 0", "weir.interrupt g 3"}, []string{"1", "2", "3", "5", "6", "7", "10"}, "3 2 4 2", 1, false, 0},
+			[]string{"weir_v1_process f 1", "memory m 0", "weir.interrupt g 3", "weir.grow_failed g 5"}, []string{"1", "2", "3", "5", "6", "7", "10"}, "4 3 5 3", 1, false, 0},
 		{"imported memory",
 			testModule{imports: []testImport{{module: "env", name: "mem", kind: 2}}, funcs: []testExport{process}},
-			[]string{"weir_v1_process f 0", "weir.interrupt g 0"}, []string{"1", "2", "3", "6", "7", "10"}, "2 2 2 2", 1, false, 0},
+			[]string{"weir_v1_process f 0", "weir.interrupt g 0", "weir.grow_failed g 2"}, []string{"1", "2", "3", "6", "7", "10"}, "3 3 3 3", 1, false, 0},
 		{"start section becomes an export",
 			testModule{funcs: []testExport{{sig: wasmSig{}}, process}, memory: "memory", memPages: 1, start: 1},
-			[]string{"weir_v1_process f 1", "memory m 0", "weir.interrupt g 0", "weir.start f 0"}, []string{"1", "3", "5", "6", "7", "10"}, "3 3 2 3", 2, true, 0},
+			[]string{"weir_v1_process f 1", "memory m 0", "weir.interrupt g 0", "weir.grow_failed g 2", "weir.start f 0"}, []string{"1", "3", "5", "6", "7", "10"}, "4 4 3 4", 2, true, 0},
 		{"debug sections dropped, others kept",
 			testModule{funcs: []testExport{process}, memory: "memory", memPages: 1, customs: []testCustom{
 				{".debug_info", []byte{1, 2, 3}}, {"name", []byte{}}, {".debug_line", nil}, {"producers", []byte{0}}}},
-			[]string{"weir_v1_process f 0", "memory m 0", "weir.interrupt g 0"},
-			[]string{"1", "3", "5", "6", "7", "10", "custom:name", "custom:producers"}, "2 2 2 2", 1, false, 2},
+			[]string{"weir_v1_process f 0", "memory m 0", "weir.interrupt g 0", "weir.grow_failed g 2"},
+			[]string{"1", "3", "5", "6", "7", "10", "custom:name", "custom:producers"}, "3 3 3 3", 1, false, 2},
 	}
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)

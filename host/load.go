@@ -28,6 +28,10 @@ type Module struct {
 	lim      Limits
 	// batchLimits are the limits an emitted batch is validated against.
 	batchLimits abi.Limits
+	// memoryBytes is the most an instance's memory may grow to: the limit,
+	// or the smaller maximum the module declares. Each instance reserves it
+	// of the Engine's MemoryBudget.
+	memoryBytes int64
 	hasInit     bool // exports weir_v1_init
 	hasMigrate  bool // exports weir_v1_migrate
 	hasStart    bool // has a start function, exported as startExport by instrument
@@ -114,6 +118,10 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte, lim Limits)
 	}
 	_, hasInit := compiled.ExportedFunctions()[abi.ExportInit]
 	_, hasMigrate := compiled.ExportedFunctions()[abi.ExportMigrate]
+	memoryBytes := int64(lim.memoryPages()) * wasmPageBytes
+	if max, ok := compiled.ExportedMemories()[abi.ExportMemory].Max(); ok && int64(max)*wasmPageBytes < memoryBytes {
+		memoryBytes = int64(max) * wasmPageBytes
+	}
 	return &Module{
 		name:        name,
 		engine:      e,
@@ -121,6 +129,7 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte, lim Limits)
 		compiled:    compiled,
 		lim:         lim,
 		batchLimits: abi.Limits{MaxKeyBytes: lim.MaxKeyBytes, MaxValueBytes: lim.MaxValueBytes, MaxEntries: abi.MaxBatchEntries},
+		memoryBytes: memoryBytes,
 		hasInit:     hasInit,
 		hasMigrate:  hasMigrate,
 		hasStart:    inst.hasStart,
@@ -160,6 +169,10 @@ func (m *Module) Name() string { return m.name }
 
 // Limits returns the module's limits, with defaults applied.
 func (m *Module) Limits() Limits { return m.lim }
+
+// GuestMemoryBytes returns the most the memory of one instance may grow to,
+// which each instance reserves of the Engine's MemoryBudget.
+func (m *Module) GuestMemoryBytes() int64 { return m.memoryBytes }
 
 // Close releases the compiled code. Operators made by m must be closed first.
 func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx) }

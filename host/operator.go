@@ -66,12 +66,18 @@ type instance struct {
 	// ctx is passed to every call into the guest: the host functions find the
 	// instance in it. It is never cancelled: irq interrupts the guest.
 	ctx context.Context
+	// lease is the instance's share of the Engine's MemoryBudget; its
+	// allocator backs the instance's memory.
+	lease *MemoryLease
 	// irq stops a call at Limits.CallTimeout or when the caller's context is
 	// done; nil until the module is instantiated.
 	irq *interrupter
 	// interrupted is why irq stopped the last call that failed, or nil.
 	interrupted error
-	stack       [2]uint64
+	// growFailed is the global growFailedExport: the pages of the last
+	// memory.grow that failed during the call, or 0.
+	growFailed api.MutableGlobal
+	stack      [2]uint64
 	// bufPtr and bufCap are the buffer of the last weir_v1_reserve.
 	bufPtr, bufCap uint32
 
@@ -96,8 +102,14 @@ type instance struct {
 // function if the module has one (see instrument), _initialize and
 // weir_v1_init.
 func (o *operator) instantiate(ctx context.Context) (*instance, error) {
-	in := &instance{op: o, out: guestio.Output{Logger: o.logger, Budget: o.lim.MaxOutputBytes, What: "guest"}}
-	in.ctx = context.WithValue(context.Background(), instanceKey{}, in)
+	m := o.module
+	lease, err := m.engine.budget.Reserve(o.info, m.name, m.memoryBytes)
+	if err != nil {
+		return nil, err
+	}
+	in := &instance{op: o, lease: lease, out: guestio.Output{Logger: o.logger, Budget: o.lim.MaxOutputBytes, What: "guest"}}
+	// NB: the instance key goes last, so that host functions find it first.
+	in.ctx = context.WithValue(lease.WithAllocator(context.Background()), instanceKey{}, in)
 	in.scan.fn = in.scanPair
 
 	cfg := wazero.NewModuleConfig().
@@ -109,11 +121,11 @@ func (o *operator) instantiate(ctx context.Context) (*instance, error) {
 	// preopens, a fake wall clock (2022-01-01 + 1 ms per reading), a fake
 	// monotonic clock (+1 ms per reading), sleep that returns at once, and a
 	// math/rand source with a fixed seed for random_get.
-	m := o.module
 	// NB: no guest code runs here: instrument turned a start section into an
 	// export, called below under the call time limit.
 	mod, err := m.rt.r.InstantiateModule(in.ctx, m.compiled, cfg)
 	if err != nil {
+		in.close()
 		return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: %w", m.name, o.info.Name, o.info.Subtask, err)
 	}
 	in.mod = mod
@@ -123,6 +135,10 @@ func (o *operator) instantiate(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: the instrumented module has no mutable global %q", m.name, o.info.Name, o.info.Subtask, interruptExport)
 	}
 	in.irq = newInterrupter(flag)
+	if in.growFailed, ok = mod.ExportedGlobal(growFailedExport).(api.MutableGlobal); !ok {
+		in.close()
+		return nil, fmt.Errorf("instantiate module %q for operator %q subtask %d: the instrumented module has no mutable global %q", m.name, o.info.Name, o.info.Subtask, growFailedExport)
+	}
 	in.mem = mod.ExportedMemory(abi.ExportMemory)
 	in.reserve = mod.ExportedFunction(abi.ExportReserve)
 	in.process = mod.ExportedFunction(abi.ExportProcess)
@@ -310,11 +326,15 @@ func (o *operator) drop(in *instance) {
 	}
 }
 
-// close releases the instance; it may be called more than once.
+// close releases the instance, its memory and its share of the memory
+// budget; it may be called more than once.
 func (in *instance) close() error {
 	if in.irq != nil {
 		in.irq.close()
 	}
+	// NB: the lease goes back after the memory is unmapped (wazero frees it
+	// when the module closes).
+	defer in.lease.Release()
 	if in.mod == nil {
 		return nil
 	}
@@ -336,6 +356,9 @@ func (in *instance) begin(env runtime.Env, count uint32) {
 // the interrupter stopped the guest, in.interrupted says why.
 func (in *instance) call(ctx context.Context, f api.Function, stack []uint64) error {
 	in.out.Reset()
+	if in.growFailed.Get() != 0 {
+		in.growFailed.Set(0)
+	}
 	in.irq.begin(ctx, in.op.lim.CallTimeout)
 	err := f.CallWithStack(in.ctx, stack)
 	cause := in.irq.end()
@@ -398,6 +421,8 @@ func (o *operator) callError(ctx context.Context, in *instance, batch []byte, er
 	}
 	panicLine := in.out.PanicLine()
 	cause := in.interrupted
+	// NB: read before drop, which frees the memory.
+	growFailed, memBytes := uint32(in.growFailed.Get()), in.mem.Size()
 	o.drop(in)
 	if cause == errCallerCanceled {
 		return fmt.Errorf("operator %q subtask %d: %s interrupted: %w", o.info.Name, o.info.Subtask, fn, context.Cause(ctx))
@@ -405,6 +430,9 @@ func (o *operator) callError(ctx context.Context, in *instance, batch []byte, er
 	oe := o.entryError(batch, cursor)
 	if cause == errCallTimeout {
 		oe.Err = fmt.Errorf("call exceeded the time limit of %v", o.lim.CallTimeout)
+	} else if growFailed != 0 {
+		oe.Err = fmt.Errorf("%w: memory.grow by %s failed with the memory at %s, its limit being %s: %w",
+			ErrGuestMemoryExhausted, plural(int(growFailed), "page"), FormatBytes(int64(memBytes)), FormatBytes(o.module.memoryBytes), guestio.TrapError(fn, "guest", err, panicLine))
 	} else {
 		oe.Err = guestio.TrapError(fn, "guest", err, panicLine)
 	}
@@ -429,4 +457,12 @@ func (in *instance) statusError(status abi.Code) error {
 		return fmt.Errorf("status %s: %s", name, msg)
 	}
 	return fmt.Errorf("status %s", name)
+}
+
+// plural renders n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

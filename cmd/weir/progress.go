@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weirstream/weir/host"
 	"github.com/weirstream/weir/runtime"
 )
 
@@ -17,6 +18,7 @@ import (
 type progress struct {
 	job      *runtime.Job
 	x        *runtime.Execution
+	budget   *host.MemoryBudget // guest memory of the job's instances
 	w        io.Writer
 	every    time.Duration
 	terminal bool
@@ -27,8 +29,8 @@ type progress struct {
 	lastAt   time.Time
 }
 
-func newProgress(job *runtime.Job, x *runtime.Execution, w io.Writer, every time.Duration) *progress {
-	return &progress{job: job, x: x, w: w, every: every, terminal: isTerminal(w), done: make(chan struct{})}
+func newProgress(job *runtime.Job, x *runtime.Execution, budget *host.MemoryBudget, w io.Writer, every time.Duration) *progress {
+	return &progress{job: job, x: x, budget: budget, w: w, every: every, terminal: isTerminal(w), done: make(chan struct{})}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -88,6 +90,9 @@ func (p *progress) print(now time.Time) {
 	line := fmt.Sprintf("%s: in %s rec/s, out %s rec/s | total in %s, out %s | %s", p.job.Name, human(rin), human(rout), human(float64(in)), human(float64(out)), ckpt)
 	if pr.Attempt > 0 {
 		line += fmt.Sprintf(" | restarts %d", pr.Attempt)
+	}
+	if mem := guestMemoryLine(p.job.Name, p.budget); mem != "" {
+		line += " | " + mem
 	}
 	if p.terminal {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)

@@ -25,6 +25,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	progress := fs.Duration("progress", time.Second, "interval of the progress line on stderr (0: none)")
 	cacheDir := fs.String("cache-dir", os.Getenv("WEIR_CACHE_DIR"), "directory of the compiled-module cache, which jobs can share (env WEIR_CACHE_DIR; default: DATA_DIR/cache/wasm)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
+	var memBudget memoryBudgetFlag
+	memBudget.register(fs)
 	pos, err := parseFlags(fs, args, "JOBSPEC")
 	if err != nil {
 		return err
@@ -34,6 +36,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%w: -state-cache: %v", errUsage, err)
 	}
 	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	budget, err := memBudget.budget()
 	if err != nil {
 		return err
 	}
@@ -52,11 +58,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *cacheDir == "" {
 		*cacheDir = layout{dataDir: c.dataDir}.wasmCache()
 	}
-	job, mods, err := loadJob(ctx, pos[0], *cacheDir, log, stdout)
+	job, mods, err := loadJob(ctx, pos[0], *cacheDir, budget, log, stdout)
 	if err != nil {
 		return err
 	}
 	defer mods.Close(context.Background())
+	if err := checkMemoryBudget(job, budget); err != nil {
+		return err
+	}
 	lay := layout{dataDir: c.dataDir, job: job.Name}
 	store, err := openStore(lay.snapshots())
 	if err != nil {
@@ -105,7 +114,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 
 	start := time.Now()
-	p := newProgress(job, x, stderr, *progress)
+	p := newProgress(job, x, budget, stderr, *progress)
 	p.start()
 	res, err := x.Wait()
 	p.stop()

@@ -46,6 +46,8 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	filesDir := fs.String("files-dir", "", "directory that file sources and sinks of submitted jobs read and write, relative paths only (default DATA_DIR/files)")
 	maxModule := fs.String("max-module-size", "64MiB", "largest module an upload may carry")
 	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask")
+	var memBudget memoryBudgetFlag
+	memBudget.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,7 +84,11 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
-	engine, err := host.NewEngine(ctx, host.Config{CacheDir: filepath.Join(dataDir, "cache", "wasm"), Logger: log})
+	budget, err := memBudget.budget()
+	if err != nil {
+		return err
+	}
+	engine, err := host.NewEngine(ctx, host.Config{CacheDir: filepath.Join(dataDir, "cache", "wasm"), Logger: log, MemoryBudget: budget})
 	if err != nil {
 		return err
 	}
@@ -93,6 +99,7 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	reg := registry(&modules{engine: engine, log: log}, stdout)
 	metrics := newMetrics()
+	metrics.reg.MustRegister(newGuestMemoryCollector(budget))
 	srv, err := server.New(ctx, server.Config{
 		DataDir:         dataDir,
 		Catalog:         catalog,

@@ -53,10 +53,11 @@ func (m *modules) loadExtism(path, function string, lim jobspec.ModuleLimits) (r
 		return nil, err
 	}
 	p, err := extism.Load(context.Background(), filepath.Base(path), wasm, extism.Options{
-		Function: function,
-		Limits:   host.Limits{MemoryBytes: lim.MemoryBytes, CallTimeout: lim.CallTimeout},
-		CacheDir: m.cacheDir,
-		Logger:   m.log,
+		Function:     function,
+		Limits:       host.Limits{MemoryBytes: lim.MemoryBytes, CallTimeout: lim.CallTimeout},
+		CacheDir:     m.cacheDir,
+		Logger:       m.log,
+		MemoryBudget: m.engine.MemoryBudget(),
 	})
 	if err != nil {
 		return nil, err
@@ -116,9 +117,10 @@ func readModule(path string) ([]byte, error) {
 }
 
 // loadJob reads and builds the job spec at path with a host engine whose
-// compiled modules, and the Extism plugins', are cached in cacheDir.
-func loadJob(ctx context.Context, path, cacheDir string, log *slog.Logger, stdout io.Writer) (*runtime.Job, *modules, error) {
-	engine, err := host.NewEngine(ctx, host.Config{CacheDir: cacheDir, Logger: log})
+// compiled modules, and the Extism plugins', are cached in cacheDir, and
+// whose instances share the guest memory budget.
+func loadJob(ctx context.Context, path, cacheDir string, budget *host.MemoryBudget, log *slog.Logger, stdout io.Writer) (*runtime.Job, *modules, error) {
+	engine, err := host.NewEngine(ctx, host.Config{CacheDir: cacheDir, Logger: log, MemoryBudget: budget})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -96,6 +96,9 @@ type operator struct {
 type instance struct {
 	op *operator
 	p  *extsdk.Plugin
+	// lease is the instance's share of the guest memory budget; its
+	// allocator backs the instance's memories.
+	lease *host.MemoryLease
 
 	// The call in progress.
 	env      runtime.Env // nil outside Process: state, timers and emit are NOT_ALLOWED
@@ -118,7 +121,11 @@ type instance struct {
 // (_initialize of a WASI reactor) runs in its first call, under the call
 // time limit.
 func (o *operator) instantiate(ctx context.Context) (*instance, error) {
-	in := &instance{op: o, cursor: -1, out: guestio.Output{Logger: o.logger, Budget: o.lim.MaxOutputBytes, What: "plugin"}}
+	lease, err := o.plugin.opts.MemoryBudget.Reserve(o.info, o.plugin.name, o.plugin.GuestMemoryBytes())
+	if err != nil {
+		return nil, err
+	}
+	in := &instance{op: o, lease: lease, cursor: -1, out: guestio.Output{Logger: o.logger, Budget: o.lim.MaxOutputBytes, What: "plugin"}}
 	in.scan.fn = in.scanPair
 	// NB: wazero's defaults are what abi/ABI.md §7 asks for: no arguments, no
 	// environment, no preopened directories, a fake wall clock
@@ -127,8 +134,9 @@ func (o *operator) instantiate(ctx context.Context) (*instance, error) {
 	// file system only for a manifest with allowed paths, which Load never
 	// sets.
 	cfg := wazero.NewModuleConfig().WithStdout(in.out.Stdout()).WithStderr(in.out.Stderr())
-	p, err := o.plugin.compiled.Instance(ctx, extsdk.PluginInstanceConfig{ModuleConfig: cfg})
+	p, err := o.plugin.compiled.Instance(lease.WithAllocator(ctx), extsdk.PluginInstanceConfig{ModuleConfig: cfg})
 	if err != nil {
+		lease.Release()
 		return nil, fmt.Errorf("instantiate extism plugin %q for operator %q subtask %d: %w", o.plugin.name, o.info.Name, o.info.Subtask, err)
 	}
 	p.Config = o.config
@@ -280,6 +288,7 @@ func (o *operator) Close() error {
 	o.closed = true
 	if in := o.inst; in != nil {
 		o.inst = nil
+		defer in.lease.Release() // NB: after the plugin closes: it frees the memories
 		if err := in.p.Close(context.Background()); err != nil {
 			return fmt.Errorf("operator %q subtask %d: close extism plugin instance: %w", o.info.Name, o.info.Subtask, err)
 		}
@@ -292,6 +301,7 @@ func (o *operator) drop(in *instance) {
 	if o.inst == in {
 		o.inst = nil
 	}
+	defer in.lease.Release() // NB: after the plugin closes: it frees the memories
 	if err := in.p.Close(context.Background()); err != nil {
 		o.logger.Warn("closing a discarded extism plugin instance failed", slog.Any("error", err))
 	}

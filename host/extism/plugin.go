@@ -59,6 +59,12 @@ type Options struct {
 	// Logger receives the plugin's output for operators whose OperatorInfo has
 	// no Logger. Nil: slog.Default().
 	Logger *slog.Logger
+	// MemoryBudget bounds the guest memory of the plugin's instances, with
+	// that of the other guests of the process that share it (pass the host
+	// Engine's). Each instance reserves twice Limits.MemoryBytes: its own
+	// memory and the Extism kernel's may each grow to the limit. Nil: a
+	// budget of host.DefaultMemoryBudgetBytes of the plugin's own.
+	MemoryBudget *host.MemoryBudget
 }
 
 // withDefaults returns o with zero fields set to their defaults, or an error
@@ -69,6 +75,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.MemoryBudget == nil {
+		o.MemoryBudget = host.NewMemoryBudget(0)
 	}
 	var err error
 	o.Limits, err = o.Limits.WithDefaults()
@@ -231,6 +240,11 @@ func (p *Plugin) Name() string { return p.name }
 
 // Function returns the export called per batch.
 func (p *Plugin) Function() string { return p.opts.Function }
+
+// GuestMemoryBytes returns the most the memories of one instance may grow to
+// (the plugin's and the Extism kernel's, each up to Limits.MemoryBytes),
+// which each instance reserves of the MemoryBudget.
+func (p *Plugin) GuestMemoryBytes() int64 { return 2 * p.opts.Limits.MemoryBytes }
 
 // Limits returns the plugin's limits, with defaults applied.
 func (p *Plugin) Limits() host.Limits { return p.opts.Limits }
