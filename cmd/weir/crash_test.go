@@ -84,7 +84,8 @@ func setupJob(t *testing.T, wasm string) string {
 // weirRun returns the command that runs the job in dir, with the compiled-module
 // cache in cacheDir (shared, so that only the first run compiles).
 func weirRun(bin, dir, cacheDir string) *exec.Cmd {
-	cmd := exec.Command(bin, "run", "--progress", "0", "--cache-dir", cacheDir, "--data-dir", filepath.Join(dir, "data"), filepath.Join(dir, "job.yaml"))
+	// NB: debug logs say "checkpoint complete" (waitCheckpoint).
+	cmd := exec.Command(bin, "run", "--progress", "0", "--log-level", "debug", "--cache-dir", cacheDir, "--data-dir", filepath.Join(dir, "data"), filepath.Join(dir, "job.yaml"))
 	cmd.Dir = dir
 	return cmd
 }
@@ -115,6 +116,19 @@ func startRun(t *testing.T, cmd *exec.Cmd) (running <-chan struct{}, done <-chan
 		exit <- cmd.Wait()
 	}()
 	return run, exit, stderr
+}
+
+// waitCheckpoint waits until the run whose stderr is stderr has completed a
+// checkpoint, or has ended (false).
+func waitCheckpoint(stderr *syncBuffer, done <-chan error) (bool, error) {
+	for !strings.Contains(stderr.String(), "checkpoint complete") {
+		select {
+		case err := <-done:
+			return false, err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return true, nil
 }
 
 // syncBuffer collects lines from one goroutine for another.
@@ -191,10 +205,21 @@ func TestCrashRecovery(t *testing.T) {
 		if !strings.Contains(stderr.String(), "restoredCheckpoint=0") {
 			restores++
 		}
+		// NB: every other run is killed only after its first checkpoint, so
+		// that the next one restores one however slow the machine is; the
+		// others may die at any moment, before it too.
+		delay := time.Duration(rng.Int63n(int64(maxKillDelay)))
+		if kill%2 == 1 {
+			if ok, err := waitCheckpoint(stderr, done); !ok {
+				t.Fatalf("seed %d: run %d ended before its first checkpoint (%v):\n%s", seed, kill, err, stderr)
+			}
+			// NB: shorter, so that the job still cannot end before the last kill.
+			delay /= 3
+		}
 		select {
 		case err := <-done:
 			t.Fatalf("seed %d: run %d ended before it was killed (%v):\n%s", seed, kill, err, stderr)
-		case <-time.After(time.Duration(rng.Int63n(int64(maxKillDelay)))):
+		case <-time.After(delay):
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 		}
