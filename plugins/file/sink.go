@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,17 +14,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/weirstream/weir/abi"
+	"github.com/weirstream/weir/internal/lineformat"
 	"github.com/weirstream/weir/runtime"
 )
 
-// Sink formats.
+// Sink formats (the encoding is shared with other file-writing sinks).
 const (
-	formatValue    = "value"
-	formatKeyValue = "keyvalue"
-	formatJSON     = "json"
+	formatValue    = lineformat.Value
+	formatKeyValue = lineformat.KeyValue
+	formatJSON     = lineformat.JSON
 )
 
 // Limits and names of the sink.
@@ -381,7 +380,7 @@ func (w *sinkWriter) Write(ctx context.Context, batch []byte) error {
 			return fmt.Errorf("file sink: subtask %d: batch entry %d has kind %s; a sink takes records only", w.subtask, r.Index(), e.Kind)
 		}
 		var err error
-		w.line, err = appendLine(w.line[:0], w.sink.format, e)
+		w.line, err = lineformat.Append(w.line[:0], w.sink.format, e)
 		if err != nil {
 			return fmt.Errorf("file sink: subtask %d: batch entry %d (key %q): %w", w.subtask, r.Index(), e.Key, err)
 		}
@@ -477,79 +476,4 @@ func (w *sinkWriter) Close() error {
 		return fmt.Errorf("file sink: close: %w", err)
 	}
 	return nil
-}
-
-// appendLine appends the line for record e in format, with its "\n".
-func appendLine(dst []byte, format string, e *abi.Entry) ([]byte, error) {
-	switch format {
-	case formatValue:
-		if bytes.IndexByte(e.Value, '\n') >= 0 {
-			return dst, errors.New("value has a newline, which format value cannot write; use format json")
-		}
-		dst = append(dst, e.Value...)
-	case formatKeyValue:
-		if i := bytes.IndexAny(e.Key, "\t\n"); i >= 0 {
-			return dst, errors.New("key has a tab or newline, which format keyvalue cannot write; use format json")
-		}
-		if bytes.IndexByte(e.Value, '\n') >= 0 {
-			return dst, errors.New("value has a newline, which format keyvalue cannot write; use format json")
-		}
-		dst = append(dst, e.Key...)
-		dst = append(dst, '\t')
-		dst = append(dst, e.Value...)
-	default: // formatJSON
-		var kb64, vb64 bool
-		dst = append(dst, `{"key":`...)
-		dst, kb64 = appendJSONBytes(dst, e.Key)
-		dst = append(dst, `,"value":`...)
-		dst, vb64 = appendJSONBytes(dst, e.Value)
-		dst = append(dst, `,"timestamp":`...)
-		if e.Timestamp == abi.NoTimestamp {
-			dst = append(dst, "null"...)
-		} else {
-			dst = strconv.AppendInt(dst, e.Timestamp, 10)
-		}
-		if kb64 {
-			dst = append(dst, `,"keyBase64":true`...)
-		}
-		if vb64 {
-			dst = append(dst, `,"valueBase64":true`...)
-		}
-		dst = append(dst, '}')
-	}
-	return append(dst, '\n'), nil
-}
-
-// appendJSONBytes appends b as a JSON string: its text if it is valid UTF-8,
-// else its standard base64 encoding (then base64 is true).
-func appendJSONBytes(dst, b []byte) (out []byte, base64Encoded bool) {
-	if !utf8.Valid(b) {
-		dst = append(dst, '"')
-		dst = base64.StdEncoding.AppendEncode(dst, b)
-		return append(dst, '"'), true
-	}
-	dst = append(dst, '"')
-	start := 0
-	for i, c := range b {
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, b[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			const hexDigits = "0123456789abcdef"
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, b[start:]...)
-	return append(dst, '"'), false
 }
