@@ -203,7 +203,6 @@ func checkNoPending(t *testing.T, srv *miniotest.Server) {
 	}
 }
 
-
 // Markers the outage test puts into the child's stderr lines.
 const (
 	markStopped   = "TEST: minio stopped"
