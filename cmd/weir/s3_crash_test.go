@@ -16,7 +16,9 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/weirstream/weir/plugins/s3"
 	"github.com/weirstream/weir/plugins/s3/miniotest"
+	"github.com/weirstream/weir/runtime"
 )
 
 // s3CrashSpec is crashSpec with the S3 sink, and the operator and sink
@@ -177,30 +179,51 @@ func TestS3CrashRecovery(t *testing.T) {
 }
 
 // checkSnapshotsInS3 fails unless the job's checkpoints are in the bucket and
-// none is in the data directory.
+// none is in the data directory, and unless garbage collection worked on S3:
+// at most the retained number of checkpoints (the default, 3) are left, and
+// every state object in the bucket is one that a retained checkpoint needs.
 func checkSnapshotsInS3(t *testing.T, srv *miniotest.Server, dir string) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(dir, "data", "jobs", "crash", "snapshots")); err == nil {
 		t.Errorf("the data directory has a local snapshot directory although -snapshots is s3://")
 	}
-	manifests := 0
-	for o := range srv.Client().ListObjects(context.Background(), srv.Bucket, minio.ListObjectsOptions{Prefix: "snap/jobs/crash/snapshots/", Recursive: true}) {
-		if strings.HasSuffix(o.Key, "/MANIFEST") {
-			manifests++
+	ctx := context.Background()
+	store, err := s3.NewStore(s3.Conn{Endpoint: srv.Addr, Insecure: true, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey}, srv.Bucket, "snap/jobs/crash/snapshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := runtime.Checkpoints(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) == 0 || len(ids) > runtime.DefaultCheckpointsRetain {
+		t.Fatalf("%d checkpoints in s3://%s/snap/jobs/crash/snapshots/, want 1 to %d", len(ids), srv.Bucket, runtime.DefaultCheckpointsRetain)
+	}
+	needed := map[string]bool{}
+	for _, id := range ids {
+		m, err := runtime.ReadManifest(ctx, store, runtime.ManifestObject(id))
+		if err != nil {
+			t.Fatalf("checkpoint %d: %v", id, err)
+		}
+		needed[runtime.ManifestObject(id)] = true
+		for _, o := range m.Objects() {
+			needed[o] = true
 		}
 	}
-	if manifests == 0 {
-		t.Errorf("no checkpoint manifest under s3://%s/snap/jobs/crash/snapshots/", srv.Bucket)
+	names, err := store.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// checkNoPending fails if a pending marker of the sink is left in the bucket
-// after a run that finished.
-func checkNoPending(t *testing.T, srv *miniotest.Server) {
-	t.Helper()
-	for o := range srv.Client().ListObjects(context.Background(), srv.Bucket, minio.ListObjectsOptions{Prefix: "out/.weir-pending/", Recursive: true}) {
-		t.Errorf("pending marker left after the job finished: %s %v", o.Key, o.Err)
+	var garbage []string
+	for _, n := range names {
+		if !needed[n] {
+			garbage = append(garbage, n)
+		}
 	}
+	if len(garbage) > 0 {
+		t.Errorf("%d objects in the bucket that no retained checkpoint needs: %q", len(garbage), garbage[:min(len(garbage), 10)])
+	}
+	t.Logf("snapshots on S3: %d retained checkpoints, %d objects, all needed by them", len(ids), len(names))
 }
 
 // Markers the outage test puts into the child's stderr lines.
@@ -282,4 +305,13 @@ func cutLog(log, m1, m2 string) (before, between, after string) {
 	before, rest, _ := strings.Cut(log, m1)
 	between, after, _ = strings.Cut(rest, m2)
 	return before, between, after
+}
+
+// checkNoPending fails if a pending marker of the sink is left in the bucket
+// after a run that finished.
+func checkNoPending(t *testing.T, srv *miniotest.Server) {
+	t.Helper()
+	for o := range srv.Client().ListObjects(context.Background(), srv.Bucket, minio.ListObjectsOptions{Prefix: "out/.weir-pending/", Recursive: true}) {
+		t.Errorf("pending marker left after the job finished: %s %v", o.Key, o.Err)
+	}
 }
