@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/weirstream/weir/abi"
@@ -105,4 +106,64 @@ func appendJSONBytes(dst, b []byte) (out []byte, base64Encoded bool) {
 	}
 	dst = append(dst, b[start:]...)
 	return append(dst, '"'), false
+}
+
+// maxPrefixBytes bounds a part name prefix.
+const maxPrefixBytes = 100
+
+// CheckPrefix says what is wrong with a part name prefix, if anything.
+func CheckPrefix(p string) error {
+	if len(p) > maxPrefixBytes {
+		return fmt.Errorf("is longer than %d bytes", maxPrefixBytes)
+	}
+	if strings.HasPrefix(p, ".") {
+		return errors.New("starts with '.' (names starting with '.' are hidden and ignored)")
+	}
+	for _, c := range []byte(p) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("has %q; use letters, digits, '-', '_' and '.'", c)
+		}
+	}
+	return nil
+}
+
+// PartName is the name of the committed part of subtask for checkpoint ckpt:
+// <prefix>-<checkpoint>-<subtask>, the checkpoint as at least 10 decimal
+// digits and the subtask as at least 4, so that names sort by checkpoint.
+func PartName(prefix string, ckpt int64, subtask int) string {
+	return fmt.Sprintf("%s-%010d-%04d", prefix, ckpt, subtask)
+}
+
+// ParsePartName returns the checkpoint of a PartName with prefix; ok is false
+// for any other name.
+func ParsePartName(prefix, name string) (ckpt int64, ok bool) {
+	rest, subtask, ok1 := CutLast(name)
+	rest, ck, ok2 := CutLast(rest)
+	if !ok1 || !ok2 || rest != prefix || !Digits(subtask, 4) || !Digits(ck, 10) {
+		return 0, false
+	}
+	ckpt, err := strconv.ParseInt(ck, 10, 64)
+	return ckpt, err == nil
+}
+
+// CutLast cuts s around its last '-'.
+func CutLast(s string) (before, after string, ok bool) {
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
+}
+
+// Digits reports whether s is at least minLen decimal digits.
+func Digits(s string, minLen int) bool {
+	if len(s) < minLen {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

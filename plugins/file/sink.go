@@ -12,8 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/weirstream/weir/abi"
 	"github.com/weirstream/weir/internal/lineformat"
@@ -34,8 +32,6 @@ const (
 	// InProgressDir is the subdirectory of the output directory that holds
 	// files not yet committed. Readers of the output must ignore it.
 	InProgressDir = ".inprogress"
-	// maxPrefixBytes bounds the prefix option.
-	maxPrefixBytes = 100
 	// writeBufferBytes is the buffer between a writer and its file.
 	writeBufferBytes = 256 << 10
 	// instanceIDBytes is the random part of in-progress file names.
@@ -87,7 +83,7 @@ func NewSink(opts json.RawMessage, baseDir string) (runtime.Sink, error) {
 	default:
 		bad("format", "%q is not %q, %q or %q", o.Format, formatValue, formatKeyValue, formatJSON)
 	}
-	if err := checkPrefix(o.Prefix); err != nil {
+	if err := lineformat.CheckPrefix(o.Prefix); err != nil {
 		bad("prefix", "%q %v", o.Prefix, err)
 	}
 	if len(errs) > 0 {
@@ -96,37 +92,15 @@ func NewSink(opts json.RawMessage, baseDir string) (runtime.Sink, error) {
 	return &Sink{dir: resolve(baseDir, o.Path), format: o.Format, prefix: o.Prefix}, nil
 }
 
-// checkPrefix says what is wrong with a file name prefix, if anything.
-func checkPrefix(p string) error {
-	if len(p) > maxPrefixBytes {
-		return fmt.Errorf("is longer than %d bytes", maxPrefixBytes)
-	}
-	if strings.HasPrefix(p, ".") {
-		return errors.New("starts with '.' (names starting with '.' are hidden and ignored)")
-	}
-	for _, c := range []byte(p) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("has %q; use letters, digits, '-', '_' and '.'", c)
-		}
-	}
-	return nil
-}
-
 // finalName is the name of the committed file of subtask for checkpoint ckpt.
 func (s *Sink) finalName(ckpt int64, subtask int) string {
-	return fmt.Sprintf("%s-%010d-%04d", s.prefix, ckpt, subtask)
+	return lineformat.PartName(s.prefix, ckpt, subtask)
 }
 
 // parseFinal returns the checkpoint of a final file name of this sink; ok is
 // false for any other name.
 func (s *Sink) parseFinal(name string) (ckpt int64, ok bool) {
-	rest, subtask, ok1 := cutLast(name)
-	rest, ck, ok2 := cutLast(rest)
-	if !ok1 || !ok2 || rest != s.prefix || !digits(subtask, 4) || !digits(ck, 10) {
-		return 0, false
-	}
-	ckpt, err := strconv.ParseInt(ck, 10, 64)
-	return ckpt, err == nil
+	return lineformat.ParsePartName(s.prefix, name)
 }
 
 // inProgressName is the name of the seq'th in-progress file of a writer.
@@ -136,31 +110,10 @@ func (s *Sink) inProgressName(subtask int, instance string, seq int) string {
 
 // isInProgress reports whether name is an in-progress file name of this sink.
 func (s *Sink) isInProgress(name string) bool {
-	rest, seq, ok1 := cutLast(name)
-	rest, inst, ok2 := cutLast(rest)
-	rest, subtask, ok3 := cutLast(rest)
-	return ok1 && ok2 && ok3 && rest == s.prefix && digits(seq, 6) && digits(subtask, 4) && isHex(inst, 2*instanceIDBytes)
-}
-
-func cutLast(s string) (before, after string, ok bool) {
-	i := strings.LastIndexByte(s, '-')
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+1:], true
-}
-
-// digits reports whether s is at least minLen decimal digits.
-func digits(s string, minLen int) bool {
-	if len(s) < minLen {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	rest, seq, ok1 := lineformat.CutLast(name)
+	rest, inst, ok2 := lineformat.CutLast(rest)
+	rest, subtask, ok3 := lineformat.CutLast(rest)
+	return ok1 && ok2 && ok3 && rest == s.prefix && lineformat.Digits(seq, 6) && lineformat.Digits(subtask, 4) && isHex(inst, 2*instanceIDBytes)
 }
 
 func isHex(s string, n int) bool {

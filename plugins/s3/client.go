@@ -18,13 +18,14 @@ const (
 	EnvSecretKey = "AWS_SECRET_ACCESS_KEY"
 )
 
-// maxRetries bounds how often one S3 request is retried after a transient
-// failure (a refused connection, a 5xx, a throttling reply). minio-go waits
-// between tries with an exponential backoff of 200 ms doubling up to 1 s, so a
-// request gives up after about 6 s: long enough to ride out a restart of one
-// server process, short enough that a checkpoint against a store that stays
-// down fails (and is retried by the next checkpoint) instead of hanging.
-const maxRetries = 6
+// maxRetries bounds how often one S3 request is tried after a transient
+// failure (a refused connection, a 5xx, a throttling reply). Between tries
+// minio-go waits a random part (full jitter) of 200 ms doubling up to 1 s, so
+// a request gives up after at most about 8 s (4 s on average): long enough to
+// ride out a restart of a server process, short enough that a checkpoint
+// against a store that stays down fails (and the next one tries again)
+// instead of hanging.
+const maxRetries = 10
 
 // Conn says how to reach an S3 endpoint.
 type Conn struct {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -24,8 +23,6 @@ import (
 const (
 	// DefaultPrefix is the default of the prefix option.
 	DefaultPrefix = "part"
-	// maxPrefixBytes bounds the prefix option.
-	maxPrefixBytes = 100
 	// minPartSizeMiB is S3's smallest part (except the last one of an upload).
 	minPartSizeMiB = 5
 	// maxPartSizeMiB is S3's biggest part.
@@ -112,7 +109,7 @@ func newSink(o SinkOptions, conn Conn) (*Sink, error) {
 	if err := lineformat.Check(o.Format); err != nil {
 		bad("format", "%v", err)
 	}
-	if err := checkPrefix(o.Prefix); err != nil {
+	if err := lineformat.CheckPrefix(o.Prefix); err != nil {
 		bad("prefix", "%q %v", o.Prefix, err)
 	}
 	if o.PartSizeMiB < minPartSizeMiB || o.PartSizeMiB > maxPartSizeMiB {
@@ -135,25 +132,9 @@ func newSink(o SinkOptions, conn Conn) (*Sink, error) {
 	return &Sink{cli: cli, bucket: o.Bucket, dir: dir, format: o.Format, prefix: o.Prefix, partSize: int64(o.PartSizeMiB) << 20}, nil
 }
 
-// checkPrefix says what is wrong with an object name prefix, if anything.
-func checkPrefix(p string) error {
-	if len(p) > maxPrefixBytes {
-		return fmt.Errorf("is longer than %d bytes", maxPrefixBytes)
-	}
-	if strings.HasPrefix(p, ".") {
-		return errors.New("starts with '.' (names starting with '.' are hidden and ignored)")
-	}
-	for _, c := range []byte(p) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("has %q; use letters, digits, '-', '_' and '.'", c)
-		}
-	}
-	return nil
-}
-
 // objectKey is the key of the object of subtask for checkpoint ckpt.
 func (s *Sink) objectKey(ckpt int64, subtask int) string {
-	return fmt.Sprintf("%s%s-%010d-%04d", s.dir, s.prefix, ckpt, subtask)
+	return s.dir + lineformat.PartName(s.prefix, ckpt, subtask)
 }
 
 // parseKey returns the checkpoint of an object key of this sink; ok is false
@@ -163,13 +144,7 @@ func (s *Sink) parseKey(key string) (ckpt int64, ok bool) {
 	if !found || strings.Contains(name, "/") {
 		return 0, false
 	}
-	rest, subtask, ok1 := cutLast(name)
-	rest, ck, ok2 := cutLast(rest)
-	if !ok1 || !ok2 || rest != s.prefix || !digits(subtask, 4) || !digits(ck, 10) {
-		return 0, false
-	}
-	ckpt, err := strconv.ParseInt(ck, 10, 64)
-	return ckpt, err == nil
+	return lineformat.ParsePartName(s.prefix, name)
 }
 
 // markerKey is the key of the marker of an upload of object key with token.
@@ -187,27 +162,6 @@ func (s *Sink) parseMarker(marker string) (key string, ok bool) {
 	key = s.dir + name[:i]
 	_, ok = s.parseKey(key)
 	return key, ok
-}
-
-func cutLast(s string) (before, after string, ok bool) {
-	i := strings.LastIndexByte(s, '-')
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+1:], true
-}
-
-// digits reports whether s is at least minLen decimal digits.
-func digits(s string, minLen int) bool {
-	if len(s) < minLen {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // committable is what PreCommit returns, as JSON: one uploaded, not yet

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -114,6 +115,35 @@ func (s *Server) Client() *minio.Client {
 		s.t.Fatal(err)
 	}
 	return cli
+}
+
+// Lines returns the lines of the objects whose keys start with prefix and
+// have no "/" after it (so not the sink's pending markers below), in key
+// order: what a reader of the bucket sees as committed output.
+func (s *Server) Lines(t testing.TB, prefix string) []string {
+	t.Helper()
+	ctx := context.Background()
+	cli := s.Client()
+	var lines []string
+	for o := range cli.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix}) {
+		if o.Err != nil {
+			t.Fatalf("minio: list %s: %v", prefix, o.Err)
+		}
+		if strings.HasSuffix(o.Key, "/") {
+			continue // a "directory"
+		}
+		r, err := cli.GetObject(ctx, s.Bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatalf("minio: get %s: %v", o.Key, err)
+		}
+		data, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatalf("minio: read %s: %v", o.Key, err)
+		}
+		lines = append(lines, strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")...)
+	}
+	return lines
 }
 
 // Restart starts the server again on the same address and data directory
