@@ -167,3 +167,47 @@ func Digits(s string, minLen int) bool {
 	}
 	return true
 }
+
+// BatchError is an error of Lines about a batch entry: one that is not a
+// record, one the format cannot write, or a malformed batch (Entry -1).
+type BatchError struct {
+	Entry int
+	Err   error
+	what  string // how the message names the entry
+}
+
+func (e *BatchError) Error() string {
+	if e.Entry < 0 {
+		return e.Err.Error()
+	}
+	return e.what + e.Err.Error()
+}
+
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// Lines formats each record of the encoded batch as one line in format and
+// calls fn with it (valid during the call only); scratch is a buffer to
+// reuse, returned grown. An entry that is not a record, a record the format
+// cannot write and a malformed batch give a *BatchError; an error of fn is
+// returned as it is.
+func Lines(batch []byte, format string, scratch []byte, fn func(line []byte) error) ([]byte, error) {
+	r := abi.NewReader(batch)
+	for r.Next() {
+		e := r.Entry()
+		if e.Kind != abi.KindRecord {
+			return scratch, &BatchError{Entry: r.Index(), Err: fmt.Errorf("has kind %s; a sink takes records only", e.Kind), what: fmt.Sprintf("batch entry %d ", r.Index())}
+		}
+		var err error
+		scratch, err = Append(scratch[:0], format, e)
+		if err != nil {
+			return scratch, &BatchError{Entry: r.Index(), Err: err, what: fmt.Sprintf("batch entry %d (key %q): ", r.Index(), e.Key)}
+		}
+		if err := fn(scratch); err != nil {
+			return scratch, err
+		}
+	}
+	if err := r.Err(); err != nil {
+		return scratch, &BatchError{Entry: -1, Err: err}
+	}
+	return scratch, nil
+}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/weirstream/weir/abi"
 	"github.com/weirstream/weir/internal/lineformat"
 	"github.com/weirstream/weir/runtime"
 )
@@ -326,34 +325,27 @@ func (w *sinkWriter) Write(ctx context.Context, batch []byte) error {
 	if w.err != nil {
 		return w.err
 	}
-	r := abi.NewReader(batch)
-	for r.Next() {
-		e := r.Entry()
-		if e.Kind != abi.KindRecord {
-			return fmt.Errorf("file sink: subtask %d: batch entry %d has kind %s; a sink takes records only", w.subtask, r.Index(), e.Kind)
-		}
-		var err error
-		w.line, err = lineformat.Append(w.line[:0], w.sink.format, e)
-		if err != nil {
-			return fmt.Errorf("file sink: subtask %d: batch entry %d (key %q): %w", w.subtask, r.Index(), e.Key, err)
-		}
+	var err error
+	w.line, err = lineformat.Lines(batch, w.sink.format, w.line, func(line []byte) error {
 		if w.f == nil {
 			if err := w.open(); err != nil {
 				return err
 			}
 		}
-		n, err := w.bw.Write(w.line)
+		n, err := w.bw.Write(line)
 		w.bytes += int64(n)
 		if err != nil {
 			w.err = fmt.Errorf("file sink: write %s: %w", w.f.Name(), err)
 			return w.err
 		}
 		w.records++
-	}
-	if err := r.Err(); err != nil {
+		return nil
+	})
+	var be *lineformat.BatchError
+	if errors.As(err, &be) {
 		return fmt.Errorf("file sink: subtask %d: %w", w.subtask, err)
 	}
-	return nil
+	return err
 }
 
 func (w *sinkWriter) open() error {

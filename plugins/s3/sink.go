@@ -14,7 +14,6 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/weirstream/weir/abi"
 	"github.com/weirstream/weir/internal/lineformat"
 	"github.com/weirstream/weir/runtime"
 )
@@ -362,30 +361,21 @@ func (w *sinkWriter) Write(ctx context.Context, batch []byte) error {
 	if w.err != nil {
 		return w.err
 	}
-	r := abi.NewReader(batch)
-	for r.Next() {
-		e := r.Entry()
-		if e.Kind != abi.KindRecord {
-			return fmt.Errorf("s3 sink: subtask %d: batch entry %d has kind %s; a sink takes records only", w.subtask, r.Index(), e.Kind)
-		}
-		var err error
-		w.line, err = lineformat.Append(w.line[:0], w.sink.format, e)
-		if err != nil {
-			return fmt.Errorf("s3 sink: subtask %d: batch entry %d (key %q): %w", w.subtask, r.Index(), e.Key, err)
-		}
-		w.buf = append(w.buf, w.line...)
-		w.bytes += int64(len(w.line))
+	var err error
+	w.line, err = lineformat.Lines(batch, w.sink.format, w.line, func(line []byte) error {
+		w.buf = append(w.buf, line...)
+		w.bytes += int64(len(line))
 		w.records++
 		if int64(len(w.buf)) >= w.sink.partSize {
-			if err := w.spillBuf(); err != nil {
-				return err
-			}
+			return w.spillBuf()
 		}
-	}
-	if err := r.Err(); err != nil {
+		return nil
+	})
+	var be *lineformat.BatchError
+	if errors.As(err, &be) {
 		return fmt.Errorf("s3 sink: subtask %d: %w", w.subtask, err)
 	}
-	return nil
+	return err
 }
 
 // spillBuf moves buf to the spill file, so that a writer holds at most about
