@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,38 +103,22 @@ func TestS3CrashRecovery(t *testing.T) {
 	)
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewSource(seed))
 	dir := t.TempDir()
-	restores, rescales := 0, 0
-	for kill := 1; kill <= minKills; kill++ {
-		p := 2 + kill%2
-		s3Job(t, dir, wasm, srv, p)
-		cmd := weirRunS3(bin, dir, cache, srv)
-		running, done, stderr := startRun(t, cmd)
-		select {
-		case err := <-done:
-			t.Fatalf("seed %d: run %d ended before it ran (%v):\n%s", seed, kill, err, stderr)
-		case <-running:
+	// NB: the parallelism alternates between 3 and 2, so a run restores at
+	// another parallelism whenever the newest checkpoint is its predecessor's.
+	parallelism := func(kill int) int { return 2 + kill%2 }
+	runs := killRuns(t, seed, minKills, maxKillDelay, func(kill int) *exec.Cmd {
+		s3Job(t, dir, wasm, srv, parallelism(kill))
+		return weirRunS3(bin, dir, cache, srv)
+	})
+	restores, rescales, last := restoredRuns(runs), 0, 0
+	for i, r := range runs {
+		kill := i + 1
+		if r.restored && last > 0 && parallelism(last) != parallelism(kill) {
+			rescales++
 		}
-		if !strings.Contains(stderr.String(), "restoredCheckpoint=0") {
-			restores++
-			if kill > 1 {
-				rescales++ // each run's parallelism differs from the one before
-			}
-		}
-		delay := time.Duration(rng.Int63n(int64(maxKillDelay)))
-		if kill%2 == 1 {
-			if ok, err := waitCheckpoint(stderr, done); !ok {
-				t.Fatalf("seed %d: run %d ended before its first checkpoint (%v):\n%s", seed, kill, err, stderr)
-			}
-			delay /= 3
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("seed %d: run %d ended before it was killed (%v):\n%s", seed, kill, err, stderr)
-		case <-time.After(delay):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+		if r.checkpointed {
+			last = kill
 		}
 	}
 	s3Job(t, dir, wasm, srv, 2)
@@ -148,6 +131,9 @@ func TestS3CrashRecovery(t *testing.T) {
 	}
 	if restores < minKills/2 {
 		t.Fatalf("seed %d: only %d of %d killed runs restored a checkpoint", seed, restores, minKills)
+	}
+	if rescales == 0 {
+		t.Fatalf("seed %d: no run restored a checkpoint taken at another parallelism", seed)
 	}
 	got := s3Committed(t, srv)
 	lost, dup := lostDuplicated(got, want)
