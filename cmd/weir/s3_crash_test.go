@@ -144,6 +144,14 @@ func TestS3CrashRecovery(t *testing.T) {
 	}
 	checkNoPending(t, srv)
 	checkSnapshotsInS3(t, srv, dir)
+
+	// `weir checkpoints` reads them from the bucket too.
+	cmd := exec.Command(bin, "checkpoints", "--data-dir", filepath.Join(dir, "data"), "--snapshots", "s3://"+srv.Bucket+"/snap", "--s3-endpoint", srv.Addr, "--s3-insecure", filepath.Join(dir, "job.yaml"))
+	cmd.Env = append(os.Environ(), srv.Env()...)
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "CHECKPOINT") || !strings.Contains(string(out), " true ") {
+		t.Fatalf("weir checkpoints --snapshots: %v\n%s", err, out)
+	}
 }
 
 // checkSnapshotsInS3 fails unless the job's checkpoints are in the bucket and
