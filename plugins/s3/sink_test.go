@@ -142,3 +142,47 @@ func incompleteUploads(t *testing.T, srv *miniotest.Server, path string) int {
 	}
 	return n
 }
+
+// TestSinkCommitsCarriedCommittable checks that the committable of an
+// abandoned checkpoint, which the runtime carries into the next checkpoint,
+// commits with it, and that a committable of a later checkpoint or another
+// sink is refused with a reason.
+func TestSinkCommitsCarriedCommittable(t *testing.T) {
+	srv := miniotest.Start(t)
+	ctx := context.Background()
+	s, err := newSink(SinkOptions{Endpoint: srv.Addr, Insecure: true, Bucket: srv.Bucket, Path: "carry"}, testConn(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := s.OpenWriter(ctx, runtime.SinkInfo{Subtask: 1, Parallelism: 2})
+	var bw abi.Writer
+	bw.Reset()
+	bw.Append(abi.Entry{Kind: abi.KindRecord, Value: []byte("carried"), Timestamp: abi.NoTimestamp})
+	if err := w.Write(ctx, bw.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	c5, err := w.PreCommit(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, 4, [][]byte{c5}); err == nil || !strings.Contains(err.Error(), "committable is of checkpoint 5") {
+		t.Errorf("Commit(4) of a checkpoint-5 committable: %v", err)
+	}
+	other, _ := newSink(SinkOptions{Endpoint: srv.Addr, Insecure: true, Bucket: srv.Bucket, Path: "elsewhere"}, testConn(srv))
+	if err := other.Commit(ctx, 6, [][]byte{c5}); err == nil || !strings.Contains(err.Error(), "is not one of this sink") {
+		t.Errorf("Commit by another sink: %v", err)
+	}
+	if err := s.Commit(ctx, 6, [][]byte{c5}); err != nil {
+		t.Fatalf("Commit(6) of the carried checkpoint-5 committable: %v", err)
+	}
+	if got := committedLines(t, srv, "carry/"); strings.Join(got, ",") != "carried" {
+		t.Fatalf("committed %q, want [carried]", got)
+	}
+	// Committing again (a retry, or Recover after a crash) is a no-op.
+	if err := s.Recover(ctx, 6, [][]byte{c5}); err != nil {
+		t.Fatal(err)
+	}
+	if got := committedLines(t, srv, "carry/"); len(got) != 1 {
+		t.Fatalf("after Recover %d lines, want 1", len(got))
+	}
+}
