@@ -17,7 +17,7 @@ WASMGO  := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 WASM_MAINS := $(wildcard examples/*/*/wasm)
 WASM       := $(patsubst %/wasm,%.wasm,$(WASM_MAINS))
 
-.PHONY: all build wasm demo test test-go test-sdk check bench bench-memory bench-guest-memory clean toolchains
+.PHONY: all build wasm demo test test-go test-sdk check bench bench-memory bench-guest-memory clean toolchains minio
 
 all: build wasm
 
@@ -46,7 +46,7 @@ check:
 	$(GO) vet ./...
 	cd sdk/go && $(GO) vet ./...
 
-test-go: toolchains wasm
+test-go: toolchains minio wasm
 	$(GO) test -count=1 -timeout 30m ./...
 
 test-sdk:
@@ -57,6 +57,11 @@ test-sdk:
 # clang and lld; this installs them if they are missing (idempotent).
 toolchains:
 	bash scripts/install-toolchains.sh
+
+# The S3 tests run against a real MinIO server, built from its Go module once
+# and cached (idempotent).
+minio:
+	bash scripts/install-minio.sh
 
 test: toolchains check test-go test-sdk test-rust
 

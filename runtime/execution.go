@@ -237,9 +237,12 @@ func restoreAttempt(ctx context.Context, job *Job, cfg Config, newDriver func() 
 		if m != nil && m.Finished {
 			return nil, m, nextID, nil
 		}
-		if m == nil {
-			sweepOrphans(ctx, c.Store, statePrefix, log)
-		}
+		// NB: also on a restore, not only on a fresh start: a process killed
+		// during a checkpoint leaves that checkpoint's uploads, which no manifest
+		// will ever reference, and nothing else deletes them. No upload of this
+		// job is in flight here, and the sweep skips itself when any manifest is
+		// unreadable (a fallback may still need what it references).
+		sweepOrphans(ctx, c.Store, statePrefix, log)
 		d := newDriver()
 		a, err = buildAttempt(ctx, job, &c, d, m, stats)
 		if err == nil {

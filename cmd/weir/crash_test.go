@@ -191,39 +191,8 @@ func TestCrashRecovery(t *testing.T) {
 		maxKillDelay = 800 * time.Millisecond
 	)
 	seed := time.Now().UnixNano()
-	rng := rand.New(rand.NewSource(seed))
 	dir := setupJob(t, wasm)
-	restores := 0
-	for kill := 1; kill <= minKills; kill++ {
-		cmd := weirRun(bin, dir, cache)
-		running, done, stderr := startRun(t, cmd)
-		select {
-		case err := <-done:
-			t.Fatalf("seed %d: run %d ended before it ran (%v):\n%s", seed, kill, err, stderr)
-		case <-running:
-		}
-		if !strings.Contains(stderr.String(), "restoredCheckpoint=0") {
-			restores++
-		}
-		// NB: every other run is killed only after its first checkpoint, so
-		// that the next one restores one however slow the machine is; the
-		// others may die at any moment, before it too.
-		delay := time.Duration(rng.Int63n(int64(maxKillDelay)))
-		if kill%2 == 1 {
-			if ok, err := waitCheckpoint(stderr, done); !ok {
-				t.Fatalf("seed %d: run %d ended before its first checkpoint (%v):\n%s", seed, kill, err, stderr)
-			}
-			// NB: shorter, so that the job still cannot end before the last kill.
-			delay /= 3
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("seed %d: run %d ended before it was killed (%v):\n%s", seed, kill, err, stderr)
-		case <-time.After(delay):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-		}
-	}
+	restores := restoredRuns(killRuns(t, seed, minKills, maxKillDelay, func(int) *exec.Cmd { return weirRun(bin, dir, cache) }))
 	out, err := weirRun(bin, dir, cache).CombinedOutput()
 	if err != nil {
 		t.Fatalf("seed %d: final run failed: %v\n%s", seed, err, out)
@@ -241,6 +210,61 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("seed %d: after %d kills the committed output differs from an uninterrupted run: %s", seed, kills, lineDiff(got, want))
 	}
 	t.Logf("seed %d: %d kills (%d runs restored a checkpoint), %d committed lines identical to the uninterrupted run", seed, kills, restores, len(got))
+}
+
+// killRuns runs newRun(kill) for kill = 1..kills and kills each run with
+// SIGKILL at a random moment (from the seed) within maxKillDelay of its start;
+// every other run only after its first checkpoint, so that the next one
+// restores one however slow the machine is. It returns what each run did.
+func killRuns(t *testing.T, seed int64, kills int, maxKillDelay time.Duration, newRun func(kill int) *exec.Cmd) []killedRun {
+	t.Helper()
+	var runs []killedRun
+	rng := rand.New(rand.NewSource(seed))
+	for kill := 1; kill <= kills; kill++ {
+		cmd := newRun(kill)
+		running, done, stderr := startRun(t, cmd)
+		select {
+		case err := <-done:
+			t.Fatalf("seed %d: run %d ended before it ran (%v):\n%s", seed, kill, err, stderr)
+		case <-running:
+		}
+		r := killedRun{restored: !strings.Contains(stderr.String(), "restoredCheckpoint=0")}
+		delay := time.Duration(rng.Int63n(int64(maxKillDelay)))
+		if kill%2 == 1 {
+			if ok, err := waitCheckpoint(stderr, done); !ok {
+				t.Fatalf("seed %d: run %d ended before its first checkpoint (%v):\n%s", seed, kill, err, stderr)
+			}
+			// NB: shorter, so that the job still cannot end before the last kill.
+			delay /= 3
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("seed %d: run %d ended before it was killed (%v):\n%s", seed, kill, err, stderr)
+		case <-time.After(delay):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+		}
+		r.checkpointed = strings.Contains(stderr.String(), "checkpoint complete")
+		runs = append(runs, r)
+	}
+	return runs
+}
+
+// killedRun is what one run of killRuns did before it was killed.
+type killedRun struct {
+	restored     bool // it restored a checkpoint
+	checkpointed bool // it logged a complete checkpoint (a late one may be missed)
+}
+
+// restoredRuns counts the runs that restored a checkpoint.
+func restoredRuns(runs []killedRun) int {
+	n := 0
+	for _, r := range runs {
+		if r.restored {
+			n++
+		}
+	}
+	return n
 }
 
 func lineDiff(got, want []string) string {

@@ -27,6 +27,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	var memBudget memoryBudgetFlag
 	memBudget.register(fs)
+	var snaps snapshotFlags
+	snaps.register(fs)
 	pos, err := parseFlags(fs, args, "JOBSPEC")
 	if err != nil {
 		return err
@@ -67,7 +69,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	lay := layout{dataDir: c.dataDir, job: job.Name}
-	store, err := openStore(lay.snapshots())
+	open, err := snaps.opener(ctx, c.dataDir)
+	if err != nil {
+		return err
+	}
+	store, err := open(lay.snapshots())
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,8 @@ func savepointCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	var c commonFlags
 	c.register(fs)
+	var snaps snapshotFlags
+	snaps.register(fs)
 	pos, err := parseFlags(fs, args, "JOBSPEC", "DIR")
 	if err != nil {
 		return err
@@ -26,7 +28,11 @@ func savepointCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	lay := layout{dataDir: c.dataDir, job: name}
-	store, err := openStore(lay.snapshots())
+	open, err := snaps.opener(ctx, c.dataDir)
+	if err != nil {
+		return err
+	}
+	store, err := open(lay.snapshots())
 	if err != nil {
 		return err
 	}
@@ -64,6 +70,8 @@ func checkpointsCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	var c commonFlags
 	c.register(fs)
+	var snaps snapshotFlags
+	snaps.register(fs)
 	pos, err := parseFlags(fs, args, "JOBSPEC")
 	if err != nil {
 		return err
@@ -72,7 +80,11 @@ func checkpointsCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	store, err := openStore(layout{dataDir: c.dataDir, job: name}.snapshots())
+	open, err := snaps.opener(ctx, c.dataDir)
+	if err != nil {
+		return err
+	}
+	store, err := open(layout{dataDir: c.dataDir, job: name}.snapshots())
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,8 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask")
 	var memBudget memoryBudgetFlag
 	memBudget.register(fs)
+	var snaps snapshotFlags
+	snaps.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -97,13 +99,17 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	openSnapshots, err := snaps.opener(ctx, dataDir)
+	if err != nil {
+		return err
+	}
 	reg := registry(&modules{engine: engine, log: log}, stdout)
 	metrics := newMetrics()
 	metrics.reg.MustRegister(newGuestMemoryCollector(budget))
 	srv, err := server.New(ctx, server.Config{
 		DataDir:         dataDir,
 		Catalog:         catalog,
-		OpenStore:       func(dir string) (runtime.SnapshotStore, error) { return localfs.New(dir) },
+		OpenStore:       openSnapshots,
 		State:           stateBackend,
 		Loader:          hostLoader{engine},
 		Sources:         reg.Sources,

@@ -19,6 +19,7 @@ import (
 	"github.com/weirstream/weir/plugins/localfs"
 	"github.com/weirstream/weir/plugins/nexmark"
 	"github.com/weirstream/weir/plugins/pebble"
+	"github.com/weirstream/weir/plugins/s3"
 	"github.com/weirstream/weir/runtime"
 	"github.com/weirstream/weir/runtime/jobspec"
 )
@@ -88,6 +89,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"file":    file.NewSink,
 			"console": func(opts json.RawMessage, _ string) (runtime.Sink, error) { return console.NewSinkTo(opts, stdout) },
 			"discard": discard.NewSink,
+			"s3":      s3.NewSink,
 		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {
 			wasm, err := readModule(path)

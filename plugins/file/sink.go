@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,19 +12,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"unicode/utf8"
 
-	"github.com/weirstream/weir/abi"
+	"github.com/weirstream/weir/internal/lineformat"
 	"github.com/weirstream/weir/runtime"
 )
 
-// Sink formats.
+// Sink formats (the encoding is shared with other file-writing sinks).
 const (
-	formatValue    = "value"
-	formatKeyValue = "keyvalue"
-	formatJSON     = "json"
+	formatValue    = lineformat.Value
+	formatKeyValue = lineformat.KeyValue
+	formatJSON     = lineformat.JSON
 )
 
 // Limits and names of the sink.
@@ -35,8 +31,6 @@ const (
 	// InProgressDir is the subdirectory of the output directory that holds
 	// files not yet committed. Readers of the output must ignore it.
 	InProgressDir = ".inprogress"
-	// maxPrefixBytes bounds the prefix option.
-	maxPrefixBytes = 100
 	// writeBufferBytes is the buffer between a writer and its file.
 	writeBufferBytes = 256 << 10
 	// instanceIDBytes is the random part of in-progress file names.
@@ -88,7 +82,7 @@ func NewSink(opts json.RawMessage, baseDir string) (runtime.Sink, error) {
 	default:
 		bad("format", "%q is not %q, %q or %q", o.Format, formatValue, formatKeyValue, formatJSON)
 	}
-	if err := checkPrefix(o.Prefix); err != nil {
+	if err := lineformat.CheckPrefix(o.Prefix); err != nil {
 		bad("prefix", "%q %v", o.Prefix, err)
 	}
 	if len(errs) > 0 {
@@ -97,37 +91,15 @@ func NewSink(opts json.RawMessage, baseDir string) (runtime.Sink, error) {
 	return &Sink{dir: resolve(baseDir, o.Path), format: o.Format, prefix: o.Prefix}, nil
 }
 
-// checkPrefix says what is wrong with a file name prefix, if anything.
-func checkPrefix(p string) error {
-	if len(p) > maxPrefixBytes {
-		return fmt.Errorf("is longer than %d bytes", maxPrefixBytes)
-	}
-	if strings.HasPrefix(p, ".") {
-		return errors.New("starts with '.' (names starting with '.' are hidden and ignored)")
-	}
-	for _, c := range []byte(p) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("has %q; use letters, digits, '-', '_' and '.'", c)
-		}
-	}
-	return nil
-}
-
 // finalName is the name of the committed file of subtask for checkpoint ckpt.
 func (s *Sink) finalName(ckpt int64, subtask int) string {
-	return fmt.Sprintf("%s-%010d-%04d", s.prefix, ckpt, subtask)
+	return lineformat.PartName(s.prefix, ckpt, subtask)
 }
 
 // parseFinal returns the checkpoint of a final file name of this sink; ok is
 // false for any other name.
 func (s *Sink) parseFinal(name string) (ckpt int64, ok bool) {
-	rest, subtask, ok1 := cutLast(name)
-	rest, ck, ok2 := cutLast(rest)
-	if !ok1 || !ok2 || rest != s.prefix || !digits(subtask, 4) || !digits(ck, 10) {
-		return 0, false
-	}
-	ckpt, err := strconv.ParseInt(ck, 10, 64)
-	return ckpt, err == nil
+	return lineformat.ParsePartName(s.prefix, name)
 }
 
 // inProgressName is the name of the seq'th in-progress file of a writer.
@@ -137,31 +109,10 @@ func (s *Sink) inProgressName(subtask int, instance string, seq int) string {
 
 // isInProgress reports whether name is an in-progress file name of this sink.
 func (s *Sink) isInProgress(name string) bool {
-	rest, seq, ok1 := cutLast(name)
-	rest, inst, ok2 := cutLast(rest)
-	rest, subtask, ok3 := cutLast(rest)
-	return ok1 && ok2 && ok3 && rest == s.prefix && digits(seq, 6) && digits(subtask, 4) && isHex(inst, 2*instanceIDBytes)
-}
-
-func cutLast(s string) (before, after string, ok bool) {
-	i := strings.LastIndexByte(s, '-')
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+1:], true
-}
-
-// digits reports whether s is at least minLen decimal digits.
-func digits(s string, minLen int) bool {
-	if len(s) < minLen {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	rest, seq, ok1 := lineformat.CutLast(name)
+	rest, inst, ok2 := lineformat.CutLast(rest)
+	rest, subtask, ok3 := lineformat.CutLast(rest)
+	return ok1 && ok2 && ok3 && rest == s.prefix && lineformat.Digits(seq, 6) && lineformat.Digits(subtask, 4) && isHex(inst, 2*instanceIDBytes)
 }
 
 func isHex(s string, n int) bool {
@@ -374,34 +325,27 @@ func (w *sinkWriter) Write(ctx context.Context, batch []byte) error {
 	if w.err != nil {
 		return w.err
 	}
-	r := abi.NewReader(batch)
-	for r.Next() {
-		e := r.Entry()
-		if e.Kind != abi.KindRecord {
-			return fmt.Errorf("file sink: subtask %d: batch entry %d has kind %s; a sink takes records only", w.subtask, r.Index(), e.Kind)
-		}
-		var err error
-		w.line, err = appendLine(w.line[:0], w.sink.format, e)
-		if err != nil {
-			return fmt.Errorf("file sink: subtask %d: batch entry %d (key %q): %w", w.subtask, r.Index(), e.Key, err)
-		}
+	var err error
+	w.line, err = lineformat.Lines(batch, w.sink.format, w.line, func(line []byte) error {
 		if w.f == nil {
 			if err := w.open(); err != nil {
 				return err
 			}
 		}
-		n, err := w.bw.Write(w.line)
+		n, err := w.bw.Write(line)
 		w.bytes += int64(n)
 		if err != nil {
 			w.err = fmt.Errorf("file sink: write %s: %w", w.f.Name(), err)
 			return w.err
 		}
 		w.records++
-	}
-	if err := r.Err(); err != nil {
+		return nil
+	})
+	var be *lineformat.BatchError
+	if errors.As(err, &be) {
 		return fmt.Errorf("file sink: subtask %d: %w", w.subtask, err)
 	}
-	return nil
+	return err
 }
 
 func (w *sinkWriter) open() error {
@@ -477,79 +421,4 @@ func (w *sinkWriter) Close() error {
 		return fmt.Errorf("file sink: close: %w", err)
 	}
 	return nil
-}
-
-// appendLine appends the line for record e in format, with its "\n".
-func appendLine(dst []byte, format string, e *abi.Entry) ([]byte, error) {
-	switch format {
-	case formatValue:
-		if bytes.IndexByte(e.Value, '\n') >= 0 {
-			return dst, errors.New("value has a newline, which format value cannot write; use format json")
-		}
-		dst = append(dst, e.Value...)
-	case formatKeyValue:
-		if i := bytes.IndexAny(e.Key, "\t\n"); i >= 0 {
-			return dst, errors.New("key has a tab or newline, which format keyvalue cannot write; use format json")
-		}
-		if bytes.IndexByte(e.Value, '\n') >= 0 {
-			return dst, errors.New("value has a newline, which format keyvalue cannot write; use format json")
-		}
-		dst = append(dst, e.Key...)
-		dst = append(dst, '\t')
-		dst = append(dst, e.Value...)
-	default: // formatJSON
-		var kb64, vb64 bool
-		dst = append(dst, `{"key":`...)
-		dst, kb64 = appendJSONBytes(dst, e.Key)
-		dst = append(dst, `,"value":`...)
-		dst, vb64 = appendJSONBytes(dst, e.Value)
-		dst = append(dst, `,"timestamp":`...)
-		if e.Timestamp == abi.NoTimestamp {
-			dst = append(dst, "null"...)
-		} else {
-			dst = strconv.AppendInt(dst, e.Timestamp, 10)
-		}
-		if kb64 {
-			dst = append(dst, `,"keyBase64":true`...)
-		}
-		if vb64 {
-			dst = append(dst, `,"valueBase64":true`...)
-		}
-		dst = append(dst, '}')
-	}
-	return append(dst, '\n'), nil
-}
-
-// appendJSONBytes appends b as a JSON string: its text if it is valid UTF-8,
-// else its standard base64 encoding (then base64 is true).
-func appendJSONBytes(dst, b []byte) (out []byte, base64Encoded bool) {
-	if !utf8.Valid(b) {
-		dst = append(dst, '"')
-		dst = base64.StdEncoding.AppendEncode(dst, b)
-		return append(dst, '"'), true
-	}
-	dst = append(dst, '"')
-	start := 0
-	for i, c := range b {
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, b[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			const hexDigits = "0123456789abcdef"
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, b[start:]...)
-	return append(dst, '"'), false
 }

@@ -1,0 +1,188 @@
+package s3
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/weirstream/weir/abi"
+	"github.com/weirstream/weir/plugins/s3/miniotest"
+	"github.com/weirstream/weir/runtime"
+)
+
+// TestSinkOptionErrors checks that bad options give errors naming the option.
+func TestSinkOptionErrors(t *testing.T) {
+	t.Setenv(EnvAccessKey, "k")
+	t.Setenv(EnvSecretKey, "s")
+	for _, tc := range []struct{ opts, want string }{
+		{`{"bucket":"b-1"}`, "option endpoint: required"},
+		{`{"endpoint":"h:1"}`, "option bucket: required"},
+		{`{"endpoint":"h:1","bucket":"Bad_Bucket"}`, `option bucket: bucket "Bad_Bucket" has 'B'`},
+		{`{"endpoint":"http://h:1","bucket":"b-1"}`, "option endpoint: endpoint \"http://h:1\": want host:port"},
+		{`{"endpoint":"h:1","bucket":"b-1","format":"csv"}`, `option format: "csv" is not`},
+		{`{"endpoint":"h:1","bucket":"b-1","prefix":".x"}`, "option prefix"},
+		{`{"endpoint":"h:1","bucket":"b-1","path":"/abs"}`, "option path"},
+		{`{"endpoint":"h:1","bucket":"b-1","partSizeMiB":1}`, "option partSizeMiB: 1 is not between 5 and 5120"},
+		{`{"endpoint":"h:1","bucket":"b-1","partSize":1}`, `unknown field "partSize"`},
+		{`{"endpoint":"h:1","bucket":"b-1","insecure":"yes"}`, "option insecure: got a JSON string, want"},
+	} {
+		_, err := NewSink(json.RawMessage(tc.opts), "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewSink(%s) = %v, want an error containing %q", tc.opts, err, tc.want)
+		}
+	}
+	t.Setenv(EnvAccessKey, "")
+	if _, err := NewSink(json.RawMessage(`{"endpoint":"h:1","bucket":"b-1"}`), ""); err == nil || !strings.Contains(err.Error(), "option endpoint: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") {
+		t.Errorf("without credentials: %v", err)
+	}
+}
+
+// TestSinkMultipart writes one checkpoint of about 3.5 parts and checks that
+// it is uploaded as several parts, invisible (an incomplete upload, no
+// object) until Commit, and byte-exact after it; then that Recover aborts
+// an upload left pending by a writer and leaves no incomplete upload.
+func TestSinkMultipart(t *testing.T) {
+	srv := miniotest.Start(t)
+	ctx := context.Background()
+	s, err := newSink(SinkOptions{Endpoint: srv.Addr, Insecure: true, Bucket: srv.Bucket, Path: "mp", Format: "keyvalue", PartSizeMiB: minPartSizeMiB}, testConn(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Recover(ctx, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.OpenWriter(ctx, runtime.SinkInfo{Job: "j", Name: "out", Subtask: 3, Parallelism: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const records = 180_000 // 100-byte lines: about 17 MiB
+	var want []string
+	for i := 0; i < records; i += 1000 {
+		var bw abi.Writer
+		bw.Reset()
+		for j := i; j < i+1000; j++ {
+			k, v := fmt.Sprintf("k%07d", j), strings.Repeat(string(rune('a'+j%26)), 90)
+			bw.Append(abi.Entry{Kind: abi.KindRecord, Key: []byte(k), Value: []byte(v), Timestamp: abi.NoTimestamp})
+			want = append(want, k+"\t"+v)
+		}
+		if err := w.Write(ctx, bw.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := w.PreCommit(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c committable
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Parts) < 3 || c.Records != records || c.Object != "mp/part-0000000007-0003" {
+		t.Fatalf("committable: %d parts, %d records, object %q; want >= 3 parts, %d records, mp/part-0000000007-0003", len(c.Parts), c.Records, c.Object, records)
+	}
+	if got := committedLines(t, srv, "mp/"); len(got) != 0 {
+		t.Fatalf("before Commit %d lines are visible", len(got))
+	}
+	if n := incompleteUploads(t, srv, "mp/"); n != 1 {
+		t.Fatalf("before Commit %d incomplete uploads, want 1", n)
+	}
+	if err := s.Commit(ctx, 7, [][]byte{raw}); err != nil {
+		t.Fatal(err)
+	}
+	got := committedLines(t, srv, "mp/")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("after Commit: %d lines, want %d (or they differ)", len(got), len(want))
+	}
+
+	// A writer that pre-commits checkpoint 8 and dies: Recover(7) aborts it.
+	w2, _ := s.OpenWriter(ctx, runtime.SinkInfo{Subtask: 0, Parallelism: 1})
+	var bw abi.Writer
+	bw.Reset()
+	bw.Append(abi.Entry{Kind: abi.KindRecord, Key: []byte("x"), Value: []byte("lost"), Timestamp: abi.NoTimestamp})
+	if err := w2.Write(ctx, bw.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w2.PreCommit(ctx, 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Recover(ctx, 7, [][]byte{raw}); err != nil {
+		t.Fatal(err)
+	}
+	if n := incompleteUploads(t, srv, "mp/"); n != 0 {
+		t.Fatalf("after Recover %d incomplete uploads, want 0", n)
+	}
+	for o := range srv.Client().ListObjects(ctx, srv.Bucket, minio.ListObjectsOptions{Prefix: "mp/" + PendingDir}) {
+		t.Errorf("after Recover a pending marker is left: %s %v", o.Key, o.Err)
+	}
+	if got := committedLines(t, srv, "mp/"); len(got) != records {
+		t.Fatalf("after Recover %d lines, want %d", len(got), records)
+	}
+}
+
+// incompleteUploads counts the multipart uploads of the keys the sink in
+// path may use for checkpoints 1 to 10 and subtasks 0 to 3 (MinIO lists the
+// uploads of one exact key only).
+func incompleteUploads(t *testing.T, srv *miniotest.Server, path string) int {
+	t.Helper()
+	n := 0
+	for ck := 1; ck <= 10; ck++ {
+		for st := 0; st < 4; st++ {
+			key := fmt.Sprintf("%spart-%010d-%04d", path, ck, st)
+			for u := range srv.Client().ListIncompleteUploads(context.Background(), srv.Bucket, key, false) {
+				if u.Err != nil {
+					t.Fatal(u.Err)
+				}
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestSinkCommitsCarriedCommittable checks that the committable of an
+// abandoned checkpoint, which the runtime carries into the next checkpoint,
+// commits with it, and that a committable of a later checkpoint or another
+// sink is refused with a reason.
+func TestSinkCommitsCarriedCommittable(t *testing.T) {
+	srv := miniotest.Start(t)
+	ctx := context.Background()
+	s, err := newSink(SinkOptions{Endpoint: srv.Addr, Insecure: true, Bucket: srv.Bucket, Path: "carry"}, testConn(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := s.OpenWriter(ctx, runtime.SinkInfo{Subtask: 1, Parallelism: 2})
+	var bw abi.Writer
+	bw.Reset()
+	bw.Append(abi.Entry{Kind: abi.KindRecord, Value: []byte("carried"), Timestamp: abi.NoTimestamp})
+	if err := w.Write(ctx, bw.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	c5, err := w.PreCommit(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, 4, [][]byte{c5}); err == nil || !strings.Contains(err.Error(), "committable is of checkpoint 5") {
+		t.Errorf("Commit(4) of a checkpoint-5 committable: %v", err)
+	}
+	other, _ := newSink(SinkOptions{Endpoint: srv.Addr, Insecure: true, Bucket: srv.Bucket, Path: "elsewhere"}, testConn(srv))
+	if err := other.Commit(ctx, 6, [][]byte{c5}); err == nil || !strings.Contains(err.Error(), "is not one of this sink") {
+		t.Errorf("Commit by another sink: %v", err)
+	}
+	if err := s.Commit(ctx, 6, [][]byte{c5}); err != nil {
+		t.Fatalf("Commit(6) of the carried checkpoint-5 committable: %v", err)
+	}
+	if got := committedLines(t, srv, "carry/"); strings.Join(got, ",") != "carried" {
+		t.Fatalf("committed %q, want [carried]", got)
+	}
+	// Committing again (a retry, or Recover after a crash) is a no-op.
+	if err := s.Recover(ctx, 6, [][]byte{c5}); err != nil {
+		t.Fatal(err)
+	}
+	if got := committedLines(t, srv, "carry/"); len(got) != 1 {
+		t.Fatalf("after Recover %d lines, want 1", len(got))
+	}
+}
