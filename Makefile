@@ -57,6 +57,7 @@ test-sdk:
 # clang and lld; this installs them if they are missing (idempotent).
 toolchains:
 	bash scripts/install-toolchains.sh
+	bash scripts/install-postgres.sh
 
 test: toolchains check test-go test-sdk test-rust
 

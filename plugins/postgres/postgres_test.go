@@ -15,7 +15,6 @@ import (
 	"github.com/weirstream/weir/runtime/conformance"
 )
 
-
 // tableSeq names a new table per subtest, so that subtests do not share
 // output.
 var tableSeq struct {
