@@ -17,7 +17,7 @@ import (
 	"github.com/weirstream/weir/plugins/postgres/pgtest"
 )
 
-// pgCrashSpec is a generator straight into the postgres sink in 2pc mode.
+// pgCrashSpec is a generator straight into the postgres sink in a given mode.
 // The parallelism (of the job, so of the sink) and the rate change from run
 // to run; the records do not (datagen's records depend only on seed and
 // count).
@@ -33,7 +33,7 @@ sinks:
   - name: out
     kind: postgres
     from: events
-    options: {connectionEnv: WEIR_TEST_PG, table: crash_out, createTable: true, keyColumn: k, mode: 2pc}
+    options: {connectionEnv: WEIR_TEST_PG, table: crash_out, createTable: true, keyColumn: k, mode: %s}
 `
 
 // pgCrashRecords is the number of records the job writes. At pgCrashRate
@@ -45,22 +45,28 @@ const (
 )
 
 // TestPostgresCrashRecovery runs a job writing to a real PostgreSQL through
-// the 2pc sink as a child `weir run`, kills it with SIGKILL at random moments
+// the sink as a child `weir run`, in 2pc mode and in staged mode (on a server
+// with prepared transactions disabled), kills it with SIGKILL at random moments
 // (at least 10 times, seed logged), restarts it each time at another
 // parallelism (1, 2 or 3), once stops and restarts the database server while
 // the job checkpoints, then lets it finish. A table scan must hold each of
-// the generator's records exactly once, and no prepared transaction may be
-// left behind.
+// the generator's records exactly once, and no prepared transaction or
+// staged row may be left behind.
 func TestPostgresCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child processes and a database server for tens of seconds")
 	}
-	srv := pgtest.Start(t, pgtest.Options{MaxPreparedTransactions: 32})
+	t.Run("2pc", func(t *testing.T) { testPostgresCrash(t, "2pc", 32) })
+	t.Run("staged", func(t *testing.T) { testPostgresCrash(t, "staged", 0) })
+}
+
+func testPostgresCrash(t *testing.T, mode string, maxPrepared int) {
+	srv := pgtest.Start(t, pgtest.Options{MaxPreparedTransactions: maxPrepared})
 	bin := buildWeir(t)
 	cache, dir := t.TempDir(), t.TempDir()
 	spec := func(parallelism, rate int) {
 		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "job.yaml"), fmt.Appendf(nil, pgCrashSpec, parallelism, pgCrashRecords, rate), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "job.yaml"), fmt.Appendf(nil, pgCrashSpec, parallelism, pgCrashRecords, rate, mode), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -192,8 +198,17 @@ func TestPostgresCrashRecovery(t *testing.T) {
 	if left, err = pgx.CollectRows(prows, pgx.RowTo[string]); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("seed %d: %d kills (%d runs restored a checkpoint, %d parallelism changes between runs), 1 database restart; table scan: %d rows, model %d records: lost %d, duplicated %d, foreign %d; prepared transactions left %d",
-		seed, minKills, restores, rescales, scanned, pgCrashRecords, lost, dup, bad, len(left))
+	var staged int
+	if mode == "staged" {
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM crash_out_weir_staging").Scan(&staged); err != nil {
+			t.Fatal(err)
+		}
+		if staged != 0 {
+			t.Errorf("seed %d: %d rows left in the staging table", seed, staged)
+		}
+	}
+	t.Logf("seed %d: mode %s: %d kills (%d runs restored a checkpoint, %d parallelism changes between runs), 1 database restart; table scan: %d rows, model %d records: lost %d, duplicated %d, foreign %d; prepared transactions left %d, staged rows left %d",
+		seed, mode, minKills, restores, rescales, scanned, pgCrashRecords, lost, dup, bad, len(left), staged)
 	if lost != 0 || dup != 0 || bad != 0 {
 		t.Errorf("seed %d: the table differs from the model: lost %d, duplicated %d, rows that are no record %d", seed, lost, dup, bad)
 	}
