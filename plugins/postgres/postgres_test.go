@@ -177,8 +177,8 @@ func TestSinkOptionErrors(t *testing.T) {
 		{"bad table", `{"connection":"host=x","table":"a-b"}`, []string{`option table: "a-b": name "a-b" has '-'`}},
 		{"bad column", `{"connection":"host=x","table":"t","keyColumn":"1k"}`, []string{`option keyColumn: name "1k" has '1'`}},
 		{"same column", `{"connection":"host=x","table":"t","keyColumn":"v","valueColumn":"v"}`, []string{`option valueColumn: "v" is also keyColumn`}},
-		{"bad value type", `{"connection":"host=x","table":"t","valueType":"xml"}`, []string{`option valueType: "xml" is not "text", "json" or "bytes"`}},
-		{"bad mode", `{"connection":"host=x","table":"t","mode":"xa"}`, []string{`option mode: "xa" is not`}},
+		{"bad value type", `{"connection":"host=x","table":"t","valueType":"xml"}`, []string{`option valueType: "xml" is not one of ["text" "json" "bytes"]`}},
+		{"bad mode", `{"connection":"host=x","table":"t","mode":"xa"}`, []string{`option mode: "xa" is not one of ["auto" "2pc" "staged"]`}},
 		{"bad id", `{"connection":"host=x","table":"t","id":"a:b"}`, []string{`option id: "a:b" has ':'`}},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -142,14 +143,16 @@ func NewSink(opts json.RawMessage, _ string) (runtime.Sink, error) {
 		seen[strings.ToLower(c.name)] = c.option
 		cols = append(cols, c.name)
 	}
-	if o.ValueType == "" {
-		o.ValueType = typeText
+	oneOf := func(option string, v *string, allowed ...string) {
+		if *v == "" {
+			*v = allowed[0]
+		}
+		if !slices.Contains(allowed, *v) {
+			bad(option, "%q is not one of %q", *v, allowed)
+		}
 	}
-	switch o.ValueType {
-	case typeText, typeJSON, typeBytes:
-	default:
-		bad("valueType", "%q is not %q, %q or %q", o.ValueType, typeText, typeJSON, typeBytes)
-	}
+	oneOf("valueType", &o.ValueType, typeText, typeJSON, typeBytes)
+	oneOf("mode", &o.Mode, ModeAuto, Mode2PC, ModeStaged)
 	if o.ID == "" {
 		o.ID = o.Table
 	}
@@ -157,18 +160,10 @@ func NewSink(opts json.RawMessage, _ string) (runtime.Sink, error) {
 		bad("id", "%q is longer than %d bytes", o.ID, maxIDBytes)
 	}
 	for _, c := range []byte(o.ID) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if !gidByte(c) {
 			bad("id", "%q has %q; use letters, digits, '-', '_' and '.'", o.ID, c)
 			break
 		}
-	}
-	if o.Mode == "" {
-		o.Mode = ModeAuto
-	}
-	switch o.Mode {
-	case ModeAuto, Mode2PC, ModeStaged:
-	default:
-		bad("mode", "%q is not %q, %q or %q", o.Mode, ModeAuto, Mode2PC, ModeStaged)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -282,7 +277,6 @@ func (s *Sink) setup(ctx context.Context, c *pgx.Conn) error {
 
 // colType is the SQL type createTable gives column i of s.cols.
 func (s *Sink) colType(i int) string {
-	col := s.cols[i]
 	switch {
 	case s.keyCol && i == 0:
 		if s.valueType == typeBytes {
@@ -292,7 +286,6 @@ func (s *Sink) colType(i int) string {
 	case s.tsCol && i == len(s.cols)-1:
 		return "timestamptz"
 	}
-	_ = col
 	switch s.valueType {
 	case typeJSON:
 		return "jsonb"
@@ -466,11 +459,17 @@ func (s *Sink) OpenWriter(ctx context.Context, info runtime.SinkInfo) (runtime.S
 func label(s string) string {
 	b := []byte(s)
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if !gidByte(c) {
 			b[i] = '_'
 		}
 	}
 	return string(b[:min(len(b), 60)])
+}
+
+// gidByte reports whether c may be in a gid as it is: these need no quoting
+// in SQL and are never ':', which separates the gid's parts.
+func gidByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 // sinkWriter writes one subtask's rows in an open transaction.
