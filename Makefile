@@ -57,6 +57,7 @@ test-sdk:
 # clang and lld; this installs them if they are missing (idempotent).
 toolchains:
 	bash scripts/install-toolchains.sh
+	bash scripts/install-postgres.sh
 
 # The S3 tests run against a real MinIO server, built from its Go module once
 # and cached (idempotent).

@@ -13,6 +13,8 @@
 //     reference outputs as the Go examples.
 //   - nexmark: the Nexmark queries (docs/nexmark.md), their reference results,
 //     and the Flink implementation used for the side-by-side benchmark.
+//   - postgres: a job spec only, copying one PostgreSQL table into another
+//     with the postgres source and its exactly-once sink.
 //
 // Build the modules with `make wasm` and run one with
 // `bin/weir run examples/wordcount/job.yaml`.

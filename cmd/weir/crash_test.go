@@ -92,7 +92,7 @@ func weirRun(bin, dir, cacheDir string) *exec.Cmd {
 
 // startRun starts cmd and returns a channel closed once the job runs (its
 // subtasks are built and restored), the channel of its exit, and its stderr.
-func startRun(t *testing.T, cmd *exec.Cmd) (running <-chan struct{}, done <-chan error, stderr *syncBuffer) {
+func startRun(t testing.TB, cmd *exec.Cmd) (running <-chan struct{}, done <-chan error, stderr *syncBuffer) {
 	t.Helper()
 	stderr = &syncBuffer{}
 	pipe, err := cmd.StderrPipe()

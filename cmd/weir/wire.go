@@ -19,6 +19,7 @@ import (
 	"github.com/weirstream/weir/plugins/localfs"
 	"github.com/weirstream/weir/plugins/nexmark"
 	"github.com/weirstream/weir/plugins/pebble"
+	"github.com/weirstream/weir/plugins/postgres"
 	"github.com/weirstream/weir/plugins/s3"
 	"github.com/weirstream/weir/runtime"
 	"github.com/weirstream/weir/runtime/jobspec"
@@ -81,15 +82,17 @@ func (m *modules) Close(ctx context.Context) error {
 func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 	return jobspec.Registry{
 		Sources: map[string]jobspec.SourceFactory{
-			"file":    file.NewSource,
-			"datagen": datagen.NewSource,
-			"nexmark": nexmark.NewSource,
+			"file":     file.NewSource,
+			"datagen":  datagen.NewSource,
+			"nexmark":  nexmark.NewSource,
+			"postgres": postgres.NewSource,
 		},
 		Sinks: map[string]jobspec.SinkFactory{
-			"file":    file.NewSink,
-			"console": func(opts json.RawMessage, _ string) (runtime.Sink, error) { return console.NewSinkTo(opts, stdout) },
-			"discard": discard.NewSink,
-			"s3":      s3.NewSink,
+			"file":     file.NewSink,
+			"console":  func(opts json.RawMessage, _ string) (runtime.Sink, error) { return console.NewSinkTo(opts, stdout) },
+			"discard":  discard.NewSink,
+			"postgres": postgres.NewSink,
+			"s3":       s3.NewSink,
 		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {
 			wasm, err := readModule(path)
