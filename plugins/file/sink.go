@@ -189,14 +189,18 @@ func (s *Sink) decodeCommittable(checkpointID int64, raw []byte) (committable, e
 	if err := dec.Decode(&c); err != nil {
 		return c, fmt.Errorf("not a committable of the file sink: %w", err)
 	}
-	if c.Checkpoint != checkpointID {
-		return c, fmt.Errorf("committable is of checkpoint %d", c.Checkpoint)
+	// A committable of an earlier checkpoint is legitimate: the coordinator
+	// carries the pre-commits of an abandoned checkpoint into the next one, so
+	// Commit(N) may receive committables pre-committed at N-1 or before. One
+	// of a later checkpoint cannot be.
+	if c.Checkpoint > checkpointID {
+		return c, fmt.Errorf("committable is of checkpoint %d, later than %d", c.Checkpoint, checkpointID)
 	}
 	if !s.isInProgress(c.InProgress) {
 		return c, fmt.Errorf("in-progress name %q is not one of this sink (prefix %q)", c.InProgress, s.prefix)
 	}
-	if ck, ok := s.parseFinal(c.Final); !ok || ck != checkpointID {
-		return c, fmt.Errorf("final name %q is not one of this sink for checkpoint %d (prefix %q)", c.Final, checkpointID, s.prefix)
+	if ck, ok := s.parseFinal(c.Final); !ok || ck != c.Checkpoint {
+		return c, fmt.Errorf("final name %q is not one of this sink for checkpoint %d (prefix %q)", c.Final, c.Checkpoint, s.prefix)
 	}
 	return c, nil
 }

@@ -267,7 +267,7 @@ func TestSinkCommitErrors(t *testing.T) {
 		setup func()
 		want  string
 	}{
-		{name: "wrong checkpoint", sink: s, ckpt: 3, c: c, want: "committable is of checkpoint 2"},
+		{name: "later checkpoint", sink: s, ckpt: 1, c: c, want: "committable is of checkpoint 2, later than 1"},
 		{name: "other prefix", sink: other, ckpt: 2, c: c, want: `is not one of this sink (prefix "other")`},
 		{name: "garbage", sink: s, ckpt: 2, c: []byte(`{"x":1}`), want: "not a committable of the file sink"},
 		{name: "path in name", sink: s, ckpt: 2, c: []byte(strings.Replace(string(c), cm.InProgress, "../"+cm.InProgress, 1)), want: "is not one of this sink"},
@@ -377,5 +377,37 @@ func TestSinkRelativePath(t *testing.T) {
 	commitAll(t, s, w, 1)
 	if _, err := os.Stat(filepath.Join(base, "out", "x", "part-0000000001-0000")); err != nil {
 		t.Errorf("the final file is not under the base directory: %v", err)
+	}
+}
+
+// TestSinkCommitCarried commits, at checkpoint 3, a committable pre-committed
+// at checkpoint 2: what the coordinator does when checkpoint 2 was abandoned
+// after the sink pre-committed. The file keeps the name of checkpoint 2.
+func TestSinkCommitCarried(t *testing.T) {
+	dir := t.TempDir()
+	s := sinkOf(t, dir, "")
+	w := writerOf(t, s, 0)
+	if err := w.Write(context.Background(), batchOf(abi.Entry{Value: []byte("v")})); err != nil {
+		t.Fatal(err)
+	}
+	c, err := w.PreCommit(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm committable
+	if err := json.Unmarshal(c, &cm); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // idempotent, also when carried
+		if err := s.Commit(context.Background(), 3, [][]byte{c}); err != nil {
+			t.Fatalf("commit at 3 of a committable of 2: %v", err)
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(dir, cm.Final))
+	if err != nil || string(got) != "v\n" {
+		t.Fatalf("committed file %s = %q, %v; want %q", cm.Final, got, err, "v\n")
+	}
+	if err := s.Recover(context.Background(), 3, [][]byte{c}); err != nil {
+		t.Fatalf("recover at 3 with a committable of 2: %v", err)
 	}
 }
