@@ -87,6 +87,28 @@ func TestSink(t *testing.T, newSink func(t *testing.T) runtime.Sink, committed f
 		sinkCloseWriter(t, w)
 	})
 
+	// The coordinator carries the pre-commits of an abandoned checkpoint into
+	// the next one: Commit(N) and Recover(N) then hold committables of
+	// checkpoints before N beside N's own.
+	t.Run("commit and recover take committables carried from an abandoned checkpoint", func(t *testing.T) {
+		s := newSink(t)
+		sinkRecover(t, s, 0, nil)
+		w := sinkOpenWriter(t, s, 0, 1)
+		a := sinkValues("a", 0, 5)
+		sinkWrite(t, w, a)
+		c1 := sinkPreCommit(t, w, 1) // checkpoint 1 is abandoned after this
+		b := sinkValues("b", 0, 3)
+		sinkWrite(t, w, b)
+		c2 := sinkPreCommit(t, w, 2)
+		sinkCheckCommitted(t, committed, nil, "after PreCommit(1) and PreCommit(2) without Commit")
+		carried := slices.Concat(c1, c2)
+		sinkCommit(t, s, 2, carried)
+		sinkCheckCommitted(t, committed, sinkConcat(a, b), "after Commit(2) of checkpoint 1's and 2's committables")
+		sinkCloseWriter(t, w)
+		sinkRecover(t, newSink(t), 2, carried) // crash after the commit: recover again
+		sinkCheckCommitted(t, committed, sinkConcat(a, b), "after Recover(2) of the same committables")
+	})
+
 	t.Run("recover commits the restored checkpoint", func(t *testing.T) {
 		s := newSink(t)
 		sinkRecover(t, s, 0, nil)
