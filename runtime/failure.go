@@ -83,8 +83,9 @@ func (p FailurePolicy) backoff(n int) time.Duration {
 }
 
 // RecordFailedError is the error of a job whose operator failed on a record
-// every time it was tried under FailStop. The job fails at once: it does not
-// restart, since replaying the record would fail again.
+// every time it was tried under FailStop (or on a timer, under any policy).
+// The job fails at once: it does not restart, since replaying the record
+// would fail again.
 type RecordFailedError struct {
 	Err   *OperatorError
 	Tries int

@@ -357,9 +357,14 @@ func (p *operatorProc) batch(ctx context.Context, b []byte) error {
 	return p.records(ctx, b)
 }
 
-// process runs one batch of timers through the operator.
+// process runs one batch of timers through the operator. A guest failure
+// stops the job whatever the policy: a timer cannot go to the DLQ, and
+// replaying it would fail again.
 func (p *operatorProc) process(ctx context.Context, b []byte) error {
-	if err, _ := p.call(ctx, b); err != nil {
+	if err, guest := p.call(ctx, b); err != nil {
+		if guest {
+			return &RecordFailedError{Err: p.describe(err, b), Tries: 1}
+		}
 		return p.describe(err, b)
 	}
 	return p.t.outs.flush()
