@@ -187,7 +187,7 @@ type reader struct {
 	end       int64       // bounded: stop at this offset (-1: unbounded)
 	pending   []*kgo.Record
 	committed atomic.Int64 // the offset last committed to the group
-	prev      int64 // the position at the previous barrier (-1: none yet)
+	prev      int64        // the position at the previous barrier (-1: none yet)
 	pos       [positionBytes]byte
 }
 
