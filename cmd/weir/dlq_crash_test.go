@@ -91,7 +91,7 @@ func TestPoisonStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := setupPoisonJob(t, wasm, 3000, "{policy: stop}")
+	dir := setupPoisonJob(t, wasm, 1000, "{policy: stop}") // one poison record: #13
 	out, err := weirRun(bin, dir, t.TempDir()).CombinedOutput()
 	if err == nil {
 		t.Fatalf("the run succeeded:\n%s", out)
