@@ -197,7 +197,11 @@ func TestDLQEditResubmitDrop(t *testing.T) {
 	}
 	// Unchanged, the record fails again: a new entry with the next attempt.
 	change(runtime.DLQRequest{Kind: runtime.DLQResubmit, IDs: first[:1], Note: "retry as is"})
-	waitFor(func() bool { s := x.DeadLetters(); _, old := s.Get(first[0]); return !old && len(s.Entries) == len(dead) })
+	waitFor(func() bool {
+		s := x.DeadLetters()
+		_, old := s.Get(first[0])
+		return !old && len(s.Entries) == len(dead)
+	})
 	again := x.DeadLetters().Entries[len(dead)-1]
 	if again.Attempt != 2 || again.ID <= first[len(first)-1] {
 		t.Fatalf("the resubmitted record came back as %+v", again)
