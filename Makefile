@@ -17,7 +17,7 @@ WASMGO  := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 WASM_MAINS := $(wildcard examples/*/*/wasm)
 WASM       := $(patsubst %/wasm,%.wasm,$(WASM_MAINS))
 
-.PHONY: all build wasm demo test test-go test-sdk check bench bench-memory bench-guest-memory clean toolchains minio
+.PHONY: all build wasm demo test test-go test-sdk check bench bench-memory bench-guest-memory clean toolchains minio kafka
 
 all: build wasm
 
@@ -46,7 +46,7 @@ check:
 	$(GO) vet ./...
 	cd sdk/go && $(GO) vet ./...
 
-test-go: toolchains minio wasm
+test-go: toolchains minio kafka wasm
 	$(GO) test -count=1 -timeout 30m ./...
 
 test-sdk:
@@ -63,6 +63,11 @@ toolchains:
 # and cached (idempotent).
 minio:
 	bash scripts/install-minio.sh
+
+# The Kafka tests start a real broker (KRaft mode) from the Apache Kafka jars,
+# fetched from Maven Central once and cached (idempotent).
+kafka:
+	bash scripts/install-kafka.sh
 
 test: toolchains check test-go test-sdk test-rust
 

@@ -230,7 +230,10 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 			}
 		}
 		for i, t := range byNode[n.Name] {
-			p := &operatorProc{t: t, node: n, keyed: keyed, counter: stats.counter(n.Name)}
+			p := &operatorProc{t: t, node: n, keyed: keyed, counter: stats.counter(n.Name), module: n.Module}
+			if mod, ok := live[n.Name]; ok {
+				p.module = mod
+			}
 			p.env.p = p
 			t.proc = p
 			op, err := factory.NewOperator(ctx, OperatorInfo{Job: job.Name, Name: n.Name, Subtask: i, Parallelism: n.Parallelism, Keyed: keyed, Config: n.Config, Logger: t.log})
@@ -239,6 +242,9 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 			}
 			p.op = op
 			if !keyed {
+				if n.OnFailure.isolates() {
+					p.tx = newTxState(nil) // no state: only the emits are held back
+				}
 				continue
 			}
 			if cfg.State == nil {
@@ -275,7 +281,12 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 					return nil, fmt.Errorf("operator %s: load savepoint state: %w", t.id, err)
 				}
 			}
-			p.timers = newTimerService(b, kgs)
+			p.state = b
+			if n.OnFailure.isolates() {
+				p.tx = newTxState(b)
+				p.state = p.tx
+			}
+			p.timers = newTimerService(p.state, kgs)
 		}
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -30,9 +31,14 @@ type coordinator struct {
 	// carried holds, per sink, committables pre-committed for checkpoints that
 	// were abandoned: their transactions hold records no later transaction
 	// has, so they are committed with the next checkpoint that completes.
-	carried     map[string][][]byte
-	done        bool // finalID completed
-	finishedJob bool // the final checkpoint saw every source ended
+	carried map[string][][]byte
+	// carriedDead holds the dead letters acknowledged for abandoned checkpoints:
+	// their records are past, so the next checkpoint commits them.
+	carriedDead []DeadLetter
+	dlq         *dlqLog            // as of the newest complete checkpoint
+	onDLQ       func(*DLQSnapshot) // called when a checkpoint changed the DLQ
+	done        bool               // finalID completed
+	finishedJob bool               // the final checkpoint saw every source ended
 	onComplete  func(m *Manifest)
 	// ctl holds the control requests (forced checkpoints, swaps) and the module
 	// history written into each manifest.
@@ -47,6 +53,7 @@ type pendingCheckpoint struct {
 	started   time.Time
 	acks      map[taskID]bool
 	m         *Manifest
+	dead      []DeadLetter // records dead-lettered before this barrier
 }
 
 // maxCheckpointFailures is how many checkpoints in a row may fail (time out, or a
@@ -54,7 +61,7 @@ type pendingCheckpoint struct {
 const maxCheckpointFailures = 3
 
 func newCoordinator(job *Job, store SnapshotStore, log *slog.Logger, tasks, sourceTasks int, nextID int64, now time.Time) *coordinator {
-	return &coordinator{job: job, store: store, log: log, tasks: tasks, sourceTasks: sourceTasks, nextID: nextID, lastStart: now, carried: map[string][][]byte{}}
+	return &coordinator{job: job, store: store, log: log, tasks: tasks, sourceTasks: sourceTasks, nextID: nextID, lastStart: now, carried: map[string][][]byte{}, dlq: newDLQLog()}
 }
 
 // requestStop asks for a final checkpoint, after which the attempt ends.
@@ -107,6 +114,7 @@ func (c *coordinator) abandon(err error) error {
 	for name, sk := range c.pending.m.Sinks {
 		c.carried[name] = append(c.carried[name], sk.Committables...)
 	}
+	c.carriedDead = append(c.carriedDead, c.pending.dead...)
 	c.pending = nil
 	if c.failures >= maxCheckpointFailures {
 		return fmt.Errorf("%d checkpoints in a row failed; last: %w", c.failures, err)
@@ -124,8 +132,10 @@ func (c *coordinator) onAck(ctx context.Context, a ackMsg) (*Manifest, error) {
 		if a.committed != nil {
 			c.carried[a.task.node] = append(c.carried[a.task.node], a.committed)
 		}
+		c.carriedDead = append(c.carriedDead, a.dead...) // likewise dead letters
 		return nil, nil
 	}
+	p.dead = append(p.dead, a.dead...)
 	if a.err != nil {
 		return nil, c.abandon(a.err)
 	}
@@ -206,11 +216,23 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 			m.Finished = m.Finished && sp.Finished
 		}
 	}
+	dlq, err := c.stageDLQ(ctx, p)
+	if err != nil {
+		return nil, c.abandon(err)
+	}
+	m.DLQ = dlq.ref()
 	if err := writeManifest(ctx, c.store, manifestObject(p.id), m); err != nil {
 		return nil, c.abandon(fmt.Errorf("write manifest: %w", err))
 	}
 	c.pending, c.failures, c.completed = nil, 0, p.id
 	clear(c.carried) // in the manifest now: Recover commits them after a crash
+	c.carriedDead = nil
+	if dlq != c.dlq {
+		c.dlq = dlq
+		if c.onDLQ != nil {
+			c.onDLQ(dlq.snapshot(p.id))
+		}
+	}
 	c.log.Debug("checkpoint complete", "checkpoint", p.id)
 	// The checkpoint is complete: from here on a restart restores it and its
 	// committables are committed by Recover, so a commit failure fails the attempt
@@ -246,4 +268,21 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 		c.onComplete(m)
 	}
 	return m, nil
+}
+
+// stageDLQ writes the DLQ segment of checkpoint p, if it changes the DLQ, and
+// returns the DLQ it commits (c.dlq itself when unchanged).
+func (c *coordinator) stageDLQ(ctx context.Context, p *pendingCheckpoint) (*dlqLog, error) {
+	dead := append(slices.Clone(c.carriedDead), p.dead...)
+	if len(dead) == 0 {
+		return c.dlq, nil
+	}
+	next, seg, err := c.dlq.stage(p.id, c.now().UnixMilli(), dead, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeDLQSegment(ctx, c.store, seg); err != nil {
+		return nil, fmt.Errorf("write dead-letter segment: %w", err)
+	}
+	return next, nil
 }

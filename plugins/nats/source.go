@@ -2,8 +2,8 @@ package nats
 
 import (
 	"context"
-	"encoding/json"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,12 +58,12 @@ type SourceOptions struct {
 // subject filter. It keeps no state on the server: each split reader is an
 // ordered (ephemeral) consumer started after the checkpointed sequence.
 type Source struct {
-	url      string
-	stream   string
-	subjects []string // "" for the whole stream
+	url       string
+	stream    string
+	subjects  []string // "" for the whole stream
 	stopAtEnd bool
-	onGap    string
-	readWait time.Duration
+	onGap     string
+	readWait  time.Duration
 }
 
 var _ runtime.Source = (*Source)(nil)
@@ -346,4 +346,3 @@ func (r *splitReader) Close() error {
 	}
 	return nil
 }
-
