@@ -351,6 +351,9 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 				committables = s.Committables
 			}
 		}
+		if ta, ok := n.Sink.(TimingAware); ok {
+			ta.SetJobTiming(JobTiming{CheckpointInterval: job.Checkpoint.Interval, CheckpointTimeout: job.Checkpoint.Timeout, RestartDelay: job.Restart.Delay})
+		}
 		if err := n.Sink.Recover(ctx, id, committables); err != nil {
 			return nil, fmt.Errorf("sink %q: recover to checkpoint %d: %w", n.Name, id, err)
 		}
