@@ -90,6 +90,13 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 				Name: n.name, Parallelism: n.parallelism, Inputs: runtimeInputs(n), Sink: sink,
 			})
 		case operatorNode:
+			if n.dedup != nil {
+				job.Operators = append(job.Operators, &runtime.OperatorNode{
+					Name: n.name, Parallelism: n.parallelism, Inputs: runtimeInputs(n), Factory: runtime.NewDedup(*n.dedup),
+					OnFailure: n.onFailure,
+				})
+				continue
+			}
 			switch {
 			case n.extism && reg.LoadExtism == nil:
 				if !noExtism {
