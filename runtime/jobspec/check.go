@@ -35,6 +35,11 @@ func (d *decoder) check(s *Spec) {
 		}
 	}
 	sort.Strings(upstream)
+	for _, n := range s.nodes {
+		if n.kind == sourceNode && n.dedup != nil && byName[n.name+DedupSuffix] != nil {
+			d.atPos(n.dedupAt, join(n.path, "dedup"), fmt.Errorf("the job has a node named %s already, the name of the dedup operator this option adds", q(n.name+DedupSuffix)))
+		}
+	}
 
 	allInputsOK, hasSink := true, false
 	readers := map[string]int{}

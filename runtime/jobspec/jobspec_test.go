@@ -211,6 +211,23 @@ sink out p=1 in=b:0:forward console{} base=$DIR
 `,
 	},
 	{
+		name: "source dedup",
+		spec: `name: sd
+parallelism: 2
+sources: [{name: src, kind: file, dedup: {ttl: 5m}}]
+operators:
+  - {name: op, module: op.wasm, from: src}
+sinks: [{name: out, kind: console, from: src}, {name: out2, kind: console, from: op}]
+`,
+		want: `job sd maxParallelism=128 checkpoint=5s/10m0s/3 restart=3/1s
+source src p=2 outOfOrderness=0s file{} base=$DIR
+operator src-dedup p=2 in=src:0:keyBy dedup={IDFrom:key TTL:5m0s EventTime:false}
+operator op p=2 in=src-dedup:0:forward module=$DIR/op.wasm memory=0 callTimeout=0s config=
+sink out p=2 in=src-dedup:0:forward console{} base=$DIR
+sink out2 p=2 in=op:0:forward console{} base=$DIR
+`,
+	},
+	{
 		name: "failure policies",
 		spec: `name: fp
 sources: [{name: src, kind: file}]
@@ -306,6 +323,10 @@ sinks: [{name: out, kind: console, from: src}]
 `
 
 var badSpecs = []badSpec{
+	{"bad source dedup", "name: j\nsources: [{name: src, kind: file, dedup: {ttl: 1m, idFrom: x}}]\nsinks: [{name: out, kind: console, from: src}]\n",
+		[]string{`job.yaml:2:60: sources[0].dedup.idFrom: "x" is not key, value or json:FIELD`}},
+	{"source dedup name taken", "name: j\nsources: [{name: src, kind: file, dedup: {ttl: 1m}}]\noperators: [{name: src-dedup, module: op.wasm, from: src}]\nsinks: [{name: out, kind: console, from: src-dedup}]\n",
+		[]string{`job.yaml:2:35: sources[0].dedup: the job has a node named "src-dedup" already`}},
 	{"bad dedup operators", "name: j\nsources: [{name: src, kind: file}]\noperators:\n  - {name: a, kind: dedup, module: a.wasm, from: src, dedup: {idFrom: header, ttl: 0s, time: wall}}\n  - {name: b, kind: dedup, inputs: [{from: a, partition: rebalance}]}\n  - {name: c, module: c.wasm, from: b, dedup: {ttl: 1m}}\nsinks: [{name: out, kind: console, from: c}]\n",
 		[]string{`job.yaml:4:28: operators[0].module: an operator of kind dedup is built in: it has no module`,
 			`operators[0].dedup.idFrom: "header" is not key, value or json:FIELD`,
@@ -334,7 +355,7 @@ var badSpecs = []badSpec{
 	{"unknown top-level field", "name: j\nparalelism: 2" + validTail,
 		[]string{`job.yaml:2:1: paralelism: unknown field "paralelism" (known: name, parallelism, maxParallelism, checkpoint, restart, sources, operators, sinks)`}},
 	{"unknown source field", "name: j\nsources: [{name: src, kind: file, opts: {}}]\nsinks: [{name: out, kind: console, from: src}]\n",
-		[]string{`job.yaml:2:35: sources[0].opts: unknown field "opts" (known: name, kind, parallelism, watermark, options)`}},
+		[]string{`job.yaml:2:35: sources[0].opts: unknown field "opts" (known: name, kind, parallelism, watermark, options, dedup)`}},
 	{"unknown input field", "name: j\nsources: [{name: src, kind: file}]\nsinks: [{name: out, kind: console, inputs: [{from: src, partitioning: keyBy}]}]\n",
 		[]string{`job.yaml:3:57: sinks[0].inputs[0].partitioning: unknown field "partitioning" (known: from, port, partition)`}},
 	{"duplicate field", "name: j\nname: k" + validTail, []string{`job.yaml:2:1: name: duplicate field (first at line 1)`}},

@@ -84,8 +84,10 @@ type node struct {
 	limits   ModuleLimits
 	// onFailure is the operator's failure policy (the zero value: stop, no retries).
 	onFailure runtime.FailurePolicy
-	// dedup is the config of an operator of kind dedup (nil for the others).
-	dedup *runtime.DedupConfig
+	// dedup is the config of an operator of kind dedup, or of a source's
+	// dedup option (nil for the others).
+	dedup   *runtime.DedupConfig
+	dedupAt pos
 
 	inputs   []*input
 	inputsOK bool // the inputs decoded without error (so "nothing reads from X" is trustworthy)
@@ -276,7 +278,7 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 	var f map[string]field
 	switch kind {
 	case sourceNode:
-		f = d.mapping(item, path, "name", "kind", "parallelism", "watermark", "options")
+		f = d.mapping(item, path, "name", "kind", "parallelism", "watermark", "options", "dedup")
 	case operatorNode:
 		f = d.mapping(item, path, "name", "module", "kind", "function", "parallelism", "from", "inputs", "config", "limits", "onFailure", "dedup")
 	case sinkNode:
@@ -397,6 +399,10 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 	}
 
 	if kind == sourceNode {
+		if v, ok := f["dedup"]; ok {
+			c := d.dedupConfig(v.val, join(path, "dedup"))
+			n.dedup, n.dedupAt = &c, posOf(v.key)
+		}
 		if v, ok := f["watermark"]; ok {
 			w := d.mapping(v.val, join(path, "watermark"), "outOfOrderness")
 			if x, ok := w["outOfOrderness"]; ok {
@@ -574,8 +580,12 @@ func (d *decoder) dedupOperator(n *node, f map[string]field, item *yaml.Node, pa
 		d.atf(item, path, `missing field "dedup" (the dedup operator's idFrom and ttl)`)
 		return
 	}
-	dp := join(path, "dedup")
-	m := d.mapping(v.val, dp, "idFrom", "ttl", "time")
+	*n.dedup = d.dedupConfig(v.val, join(path, "dedup"))
+}
+
+// dedupConfig decodes the dedup mapping of a dedup operator or a source.
+func (d *decoder) dedupConfig(v *yaml.Node, dp string) runtime.DedupConfig {
+	m := d.mapping(v, dp, "idFrom", "ttl", "time")
 	c := runtime.DedupConfig{IDFrom: "key"}
 	if x, ok := m["idFrom"]; ok {
 		if s, ok := d.str(x.val, join(dp, "idFrom")); ok {
@@ -588,7 +598,7 @@ func (d *decoder) dedupOperator(n *node, f map[string]field, item *yaml.Node, pa
 	if x, ok := m["ttl"]; ok {
 		c.TTL, _ = d.duration(x.val, join(dp, "ttl"), false)
 	} else {
-		d.atf(resolve(v.val), dp, `missing field "ttl" (how long an id is remembered)`)
+		d.atf(resolve(v), dp, `missing field "ttl" (how long an id is remembered)`)
 	}
 	if x, ok := m["time"]; ok {
 		if s, ok := d.str(x.val, join(dp, "time")); ok {
@@ -601,5 +611,5 @@ func (d *decoder) dedupOperator(n *node, f map[string]field, item *yaml.Node, pa
 			}
 		}
 	}
-	*n.dedup = c
+	return c
 }
