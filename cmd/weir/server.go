@@ -16,6 +16,8 @@ import (
 
 	"github.com/weirstream/weir/host"
 	"github.com/weirstream/weir/plugins/localfs"
+	weirnats "github.com/weirstream/weir/plugins/nats"
+	"github.com/weirstream/weir/plugins/nats/embedded"
 	"github.com/weirstream/weir/runtime"
 	"github.com/weirstream/weir/runtime/jobspec"
 	"github.com/weirstream/weir/runtime/server"
@@ -36,6 +38,7 @@ func (l hostLoader) Load(ctx context.Context, name string, wasm []byte, lim jobs
 //	<data>/savepoints/<id>/sp-<n>/  savepoints
 //	<data>/files/         where file sources and sinks of submitted jobs read and write (--files-dir)
 //	<data>/cache/wasm/    compiled modules
+//	<data>/nats/          the embedded NATS server's JetStream store (HTTP ingest)
 func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,6 +49,8 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	filesDir := fs.String("files-dir", "", "directory that file sources and sinks of submitted jobs read and write, relative paths only (default DATA_DIR/files)")
 	maxModule := fs.String("max-module-size", "64MiB", "largest module an upload may carry")
 	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask")
+	natsURL := fs.String("nats", "", "URL of the NATS server (JetStream) that keeps HTTP ingest requests; default: one embedded in this process, storing under DATA_DIR/nats")
+	ingestRetention := fs.Duration("ingest-retention", weirnats.DefaultIngestRetention, "how long an HTTP ingest endpoint's stream keeps records (a job further behind finds a gap)")
 	var memBudget memoryBudgetFlag
 	memBudget.register(fs)
 	var snaps snapshotFlags
@@ -104,6 +109,22 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	reg := registry(&modules{engine: engine, log: log}, stdout)
+	// HTTP ingest: requests go to JetStream before they are answered, and
+	// sources of kind http read them back.
+	if *natsURL == "" {
+		e, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(dataDir, "nats"), Port: -1})
+		if err != nil {
+			return err
+		}
+		defer e.Stop()
+		*natsURL = e.URL()
+	}
+	ingest, err := weirnats.NewIngest(*natsURL, weirnats.IngestOptions{Retention: *ingestRetention})
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer ingest.Close()
+	reg.Sources["http"] = ingest.NewSource
 	metrics := newMetrics()
 	metrics.reg.MustRegister(newGuestMemoryCollector(budget))
 	srv, err := server.New(ctx, server.Config{
@@ -134,9 +155,10 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	protocols.SetUnencryptedHTTP2(true) // gRPC without TLS (h2c)
 	hs := &http.Server{
 		Handler: srv.Handler(server.HandlerOptions{Token: token, Extra: map[string]http.Handler{
-			"/metrics": metrics.handler(),
-			"/ui/":     dashboard.Handler(),
-			"/{$}":     http.RedirectHandler("/ui/", http.StatusSeeOther),
+			"/metrics":          metrics.handler(),
+			weirnats.IngestPath: ingest.Handler(),
+			"/ui/":              dashboard.Handler(),
+			"/{$}":              http.RedirectHandler("/ui/", http.StatusSeeOther),
 		}}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
