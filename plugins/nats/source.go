@@ -183,9 +183,9 @@ type splitReader struct {
 	curMsg jetstream.Msg
 	curSeq uint64
 	idx    int
-	end     uint64 // stopAtEnd: the last sequence to read; 0 with nothing to read
-	eof     bool
-	log     *slog.Logger
+	end    uint64 // stopAtEnd: the last sequence to read; 0 with nothing to read
+	eof    bool
+	log    *slog.Logger
 
 	nc   *nats.Conn
 	iter jetstream.MessagesContext
