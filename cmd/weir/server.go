@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -111,18 +113,7 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	reg := registry(&modules{engine: engine, log: log}, stdout)
 	// HTTP ingest: requests go to JetStream before they are answered, and
 	// sources of kind http read them back.
-	if *natsURL == "" {
-		e, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(dataDir, "nats"), Port: -1})
-		if err != nil {
-			return err
-		}
-		defer e.Stop()
-		*natsURL = e.URL()
-	}
-	ingest, err := weirnats.NewIngest(*natsURL, weirnats.IngestOptions{Retention: *ingestRetention})
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
-	}
+	ingest := &lazyIngest{url: *natsURL, storeDir: filepath.Join(dataDir, "nats"), opts: weirnats.IngestOptions{Retention: *ingestRetention}}
 	defer ingest.Close()
 	reg.Sources["http"] = ingest.NewSource
 	metrics := newMetrics()
@@ -156,7 +147,7 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	hs := &http.Server{
 		Handler: srv.Handler(server.HandlerOptions{Token: token, Extra: map[string]http.Handler{
 			"/metrics":          metrics.handler(),
-			weirnats.IngestPath: ingest.Handler(),
+			weirnats.IngestPath: ingest,
 			"/ui/":              dashboard.Handler(),
 			"/{$}":              http.RedirectHandler("/ui/", http.StatusSeeOther),
 		}}),
@@ -213,4 +204,74 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// lazyIngest connects the HTTP ingest to its NATS server on first use (a job
+// with a source of kind http, or a request), starting the embedded one if no
+// URL is given: a server that never ingests runs no JetStream.
+type lazyIngest struct {
+	url      string // "" for the embedded server
+	storeDir string
+	opts     weirnats.IngestOptions
+
+	mu  sync.Mutex
+	in  *weirnats.Ingest
+	emb *embedded.Server
+}
+
+func (l *lazyIngest) get() (*weirnats.Ingest, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.in != nil {
+		return l.in, nil
+	}
+	url := l.url
+	if url == "" {
+		if l.emb == nil {
+			e, err := embedded.Start(embedded.Options{StoreDir: l.storeDir, Port: -1})
+			if err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
+			l.emb = e
+		}
+		url = l.emb.URL()
+	}
+	in, err := weirnats.NewIngest(url, l.opts)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	l.in = in
+	return in, nil
+}
+
+// NewSource is the factory of source kind http.
+func (l *lazyIngest) NewSource(opts json.RawMessage, dir string) (runtime.Source, error) {
+	in, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return in.NewSource(opts, dir)
+}
+
+// ServeHTTP serves weirnats.IngestPath.
+func (l *lazyIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	in, err := l.get()
+	if err != nil {
+		http.Error(w, "not accepted: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	in.Handler().ServeHTTP(w, r)
+}
+
+// Close closes the connection and stops the embedded server, after the jobs
+// (the caller closes the server first).
+func (l *lazyIngest) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.in != nil {
+		l.in.Close()
+	}
+	if l.emb != nil {
+		l.emb.Stop()
+	}
 }
