@@ -3,11 +3,14 @@ package main
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weirstream/weir/plugins/nats"
 )
 
 // metrics is the server's runtime.Observer: Prometheus metrics on /metrics.
@@ -45,9 +48,28 @@ func newMetrics() *metrics {
 		swapPause: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_module_swap_pause_seconds", Help: "How long a swap held an operator subtask's records back (alignment, snapshot, switch of instances).",
 			Buckets: prometheus.ExponentialBuckets(100e-6, 3, 10)}, []string{"job", "operator"}),
 	}
+	registerNATSMetrics(m.reg)
 	m.reg.MustRegister(m.recordsIn, m.recordsOut, m.errors, m.batchSeconds, m.blocked, m.ckptSeconds, m.ckptBytes, m.ckptAlign, m.ckptLast, m.swaps, m.swapPause,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// registerNATSMetrics exports the nats connector's counters (nats.Metrics),
+// which the plugin keeps without a metrics library.
+func registerNATSMetrics(reg *prometheus.Registry) {
+	for _, c := range []struct {
+		name, help string
+		v          *atomic.Uint64
+	}{
+		{"weir_nats_source_messages_total", "Messages the nats source returned as records.", &nats.Metrics.SourceMessages},
+		{"weir_nats_source_gap_messages_total", "Stream sequences the nats source found missing (deleted before they were read).", &nats.Metrics.SourceGapMessages},
+		{"weir_nats_sink_staged_records_total", "Records the nats sink staged at pre-commits.", &nats.Metrics.SinkStaged},
+		{"weir_nats_sink_published_records_total", "Records the nats sink published to target streams at commits (acked).", &nats.Metrics.SinkPublished},
+		{"weir_nats_sink_duplicates_total", "Publishes of the nats sink that JetStream dropped as duplicates (a repeated commit).", &nats.Metrics.SinkDuplicates},
+		{"weir_nats_sink_publish_errors_total", "Publishes of the nats sink that failed (each fails a pre-commit or commit).", &nats.Metrics.SinkPublishErrors},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(c.v.Load()) }))
+	}
 }
 
 func (m *metrics) handler() http.Handler {
