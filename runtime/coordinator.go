@@ -35,11 +35,13 @@ type coordinator struct {
 	// carriedDead holds the dead letters acknowledged for abandoned checkpoints:
 	// their records are past, so the next checkpoint commits them.
 	carriedDead []DeadLetter
-	dlq         *dlqLog            // as of the newest complete checkpoint
-	onDLQ       func(*DLQSnapshot) // called when a checkpoint changed the DLQ
-	done        bool               // finalID completed
-	finishedJob bool               // the final checkpoint saw every source ended
-	onComplete  func(m *Manifest)
+	// carriedActions are DLQ changes of abandoned checkpoints.
+	carriedActions []DLQAction
+	dlq            *dlqLog            // as of the newest complete checkpoint
+	onDLQ          func(*DLQSnapshot) // called when a checkpoint changed the DLQ
+	done           bool               // finalID completed
+	finishedJob    bool               // the final checkpoint saw every source ended
+	onComplete     func(m *Manifest)
 	// ctl holds the control requests (forced checkpoints, swaps) and the module
 	// history written into each manifest.
 	ctl *controller
@@ -54,6 +56,9 @@ type pendingCheckpoint struct {
 	acks      map[taskID]bool
 	m         *Manifest
 	dead      []DeadLetter // records dead-lettered before this barrier
+	actions   []DLQAction  // DLQ changes requested through the API
+	// resubmitted are the DLQ entries whose records run before this barrier.
+	resubmitted []int64
 }
 
 // maxCheckpointFailures is how many checkpoints in a row may fail (time out, or a
@@ -99,9 +104,14 @@ func (c *coordinator) tick(now time.Time) (int64, error) {
 		Sources: map[string]*SourceSnapshot{}, Operators: map[string]*OperatorSnap{}, Sinks: map[string]*SinkSnapshot{},
 	}}
 	if c.ctl != nil {
-		c.ctl.triggered(id, now.UnixMilli())
+		if act := c.ctl.triggered(id, now.UnixMilli()); act != nil {
+			c.pending.actions = append(c.pending.actions, *act)
+		}
 		c.pending.m.Modules = append([]ModuleChange(nil), c.ctl.modules...)
 	}
+	// The records of a resubmission committed before now were handed to their
+	// operators before this trigger, so they run before this barrier.
+	c.pending.resubmitted = c.dlq.resubmitting()
 	return id, nil
 }
 
@@ -115,6 +125,7 @@ func (c *coordinator) abandon(err error) error {
 		c.carried[name] = append(c.carried[name], sk.Committables...)
 	}
 	c.carriedDead = append(c.carriedDead, c.pending.dead...)
+	c.carriedActions = append(c.carriedActions, c.pending.actions...)
 	c.pending = nil
 	if c.failures >= maxCheckpointFailures {
 		return fmt.Errorf("%d checkpoints in a row failed; last: %w", c.failures, err)
@@ -226,11 +237,17 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 	}
 	c.pending, c.failures, c.completed = nil, 0, p.id
 	clear(c.carried) // in the manifest now: Recover commits them after a crash
-	c.carriedDead = nil
+	c.carriedDead, c.carriedActions = nil, nil
 	if dlq != c.dlq {
+		before := c.dlq
 		c.dlq = dlq
 		if c.onDLQ != nil {
 			c.onDLQ(dlq.snapshot(p.id))
+		}
+		// Resubmissions this checkpoint committed: their records go to their
+		// operators now, before the next trigger, so they run before its barrier.
+		if c.ctl != nil {
+			c.ctl.at.inject(dlq.newlyResubmitting(before))
 		}
 	}
 	c.log.Debug("checkpoint complete", "checkpoint", p.id)
@@ -274,10 +291,14 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 // returns the DLQ it commits (c.dlq itself when unchanged).
 func (c *coordinator) stageDLQ(ctx context.Context, p *pendingCheckpoint) (*dlqLog, error) {
 	dead := append(slices.Clone(c.carriedDead), p.dead...)
-	if len(dead) == 0 {
+	actions := append(slices.Clone(c.carriedActions), p.actions...)
+	if len(p.resubmitted) > 0 {
+		actions = append(actions, DLQAction{Kind: DLQResubmitted, IDs: p.resubmitted, Checkpoint: p.id, TimeUnixMs: c.now().UnixMilli()})
+	}
+	if len(dead) == 0 && len(actions) == 0 {
 		return c.dlq, nil
 	}
-	next, seg, err := c.dlq.stage(p.id, c.now().UnixMilli(), dead, nil)
+	next, seg, err := c.dlq.stage(p.id, c.now().UnixMilli(), dead, actions)
 	if err != nil {
 		return nil, err
 	}

@@ -232,6 +232,9 @@ func (l *dlqLog) stage(id, nowUnixMs int64, dead []DeadLetter, actions []DLQActi
 	for k, v := range l.entries {
 		next.entries[k] = v
 	}
+	for i := range actions {
+		actions[i].Checkpoint = id // carried ones were requested for an abandoned checkpoint
+	}
 	seg := &dlqSegment{Format: dlqSegmentFormat, Checkpoint: id, Actions: actions}
 	if len(dead) > 0 {
 		// Acknowledgements arrive in any order; sort for a deterministic id order.
@@ -314,4 +317,88 @@ func (x *Execution) DeadLetters() *DLQSnapshot {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.dlq
+}
+
+// DLQRequest is a change of a running job's DLQ: Kind is DLQEdit (one id,
+// Value the new value), DLQDrop or DLQResubmit.
+type DLQRequest struct {
+	Kind  string
+	IDs   []int64
+	Value []byte
+	Note  string // recorded in the audit trail
+}
+
+// ErrDLQRequest is wrapped by the errors of a DLQRequest that the DLQ refuses
+// (an unknown id, an entry being resubmitted).
+var ErrDLQRequest = errors.New("refused by the dead-letter queue")
+
+// maxDLQRequestIDs bounds the ids of one request.
+const maxDLQRequestIDs = maxDeadLetters
+
+// ChangeDLQ applies req with the next checkpoint and waits until it is
+// complete; it returns that checkpoint. A resubmission's records run in
+// their operators right after it, and their entries leave the DLQ with the
+// checkpoint after that (or, if one of them fails again, come back as a new
+// entry with the next attempt number).
+func (x *Execution) ChangeDLQ(ctx context.Context, req DLQRequest) (int64, error) {
+	switch req.Kind {
+	case DLQEdit:
+		if len(req.IDs) != 1 {
+			return 0, fmt.Errorf("%w: an edit changes one entry (got %d ids)", ErrDLQRequest, len(req.IDs))
+		}
+	case DLQDrop, DLQResubmit:
+		if len(req.IDs) == 0 {
+			return 0, fmt.Errorf("%w: no entry to %s", ErrDLQRequest, req.Kind)
+		}
+	default:
+		return 0, fmt.Errorf("%w: unknown change %q", ErrDLQRequest, req.Kind)
+	}
+	if len(req.IDs) > maxDLQRequestIDs {
+		return 0, fmt.Errorf("%w: %d ids (at most %d)", ErrDLQRequest, len(req.IDs), maxDLQRequestIDs)
+	}
+	return x.control(ctx, &controlReq{dlq: &req})
+}
+
+// check reports whether l can apply req now.
+func (l *dlqLog) check(req *DLQRequest, job *Job) error {
+	for _, id := range req.IDs {
+		d, ok := l.entries[id]
+		if !ok {
+			return fmt.Errorf("%w: no entry %d", ErrDLQRequest, id)
+		}
+		if d.Resubmitting {
+			return fmt.Errorf("%w: entry %d is being resubmitted", ErrDLQRequest, id)
+		}
+		if req.Kind == DLQResubmit && !slices.ContainsFunc(job.Operators, func(n *OperatorNode) bool { return n.Name == d.Operator }) {
+			return fmt.Errorf("%w: entry %d failed in operator %q, which the job no longer has", ErrDLQRequest, id, d.Operator)
+		}
+	}
+	return nil
+}
+
+// resubmitting returns the ids of the entries being resubmitted.
+func (l *dlqLog) resubmitting() []int64 {
+	var out []int64
+	for id, d := range l.entries {
+		if d.Resubmitting {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// newlyResubmitting returns the entries being resubmitted in l but not in
+// before (nil: all of l's).
+func (l *dlqLog) newlyResubmitting(before *dlqLog) []*DeadLetter {
+	var out []*DeadLetter
+	for _, id := range l.resubmitting() {
+		if before != nil {
+			if d, ok := before.entries[id]; ok && d.Resubmitting {
+				continue
+			}
+		}
+		out = append(out, l.entries[id])
+	}
+	return out
 }

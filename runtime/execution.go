@@ -302,6 +302,9 @@ func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result,
 		x.mu.Unlock()
 	}
 	coord.onDLQ(coord.dlq.snapshot(restored))
+	// Resubmissions the restored checkpoint committed but whose records had not
+	// run before the next barrier: they run first.
+	a.inject(coord.dlq.newlyResubmitting(nil))
 	x.mu.Lock()
 	x.modules = append([]ModuleChange(nil), coord.ctl.modules...)
 	x.mu.Unlock()

@@ -243,3 +243,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// runInjected runs the resubmitted dead letters queued for this subtask, each
+// as a one-record batch with the next attempt number. It runs before anything
+// else the subtask does, so the records run before the next barrier.
+func (p *operatorProc) runInjected(ctx context.Context) error {
+	for _, d := range p.t.at.takeInjections(p.t.id) {
+		var w abi.Writer
+		w.Use(p.t.at.pool.get())
+		w.Reset()
+		w.Append(abi.Entry{Kind: abi.KindRecord, Key: d.Key, Value: d.Value, Headers: d.Headers, Timestamp: d.Timestamp, TrackingID: d.TrackingID})
+		b := w.Detach()
+		p.attempt = d.Attempt + 1
+		err := p.records(ctx, b)
+		p.attempt = 0
+		p.t.at.pool.put(b)
+		if err != nil {
+			return fmt.Errorf("resubmitted dead letter %d: %w", d.ID, err)
+		}
+	}
+	return nil
+}

@@ -165,3 +165,90 @@ func diffHead(got, want []string) string {
 	}
 	return ""
 }
+
+// TestDLQEditResubmitDrop runs a job that dead-letters its poison records,
+// then through Execution.ChangeDLQ: resubmits one unchanged (it fails again
+// and comes back with attempt 2), drops it, edits the others' values and
+// resubmits them: each is then counted exactly once, and the audit trail has
+// every change.
+func TestDLQEditResubmitDrop(t *testing.T) {
+	ctx := context.Background()
+	recs, _, dead := poisonInput(400, "poison")
+	sink, store := memory.NewSink(), memory.NewStore()
+	job := countJob(memory.NewSource(recs).Unbounded(), sink, runtime.FailurePolicy{Action: runtime.FailDLQ})
+	x, err := runtime.Start(ctx, job, runtime.Config{Store: store, State: memory.StateFactory{}, WorkDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(func() bool { s := x.DeadLetters(); return s != nil && len(s.Entries) == len(dead) })
+	ids := func() []int64 {
+		var out []int64
+		for _, d := range x.DeadLetters().Entries {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	first := ids()
+	change := func(req runtime.DLQRequest) {
+		t.Helper()
+		if _, err := x.ChangeDLQ(ctx, req); err != nil {
+			t.Fatalf("%s %v: %v", req.Kind, req.IDs, err)
+		}
+	}
+	// Unchanged, the record fails again: a new entry with the next attempt.
+	change(runtime.DLQRequest{Kind: runtime.DLQResubmit, IDs: first[:1], Note: "retry as is"})
+	waitFor(func() bool {
+		s := x.DeadLetters()
+		_, old := s.Get(first[0])
+		return !old && len(s.Entries) == len(dead)
+	})
+	again := x.DeadLetters().Entries[len(dead)-1]
+	if again.Attempt != 2 || again.ID <= first[len(first)-1] {
+		t.Fatalf("the resubmitted record came back as %+v", again)
+	}
+	change(runtime.DLQRequest{Kind: runtime.DLQDrop, IDs: []int64{again.ID}})
+	if _, ok := x.DeadLetters().Get(again.ID); ok {
+		t.Fatal("dropped entry still listed")
+	}
+	if _, err := x.ChangeDLQ(ctx, runtime.DLQRequest{Kind: runtime.DLQEdit, IDs: []int64{again.ID}, Value: []byte("x")}); !errors.Is(err, runtime.ErrDLQRequest) {
+		t.Fatalf("edit of a dropped entry: %v", err)
+	}
+	rest := ids()
+	for _, id := range rest {
+		change(runtime.DLQRequest{Kind: runtime.DLQEdit, IDs: []int64{id}, Value: []byte("fixed")})
+	}
+	change(runtime.DLQRequest{Kind: runtime.DLQResubmit, IDs: rest})
+	waitFor(func() bool { return len(x.DeadLetters().Entries) == 0 })
+	x.Stop()
+	if _, err := x.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// Every record but the dropped one is counted once: per key, 1..n.
+	counts := map[string]int{}
+	for _, r := range recs {
+		counts[r.Key]++
+	}
+	counts[string(again.Key)]--
+	var want []string
+	for k, n := range counts {
+		for i := 1; i <= n; i++ {
+			want = append(want, fmt.Sprintf("%s=%d", k, i))
+		}
+	}
+	sort.Strings(want)
+	if got := sink.Committed(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("committed output differs: got %d lines, want %d\n%s", len(got), len(want), diffHead(got, want))
+	}
+	snap, err := runtime.ReadDLQ(ctx, store)
+	if err != nil || len(snap.Entries) != 0 {
+		t.Fatalf("DLQ after the run: %v, %v", snap, err)
+	}
+	var kinds []string
+	for _, a := range snap.Audit {
+		kinds = append(kinds, a.Kind)
+	}
+	if got := strings.Join(kinds, ","); !strings.HasPrefix(got, "dead-letter") || !strings.Contains(got, "resubmit,") ||
+		!strings.Contains(got, "drop") || !strings.Contains(got, "edit") || !strings.HasSuffix(got, "resubmit,resubmitted") {
+		t.Errorf("audit trail: %s", got)
+	}
+}

@@ -191,6 +191,7 @@ func (s *simulation) runProcess(job *Job, cfg Config, crashProb float64) (bool, 
 	if coord.dlq, err = loadDLQ(ctx, cfg.Store, m); err != nil {
 		return false, err
 	}
+	a.inject(coord.dlq.newlyResubmitting(nil))
 	for _, src := range a.sources {
 		if err := src.start(); err != nil {
 			return false, err

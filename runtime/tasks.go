@@ -351,6 +351,9 @@ type operatorProc struct {
 }
 
 func (p *operatorProc) batch(ctx context.Context, b []byte) error {
+	if err := p.runInjected(ctx); err != nil {
+		return err
+	}
 	if err := p.fireProcessingTimers(ctx); err != nil {
 		return err
 	}
@@ -423,6 +426,9 @@ func (p *operatorProc) describe(err error, b []byte) *OperatorError {
 }
 
 func (p *operatorProc) watermark(ctx context.Context, wm int64) error {
+	if err := p.runInjected(ctx); err != nil {
+		return err
+	}
 	if p.timers != nil {
 		if err := p.fireTimers(ctx, abi.KindEventTimer, wm); err != nil {
 			return err
@@ -431,7 +437,12 @@ func (p *operatorProc) watermark(ctx context.Context, wm int64) error {
 	return p.t.outs.broadcast(message{kind: msgWatermark, watermark: wm})
 }
 
-func (p *operatorProc) tick(ctx context.Context) error { return p.fireProcessingTimers(ctx) }
+func (p *operatorProc) tick(ctx context.Context) error {
+	if err := p.runInjected(ctx); err != nil {
+		return err
+	}
+	return p.fireProcessingTimers(ctx)
+}
 
 func (p *operatorProc) fireProcessingTimers(ctx context.Context) error {
 	if p.timers == nil {
@@ -463,6 +474,11 @@ func (p *operatorProc) fireTimers(ctx context.Context, kind abi.Kind, now int64)
 }
 
 func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
+	// INVARIANT: what was injected before this barrier was triggered runs
+	// before it (see coordinator.tick).
+	if err := p.runInjected(ctx); err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := p.t.outs.flush(); err != nil {
 		return err

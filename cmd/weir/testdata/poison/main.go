@@ -2,6 +2,8 @@
 // poison records: it traps (panics) on every record whose value starts with a
 // 20-digit index i (as the datagen source writes them) with i % 997 == 13.
 // The DLQ tests know from this exactly which records must be dead-lettered.
+// With the config "echo" it emits every other record as it is instead of
+// counting windows (so that a resubmitted record's output is one line).
 package main
 
 import (
@@ -20,11 +22,21 @@ func poisoned(v []byte) bool {
 	return err == nil && i%997 == 13
 }
 
+var echo bool
+
 func init() {
 	weir.Serve(weir.Operator{
+		Init: func(config []byte) error {
+			echo = string(config) == `"echo"`
+			return nil
+		},
 		Process: func(ctx *weir.Context, r weir.Record) error {
 			if poisoned(r.Value) {
 				panic("poison record " + string(r.Value[:20]))
+			}
+			if echo {
+				ctx.Emit(weir.Record{Key: r.Key, Value: r.Value})
+				return nil
 			}
 			return window.Operator.Process(ctx, r)
 		},
