@@ -574,7 +574,7 @@ func (d *decoder) dedupOperator(n *node, f map[string]field, item *yaml.Node, pa
 		n.onFailure = d.onFailure(v.val, join(path, "onFailure"))
 	}
 	n.dedup = &runtime.DedupConfig{} // a dedup operator, even when its config has errors
-	n.module = "dedup"                // for labels; no module is loaded
+	n.module = "dedup"               // for labels; no module is loaded
 	v, ok := f["dedup"]
 	if !ok {
 		d.atf(item, path, `missing field "dedup" (the dedup operator's idFrom and ttl)`)
