@@ -119,9 +119,10 @@ const views = {
   },
 
   async job(id, state) {
-    const [j, cps] = await Promise.all([
+    const [j, cps, dlq] = await Promise.all([
       call("JobService", "Get", { id }),
       call("JobService", "ListCheckpoints", { id }),
+      call("DLQService", "List", { job: id, pageSize: 1, omitValues: true }),
     ]);
     const nodes = j.nodes || [];
     const rows = nodes.map((n) =>
@@ -161,7 +162,8 @@ const views = {
     if (j.state !== "JOB_STATE_RUNNING") button.disabled = true;
     return [
       el("h2", {}, `Job ${j.id} `, el("span", { id: "job-state", class: `state-${stateName(j.state)}` }, stateName(j.state))),
-      el("p", {}, `name ${j.name} · submitted ${time(j.submittedUnixMs)} · newest checkpoint ${j.lastCheckpoint || 0} · restarts ${j.restarts || 0}`),
+      el("p", {}, `name ${j.name} · submitted ${time(j.submittedUnixMs)} · newest checkpoint ${j.lastCheckpoint || 0} · restarts ${j.restarts || 0} · `,
+        el("a", { id: "dlq-link", href: `#/dlq/${encodeURIComponent(j.id)}` }, `dead letters: ${dlq.matching || 0}`)),
       j.error ? el("p", { class: "error", id: "job-error" }, j.error) : null,
       graph(nodes),
       table("nodes", ["Node", "Kind", "Parallelism", "Records", "Records/s", "Backpressure", "Failed batches", "Module"], rows),
@@ -171,6 +173,84 @@ const views = {
       el("p", {}, button, " ", el("span", { id: "savepoint-result" }, state.savepoint || "")),
       table("checkpoints", ["Checkpoint", "Time", "Duration", "State", "Alignment", "Finished", "Modules"], cpRows),
       pager(checkpoints.length, page, (p) => { state.page = p; render(); }),
+    ];
+  },
+
+  // dlq is a job's dead-letter queue: a filtered, paged list; the selected
+  // entry with its context; edit, resubmit and drop (docs/dlq.md).
+  async dlq(id, state) {
+    state.tokens = state.tokens || [""]; // page tokens: [first page, second, ...]
+    const pageNo = state.pageNo || 0;
+    const filter = state.filter ? { text: state.filter } : undefined;
+    const res = await call("DLQService", "List", { job: id, filter, pageSize: PAGE_SIZE, pageToken: state.tokens[pageNo], omitValues: true });
+    const entries = res.entries || [];
+    if (res.nextPageToken) state.tokens[pageNo + 1] = res.nextPageToken;
+    const rows = entries.map((d) =>
+      el("tr", { "data-dlq": d.id, class: state.selected === d.id ? "selected" : "" },
+        el("td", { class: "num" }, el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); state.selected = d.id; state.edit = undefined; state.msg = ""; render(); } }, d.id)),
+        el("td", {}, d.operator), el("td", { class: "num" }, d.subtask || 0),
+        el("td", { class: "num" }, d.attempt || 0), el("td", { class: "num" }, d.tries || 0),
+        el("td", {}, d.resubmitting ? "resubmitting" : d.edited ? "edited" : "dead"),
+        el("td", {}, d.position || ""), el("td", {}, (d.error || "").split("\n")[0].slice(0, 80)),
+        el("td", {}, time(d.timeUnixMs))));
+    const input = el("input", { id: "dlq-filter", placeholder: "filter: text in the error, key or value", value: state.filter || "" });
+    input.addEventListener("input", () => { state.filter = input.value; state.pageNo = 0; state.tokens = [""]; });
+    // act runs one change and shows its outcome; changes wait for a checkpoint.
+    const act = async (what, method, body) => {
+      state.msg = `${what}: waiting for the checkpoint…`;
+      render();
+      try {
+        const r = await call("DLQService", method, { job: id, ...body });
+        state.msg = `${what}: done (checkpoint ${r.checkpoint || 0}, ${(r.ids || []).length} entries)`;
+      } catch (e) {
+        state.msg = `${what} failed: ${e.message}`;
+      }
+      render();
+    };
+    let detail = null;
+    if (state.selected) {
+      let d = null;
+      try {
+        d = await call("DLQService", "Get", { job: id, id: state.selected });
+      } catch (e) {
+        detail = el("p", { id: "dlq-detail" }, `entry ${state.selected}: ${e.message}`);
+      }
+      if (d) {
+        const value = atob(d.value || "");
+        if (state.edit === undefined) state.edit = value;
+        const area = el("textarea", { id: "dlq-value", rows: 4, cols: 80, "data-keep": "1" });
+        area.value = state.edit;
+        area.addEventListener("input", () => { state.edit = area.value; });
+        const utf8 = (text) => btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+        const ctx = [["operator", `${d.operator} (subtask ${d.subtask || 0})`], ["module", d.module || ""],
+          ["attempt", `${d.attempt || 0} (tried ${d.tries || 0} times)`], ["position", d.position || ""],
+          ["tracking id", d.trackingId || ""], ["key", atob(d.key || "")], ["timestamp", d.timestamp || ""],
+          ["dead-lettered", `${time(d.timeUnixMs)} (checkpoint ${d.checkpoint || 0})`]];
+        detail = el("div", { id: "dlq-detail" },
+          el("h2", {}, `Entry ${d.id}`),
+          table("dlq-context", ["", ""], ctx.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, String(v))))),
+          el("pre", { id: "dlq-error" }, d.error || ""),
+          el("p", {}, "Value:"), area,
+          el("p", {},
+            el("button", { id: "dlq-save", onclick: () => act(`edit of ${d.id}`, "Edit", { id: d.id, value: utf8(state.edit) }) }, "Save value"), " ",
+            el("button", { id: "dlq-resubmit", onclick: () => act(`resubmit of ${d.id}`, "Resubmit", { ids: [d.id] }) }, "Resubmit"), " ",
+            el("button", { id: "dlq-drop", onclick: () => act(`drop of ${d.id}`, "Drop", { ids: [d.id] }) }, "Drop")));
+      }
+    }
+    const go = (n) => { state.pageNo = n; render(); };
+    return [
+      el("h2", {}, "Dead letters of ", el("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id), ` (${res.matching || 0} matching, as of checkpoint ${res.checkpoint || 0})`),
+      input, " ",
+      el("button", { id: "dlq-resubmit-matching", onclick: () => {
+        if (window.confirm(`Resubmit all ${res.matching || 0} matching entries?`)) act("resubmit of the matching entries", "Resubmit", filter ? { filter } : { all: true });
+      } }, "Resubmit all matching"),
+      el("p", { id: "dlq-msg" }, state.msg || ""),
+      table("dlq", ["Id", "Operator", "Subtask", "Attempt", "Tries", "State", "Position", "Error", "Time"], rows),
+      el("div", { class: "pager" },
+        el("button", { id: "dlq-prev", onclick: () => go(pageNo - 1), ...(pageNo === 0 ? { disabled: "" } : {}) }, "‹ prev"),
+        ` page ${pageNo + 1} `,
+        el("button", { id: "dlq-next", onclick: () => go(pageNo + 1), ...(res.nextPageToken ? {} : { disabled: "" }) }, "next ›")),
+      detail,
     ];
   },
 
@@ -230,7 +310,7 @@ function graph(nodes) {
   return svg;
 }
 
-// The router: #/jobs, #/jobs/<id>, #/modules.
+// The router: #/jobs, #/jobs/<id>, #/dlq/<job id>, #/modules.
 const viewState = {};
 let rendering = false;
 
@@ -257,4 +337,6 @@ async function render() {
 
 window.addEventListener("hashchange", render);
 render();
-setInterval(render, 1000);
+// NB: no refresh while the user types into an element marked data-keep (the
+// DLQ value editor): a re-render would move the caret.
+setInterval(() => { if (!(document.activeElement && document.activeElement.dataset.keep)) render(); }, 1000);
