@@ -295,7 +295,7 @@ func (c *coordinator) stageDLQ(ctx context.Context, p *pendingCheckpoint) (*dlqL
 	if len(p.resubmitted) > 0 {
 		actions = append(actions, DLQAction{Kind: DLQResubmitted, IDs: p.resubmitted, Checkpoint: p.id, TimeUnixMs: c.now().UnixMilli()})
 	}
-	if len(dead) == 0 && len(actions) == 0 {
+	if len(dead) == 0 && len(actions) == 0 && !c.dlq.rebase {
 		return c.dlq, nil
 	}
 	next, seg, err := c.dlq.stage(p.id, c.now().UnixMilli(), dead, actions)

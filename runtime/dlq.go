@@ -146,6 +146,23 @@ type dlqLog struct {
 	nextID   int64
 	entries  map[int64]*DeadLetter
 	audit    []DLQAction
+	// rebase says the segments are in another store (a savepoint's): the next
+	// checkpoint writes the whole DLQ as a base segment into the job's store.
+	rebase bool
+}
+
+// restoreDLQ loads the DLQ of the manifest an attempt restores (nil: none),
+// from the savepoint when the attempt starts from one.
+func restoreDLQ(ctx context.Context, cfg *Config, m *Manifest) (*dlqLog, error) {
+	if !cfg.fromSavepoint {
+		return loadDLQ(ctx, cfg.Store, m)
+	}
+	l, err := loadDLQ(ctx, cfg.Savepoint, m)
+	if err != nil {
+		return nil, err
+	}
+	l.segments, l.rebase = nil, len(l.entries) > 0 || len(l.audit) > 0
+	return l, nil
 }
 
 func newDLQLog() *dlqLog { return &dlqLog{nextID: 1, entries: map[int64]*DeadLetter{}} }
@@ -257,7 +274,7 @@ func (l *dlqLog) stage(id, nowUnixMs int64, dead []DeadLetter, actions []DLQActi
 		return nil, nil, fmt.Errorf("the dead-letter queue would hold %d records (at most %d): drop or resubmit some", len(next.entries), maxDeadLetters)
 	}
 	next.segments = append(slices.Clone(l.segments), dlqSegmentObject(id))
-	if len(next.segments) > maxDLQSegments {
+	if len(next.segments) > maxDLQSegments || l.rebase {
 		seg = &dlqSegment{Format: dlqSegmentFormat, Checkpoint: id, Base: true, Entries: next.sorted(), Actions: next.audit}
 		next.segments = []string{dlqSegmentObject(id)}
 	}

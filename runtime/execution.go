@@ -290,7 +290,7 @@ func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result,
 	coord.completed = restored
 	coord.ctl = newController(a, m)
 	coord.obs, coord.now = x.cfg.Observer, x.cfg.Clock.Now
-	if coord.dlq, err = loadDLQ(ctx, x.cfg.Store, m); err != nil {
+	if coord.dlq, err = restoreDLQ(ctx, a.cfg, m); err != nil {
 		d.close()
 		d.wait()
 		a.close()

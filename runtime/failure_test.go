@@ -252,3 +252,50 @@ func TestDLQEditResubmitDrop(t *testing.T) {
 		t.Errorf("audit trail: %s", got)
 	}
 }
+
+// TestDLQInSavepoint: a savepoint carries the DLQ; a job started from it in a
+// new store keeps the entries, adds its own after them, and its checkpoints
+// hold the whole DLQ in the new store.
+func TestDLQInSavepoint(t *testing.T) {
+	ctx := context.Background()
+	recs, _, dead := poisonInput(400, "poison")
+	half := 200
+	store, sink := memory.NewStore(), memory.NewSink()
+	policy := runtime.FailurePolicy{Action: runtime.FailDLQ}
+	x, err := runtime.Start(ctx, countJob(memory.NewSource(recs[:half]).Unbounded(), sink, policy),
+		runtime.Config{Store: store, State: memory.StateFactory{}, WorkDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(func() bool { return x.Stats().Records()["in"] == int64(half) })
+	x.Stop()
+	if _, err := x.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := runtime.LatestCheckpoint(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := memory.NewStore()
+	if err := runtime.WriteSavepoint(ctx, m, store, memory.StateFactory{}, t.TempDir(), sp); err != nil {
+		t.Fatal(err)
+	}
+	store2 := memory.NewStore()
+	res, err := runtime.Run(ctx, countJob(memory.NewSource(recs), memory.NewSink(), policy),
+		runtime.Config{Store: store2, Savepoint: sp, State: memory.StateFactory{}, WorkDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil || !res.Finished {
+		t.Fatalf("run from the savepoint: %+v, %v", res, err)
+	}
+	snap, err := runtime.ReadDLQ(ctx, store2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := deadKeys(snap); strings.Join(got, ",") != strings.Join(dead, ",") {
+		t.Fatalf("DLQ after the savepoint run holds %v, want %v", got, dead)
+	}
+	for i, d := range snap.Entries {
+		if d.ID != int64(i+1) {
+			t.Fatalf("entry ids %v are not 1..n", snap.Entries)
+		}
+	}
+}

@@ -78,6 +78,18 @@ func WriteSavepoint(ctx context.Context, m *Manifest, src SnapshotStore, state S
 		}
 		out.Operators[name] = snap
 	}
+	// The DLQ goes along as one base segment: a savepoint is self-contained.
+	if m.DLQ != nil {
+		l, err := loadDLQ(ctx, src, m)
+		if err != nil {
+			return fmt.Errorf("savepoint of the dead-letter queue: %w", err)
+		}
+		seg := &dlqSegment{Format: dlqSegmentFormat, Checkpoint: m.Checkpoint, Base: true, Entries: l.sorted(), Actions: l.audit}
+		if err := writeDLQSegment(ctx, dst, seg); err != nil {
+			return fmt.Errorf("savepoint of the dead-letter queue: %w", err)
+		}
+		out.DLQ = &DLQRef{Segments: []string{dlqSegmentObject(m.Checkpoint)}, NextID: m.DLQ.NextID}
+	}
 	return writeManifest(ctx, dst, savepointManifest, &out)
 }
 

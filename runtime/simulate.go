@@ -188,7 +188,7 @@ func (s *simulation) runProcess(job *Job, cfg Config, crashProb float64) (bool, 
 	coord := newCoordinator(job, cfg.Store, cfg.Logger, a.numTasks(), len(a.sources), nextID, s.clock.Now())
 	coord.ctl = newController(a, m)
 	coord.now = s.clock.Now
-	if coord.dlq, err = loadDLQ(ctx, cfg.Store, m); err != nil {
+	if coord.dlq, err = restoreDLQ(ctx, a.cfg, m); err != nil {
 		return false, err
 	}
 	a.inject(coord.dlq.newlyResubmitting(nil))
