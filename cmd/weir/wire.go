@@ -88,6 +88,10 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"nexmark":  nexmark.NewSource,
 			"postgres": postgres.NewSource,
 			"nats":     nats.NewSource,
+			// NB: `weir server` replaces this with the ingest's source.
+			"http": func(json.RawMessage, string) (runtime.Source, error) {
+				return nil, errors.New("kind http reads the requests POSTed to weir server's ingest endpoint: submit this job to a weir server (weir job submit) instead of running it with weir run")
+			},
 		},
 		Sinks: map[string]jobspec.SinkFactory{
 			"file":     file.NewSink,
