@@ -16,6 +16,7 @@ import (
 	"github.com/weirstream/weir/plugins/datagen"
 	"github.com/weirstream/weir/plugins/discard"
 	"github.com/weirstream/weir/plugins/file"
+	"github.com/weirstream/weir/plugins/kafka"
 	"github.com/weirstream/weir/plugins/localfs"
 	"github.com/weirstream/weir/plugins/nexmark"
 	"github.com/weirstream/weir/plugins/pebble"
@@ -86,6 +87,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"datagen":  datagen.NewSource,
 			"nexmark":  nexmark.NewSource,
 			"postgres": postgres.NewSource,
+			"kafka":    kafka.NewSource,
 		},
 		Sinks: map[string]jobspec.SinkFactory{
 			"file":     file.NewSink,
@@ -93,6 +95,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"discard":  discard.NewSink,
 			"postgres": postgres.NewSink,
 			"s3":       s3.NewSink,
+			"kafka":    kafka.NewSink,
 		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {
 			wasm, err := readModule(path)
