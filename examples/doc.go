@@ -15,6 +15,8 @@
 //     and the Flink implementation used for the side-by-side benchmark.
 //   - postgres: a job spec only, copying one PostgreSQL table into another
 //     with the postgres source and its exactly-once sink.
+//   - nats: a job spec only, copying a JetStream stream's orders to subjects
+//     by customer with the nats source and its exactly-once sink.
 //
 // Build the modules with `make wasm` and run one with
 // `bin/weir run examples/wordcount/job.yaml`.

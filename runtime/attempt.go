@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/weirstream/weir/abi"
 )
 
 // driver is what distinguishes the production run (goroutines, channels) from the
@@ -45,6 +48,54 @@ type attempt struct {
 
 	swapMu sync.Mutex
 	swaps  []*swapPlan // armed swaps, by barrier
+
+	// injections are resubmitted dead letters waiting for their operator
+	// subtask (dlq.go); injected counts them, for a check without the lock.
+	injectMu   sync.Mutex
+	injections map[taskID][]*DeadLetter
+	injected   atomic.Int64
+}
+
+// inject queues resubmitted dead letters for the operator subtasks that run
+// them: for a keyed operator the one that owns the key's group, else the one
+// of the same index as the subtask that failed.
+func (a *attempt) inject(ds []*DeadLetter) {
+	if len(ds) == 0 {
+		return
+	}
+	a.injectMu.Lock()
+	defer a.injectMu.Unlock()
+	if a.injections == nil {
+		a.injections = map[taskID][]*DeadLetter{}
+	}
+	for _, d := range ds {
+		i := slices.IndexFunc(a.job.Operators, func(n *OperatorNode) bool { return n.Name == d.Operator })
+		if i < 0 {
+			a.log.Warn("a resubmitted dead letter's operator is gone from the job; its record is skipped", "id", d.ID, "operator", d.Operator)
+			continue
+		}
+		n := a.job.Operators[i]
+		sub := d.Subtask % n.Parallelism
+		if len(n.Inputs) > 0 && n.Inputs[0].Partition == KeyBy {
+			sub = SubtaskFor(abi.KeyGroup(d.Key, a.job.MaxParallelism), n.Parallelism, a.job.MaxParallelism)
+		}
+		t := taskID{n.Name, sub}
+		a.injections[t] = append(a.injections[t], d)
+		a.injected.Add(1)
+	}
+}
+
+// takeInjections returns and forgets the resubmitted dead letters of subtask t.
+func (a *attempt) takeInjections(t taskID) []*DeadLetter {
+	if a.injected.Load() == 0 {
+		return nil
+	}
+	a.injectMu.Lock()
+	defer a.injectMu.Unlock()
+	ds := a.injections[t]
+	delete(a.injections, t)
+	a.injected.Add(-int64(len(ds)))
+	return ds
 }
 
 // obs returns the attempt's Observer.
@@ -230,7 +281,10 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 			}
 		}
 		for i, t := range byNode[n.Name] {
-			p := &operatorProc{t: t, node: n, keyed: keyed, counter: stats.counter(n.Name)}
+			p := &operatorProc{t: t, node: n, keyed: keyed, counter: stats.counter(n.Name), module: n.Module}
+			if mod, ok := live[n.Name]; ok {
+				p.module = mod
+			}
 			p.env.p = p
 			t.proc = p
 			op, err := factory.NewOperator(ctx, OperatorInfo{Job: job.Name, Name: n.Name, Subtask: i, Parallelism: n.Parallelism, Keyed: keyed, Config: n.Config, Logger: t.log})
@@ -239,6 +293,9 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 			}
 			p.op = op
 			if !keyed {
+				if n.OnFailure.isolates() {
+					p.tx = newTxState(nil) // no state: only the emits are held back
+				}
 				continue
 			}
 			if cfg.State == nil {
@@ -275,7 +332,12 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 					return nil, fmt.Errorf("operator %s: load savepoint state: %w", t.id, err)
 				}
 			}
-			p.timers = newTimerService(b, kgs)
+			p.state = b
+			if n.OnFailure.isolates() {
+				p.tx = newTxState(b)
+				p.state = p.tx
+			}
+			p.timers = newTimerService(p.state, kgs)
 		}
 	}
 
@@ -288,6 +350,9 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 			if s := m.Sinks[n.Name]; s != nil && !cfg.fromSavepoint {
 				committables = s.Committables
 			}
+		}
+		if ta, ok := n.Sink.(TimingAware); ok {
+			ta.SetJobTiming(JobTiming{CheckpointInterval: job.Checkpoint.Interval, CheckpointTimeout: job.Checkpoint.Timeout, RestartDelay: job.Restart.Delay})
 		}
 		if err := n.Sink.Recover(ctx, id, committables); err != nil {
 			return nil, fmt.Errorf("sink %q: recover to checkpoint %d: %w", n.Name, id, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -30,10 +31,17 @@ type coordinator struct {
 	// carried holds, per sink, committables pre-committed for checkpoints that
 	// were abandoned: their transactions hold records no later transaction
 	// has, so they are committed with the next checkpoint that completes.
-	carried     map[string][][]byte
-	done        bool // finalID completed
-	finishedJob bool // the final checkpoint saw every source ended
-	onComplete  func(m *Manifest)
+	carried map[string][][]byte
+	// carriedDead holds the dead letters acknowledged for abandoned checkpoints:
+	// their records are past, so the next checkpoint commits them.
+	carriedDead []DeadLetter
+	// carriedActions are DLQ changes of abandoned checkpoints.
+	carriedActions []DLQAction
+	dlq            *dlqLog            // as of the newest complete checkpoint
+	onDLQ          func(*DLQSnapshot) // called when a checkpoint changed the DLQ
+	done           bool               // finalID completed
+	finishedJob    bool               // the final checkpoint saw every source ended
+	onComplete     func(m *Manifest)
 	// ctl holds the control requests (forced checkpoints, swaps) and the module
 	// history written into each manifest.
 	ctl *controller
@@ -47,6 +55,10 @@ type pendingCheckpoint struct {
 	started   time.Time
 	acks      map[taskID]bool
 	m         *Manifest
+	dead      []DeadLetter // records dead-lettered before this barrier
+	actions   []DLQAction  // DLQ changes requested through the API
+	// resubmitted are the DLQ entries whose records run before this barrier.
+	resubmitted []int64
 }
 
 // maxCheckpointFailures is how many checkpoints in a row may fail (time out, or a
@@ -54,7 +66,7 @@ type pendingCheckpoint struct {
 const maxCheckpointFailures = 3
 
 func newCoordinator(job *Job, store SnapshotStore, log *slog.Logger, tasks, sourceTasks int, nextID int64, now time.Time) *coordinator {
-	return &coordinator{job: job, store: store, log: log, tasks: tasks, sourceTasks: sourceTasks, nextID: nextID, lastStart: now, carried: map[string][][]byte{}}
+	return &coordinator{job: job, store: store, log: log, tasks: tasks, sourceTasks: sourceTasks, nextID: nextID, lastStart: now, carried: map[string][][]byte{}, dlq: newDLQLog()}
 }
 
 // requestStop asks for a final checkpoint, after which the attempt ends.
@@ -92,9 +104,14 @@ func (c *coordinator) tick(now time.Time) (int64, error) {
 		Sources: map[string]*SourceSnapshot{}, Operators: map[string]*OperatorSnap{}, Sinks: map[string]*SinkSnapshot{},
 	}}
 	if c.ctl != nil {
-		c.ctl.triggered(id, now.UnixMilli())
+		if act := c.ctl.triggered(id, now.UnixMilli()); act != nil {
+			c.pending.actions = append(c.pending.actions, *act)
+		}
 		c.pending.m.Modules = append([]ModuleChange(nil), c.ctl.modules...)
 	}
+	// The records of a resubmission committed before now were handed to their
+	// operators before this trigger, so they run before this barrier.
+	c.pending.resubmitted = c.dlq.resubmitting()
 	return id, nil
 }
 
@@ -107,6 +124,8 @@ func (c *coordinator) abandon(err error) error {
 	for name, sk := range c.pending.m.Sinks {
 		c.carried[name] = append(c.carried[name], sk.Committables...)
 	}
+	c.carriedDead = append(c.carriedDead, c.pending.dead...)
+	c.carriedActions = append(c.carriedActions, c.pending.actions...)
 	c.pending = nil
 	if c.failures >= maxCheckpointFailures {
 		return fmt.Errorf("%d checkpoints in a row failed; last: %w", c.failures, err)
@@ -124,8 +143,10 @@ func (c *coordinator) onAck(ctx context.Context, a ackMsg) (*Manifest, error) {
 		if a.committed != nil {
 			c.carried[a.task.node] = append(c.carried[a.task.node], a.committed)
 		}
+		c.carriedDead = append(c.carriedDead, a.dead...) // likewise dead letters
 		return nil, nil
 	}
+	p.dead = append(p.dead, a.dead...)
 	if a.err != nil {
 		return nil, c.abandon(a.err)
 	}
@@ -206,11 +227,29 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 			m.Finished = m.Finished && sp.Finished
 		}
 	}
+	dlq, err := c.stageDLQ(ctx, p)
+	if err != nil {
+		return nil, c.abandon(err)
+	}
+	m.DLQ = dlq.ref()
 	if err := writeManifest(ctx, c.store, manifestObject(p.id), m); err != nil {
 		return nil, c.abandon(fmt.Errorf("write manifest: %w", err))
 	}
 	c.pending, c.failures, c.completed = nil, 0, p.id
 	clear(c.carried) // in the manifest now: Recover commits them after a crash
+	c.carriedDead, c.carriedActions = nil, nil
+	if dlq != c.dlq {
+		before := c.dlq
+		c.dlq = dlq
+		if c.onDLQ != nil {
+			c.onDLQ(dlq.snapshot(p.id))
+		}
+		// Resubmissions this checkpoint committed: their records go to their
+		// operators now, before the next trigger, so they run before its barrier.
+		if c.ctl != nil {
+			c.ctl.at.inject(dlq.newlyResubmitting(before))
+		}
+	}
 	c.log.Debug("checkpoint complete", "checkpoint", p.id)
 	// The checkpoint is complete: from here on a restart restores it and its
 	// committables are committed by Recover, so a commit failure fails the attempt
@@ -246,4 +285,25 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 		c.onComplete(m)
 	}
 	return m, nil
+}
+
+// stageDLQ writes the DLQ segment of checkpoint p, if it changes the DLQ, and
+// returns the DLQ it commits (c.dlq itself when unchanged).
+func (c *coordinator) stageDLQ(ctx context.Context, p *pendingCheckpoint) (*dlqLog, error) {
+	dead := append(slices.Clone(c.carriedDead), p.dead...)
+	actions := append(slices.Clone(c.carriedActions), p.actions...)
+	if len(p.resubmitted) > 0 {
+		actions = append(actions, DLQAction{Kind: DLQResubmitted, IDs: p.resubmitted, Checkpoint: p.id, TimeUnixMs: c.now().UnixMilli()})
+	}
+	if len(dead) == 0 && len(actions) == 0 {
+		return c.dlq, nil
+	}
+	next, seg, err := c.dlq.stage(p.id, c.now().UnixMilli(), dead, actions)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeDLQSegment(ctx, c.store, seg); err != nil {
+		return nil, fmt.Errorf("write dead-letter segment: %w", err)
+	}
+	return next, nil
 }

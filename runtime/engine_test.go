@@ -148,8 +148,9 @@ func TestStopAndSavepointRescale(t *testing.T) {
 	}
 }
 
-// TestPoisonRecordFailsWithPosition checks that a failing operator restarts the
-// job a bounded number of times, then fails with where the record came from.
+// TestPoisonRecordFailsWithPosition checks that a failing operator fails the
+// job at once (the default policy is stop: a restart would fail on the same
+// record again), with where the record came from.
 func TestPoisonRecordFailsWithPosition(t *testing.T) {
 	recs := []memory.Record{{Value: "a b"}, {Value: "c"}, {Value: "poison"}, {Value: "d"}}
 	sink := memory.NewSink()
@@ -162,11 +163,11 @@ func TestPoisonRecordFailsWithPosition(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	if res.Restarts != 2 {
-		t.Errorf("restarts = %d, want 2", res.Restarts)
+	if res.Restarts != 0 {
+		t.Errorf("restarts = %d, want 0", res.Restarts)
 	}
 	msg := err.Error()
-	for _, want := range []string{`operator "split"`, `entry`, `source "lines" split "0" record #2`, "poison record", "after 2 restarts"} {
+	for _, want := range []string{`operator "split"`, `entry`, `source "lines" split "0" record #2`, "poison record", "policy stop"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not contain %q", msg, want)
 		}

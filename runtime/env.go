@@ -20,6 +20,27 @@ type opEnv struct {
 	rangeEnd []byte   // scratch: the end of a scan or clear range
 	failure  error    // a host-side failure during the call; fails the call
 	emitted  int      // records emitted in the current call
+	// hold keeps emitted batches in held instead of sending them (a
+	// transactional call of the failure policy, failure.go).
+	hold    bool
+	held    []heldEmit
+	heldBuf []byte
+}
+
+type heldEmit struct{ port, from, to int }
+
+// dropHeld forgets the held emits of a failed call.
+func (e *opEnv) dropHeld() { e.held, e.heldBuf = e.held[:0], e.heldBuf[:0] }
+
+// releaseHeld sends the held emits of a call that succeeded.
+func (e *opEnv) releaseHeld() error {
+	defer e.dropHeld()
+	for _, h := range e.held {
+		if err := e.p.t.outs.emit(h.port, e.heldBuf[h.from:h.to]); err != nil {
+			return fmt.Errorf("operator %s: emit: %w", e.p.t.id, err)
+		}
+	}
+	return nil
 }
 
 var _ Env = (*opEnv)(nil)
@@ -85,7 +106,7 @@ func (e *opEnv) StateGet(entry uint32, name, userKey []byte) ([]byte, uint32) {
 	if code := e.stateKey(entry, name, userKey); code != 0 {
 		return nil, code
 	}
-	v, ok, err := e.p.backend.Get(e.key)
+	v, ok, err := e.p.state.Get(e.key)
 	if err != nil {
 		return nil, e.fail("state get", err)
 	}
@@ -99,7 +120,7 @@ func (e *opEnv) StatePut(entry uint32, name, userKey, value []byte) uint32 {
 	if code := e.stateKey(entry, name, userKey); code != 0 {
 		return code
 	}
-	if err := e.p.backend.Set(e.key, value); err != nil {
+	if err := e.p.state.Set(e.key, value); err != nil {
 		return e.fail("state put", err)
 	}
 	return 0
@@ -109,7 +130,7 @@ func (e *opEnv) StateDelete(entry uint32, name, userKey []byte) uint32 {
 	if code := e.stateKey(entry, name, userKey); code != 0 {
 		return code
 	}
-	if err := e.p.backend.Delete(e.key); err != nil {
+	if err := e.p.state.Delete(e.key); err != nil {
 		return e.fail("state delete", err)
 	}
 	return 0
@@ -134,7 +155,7 @@ func (e *opEnv) StateClear(entry uint32, name []byte) uint32 {
 		return code
 	}
 	e.prefixEnd()
-	if err := e.p.backend.DeleteRange(e.key, e.rangeEnd); err != nil {
+	if err := e.p.state.DeleteRange(e.key, e.rangeEnd); err != nil {
 		return e.fail("state clear", err)
 	}
 	return 0
@@ -147,7 +168,7 @@ func (e *opEnv) StateScan(entry uint32, name, start []byte, fn func(userKey, val
 	prefixLen := len(e.key)
 	e.prefixEnd()
 	e.key = append(e.key, start...)
-	err := e.p.backend.Scan(e.key, e.rangeEnd, func(k, v []byte) bool { return fn(k[prefixLen:], v) })
+	err := e.p.state.Scan(e.key, e.rangeEnd, func(k, v []byte) bool { return fn(k[prefixLen:], v) })
 	if err != nil {
 		return e.fail("state scan", err)
 	}
@@ -194,7 +215,12 @@ func (e *opEnv) Emit(port uint32, batch []byte) uint32 {
 	if port > abi.MaxPort {
 		return uint32(abi.BadArgument)
 	}
-	if err := e.p.t.outs.emit(int(port), batch); err != nil {
+	if e.hold {
+		// NB: batch may alias guest memory; keep a copy (as outs.emit does).
+		from := len(e.heldBuf)
+		e.heldBuf = append(e.heldBuf, batch...)
+		e.held = append(e.held, heldEmit{port: int(port), from: from, to: len(e.heldBuf)})
+	} else if err := e.p.t.outs.emit(int(port), batch); err != nil {
 		return e.fail("emit", err)
 	}
 	e.emitted += abi.Count(batch)

@@ -90,6 +90,7 @@ type Execution struct {
 	mu       sync.Mutex
 	progress Progress
 	modules  []ModuleChange // module history as of the newest complete checkpoint
+	dlq      *DLQSnapshot   // dead-letter queue as of the newest complete checkpoint
 }
 
 // Progress is a snapshot of a running job, for progress lines.
@@ -167,6 +168,11 @@ func (x *Execution) run(ctx context.Context) (Result, error) {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		var rf *RecordFailedError
+		if errors.As(err, &rf) {
+			// NB: no restart: it would replay the record into the same failure.
+			return res, fmt.Errorf("job %q failed: %w", x.job.Name, err)
+		}
 		if attempt >= max(x.job.Restart.Attempts, 0) {
 			return res, fmt.Errorf("job %q failed after %d restarts: %w", x.job.Name, res.Restarts, err)
 		}
@@ -243,6 +249,7 @@ func restoreAttempt(ctx context.Context, job *Job, cfg Config, newDriver func() 
 		// job is in flight here, and the sweep skips itself when any manifest is
 		// unreadable (a fallback may still need what it references).
 		sweepOrphans(ctx, c.Store, statePrefix, log)
+		sweepOrphans(ctx, c.Store, dlqPrefix, log)
 		d := newDriver()
 		a, err = buildAttempt(ctx, job, &c, d, m, stats)
 		if err == nil {
@@ -283,6 +290,21 @@ func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result,
 	coord.completed = restored
 	coord.ctl = newController(a, m)
 	coord.obs, coord.now = x.cfg.Observer, x.cfg.Clock.Now
+	if coord.dlq, err = loadDLQ(ctx, x.cfg.Store, m); err != nil {
+		d.close()
+		d.wait()
+		a.close()
+		return Result{}, err
+	}
+	coord.onDLQ = func(s *DLQSnapshot) {
+		x.mu.Lock()
+		x.dlq = s
+		x.mu.Unlock()
+	}
+	coord.onDLQ(coord.dlq.snapshot(restored))
+	// Resubmissions the restored checkpoint committed but whose records had not
+	// run before the next barrier: they run first.
+	a.inject(coord.dlq.newlyResubmitting(nil))
 	x.mu.Lock()
 	x.modules = append([]ModuleChange(nil), coord.ctl.modules...)
 	x.mu.Unlock()

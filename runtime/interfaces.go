@@ -264,6 +264,24 @@ type Sink interface {
 	Recover(ctx context.Context, checkpointID int64, committables [][]byte) error
 }
 
+// JobTiming is the part of a job's configuration that bounds how long the
+// runtime may take to retry a sink's commit: what a sink whose external
+// system forgets after a while (a broker's duplicate window, a transaction
+// timeout) must check its configuration against.
+type JobTiming struct {
+	CheckpointInterval time.Duration
+	CheckpointTimeout  time.Duration
+	RestartDelay       time.Duration
+}
+
+// TimingAware is implemented by a Sink that checks its external system
+// against the job's timing. The runtime calls SetJobTiming before each
+// Recover; the sink reports a mismatch as an error of Recover (or of a later
+// call) that names the setting to change.
+type TimingAware interface {
+	SetJobTiming(JobTiming)
+}
+
 // SinkInfo tells a sink writer where it runs.
 type SinkInfo struct {
 	Job, Name            string

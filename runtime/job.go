@@ -57,6 +57,9 @@ type OperatorNode struct {
 	// "sha256:..." digest), recorded in every checkpoint's module history.
 	// Empty: not tracked.
 	Module string
+	// OnFailure says what happens when the guest fails on a record (failure.go);
+	// the zero value fails the job at the first failing record.
+	OnFailure FailurePolicy
 }
 
 // SinkNode is a sink in a Job.
@@ -193,6 +196,9 @@ func (j *Job) Validate() error {
 		add(n.Name, "operator", n.Parallelism)
 		if n.Factory == nil {
 			bad(n.Name, "no operator implementation")
+		}
+		if f := n.OnFailure; f.Retries < 0 || f.Retries > MaxRetries || f.Backoff < 0 || f.Backoff > MaxBackoff || (f.Action != FailStop && f.Action != FailDLQ) {
+			bad(n.Name, "onFailure: action %v, retries %d (allowed 0..%d), backoff %v (allowed 0..%v)", f.Action, f.Retries, MaxRetries, f.Backoff, MaxBackoff)
 		}
 	}
 	for _, n := range j.Sinks {

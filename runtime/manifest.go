@@ -35,6 +35,9 @@ type Manifest struct {
 	// per operator is the module that runs the records after this checkpoint, so
 	// a restore always pairs the state with the module the job was running.
 	Modules []ModuleChange `json:"modules,omitempty"`
+	// DLQ refers to the job's dead-letter queue as of this checkpoint (dlq.go);
+	// nil while it has never held a record.
+	DLQ *DLQRef `json:"dlq,omitempty"`
 }
 
 // ModuleChange says that from checkpoint barrier FromCheckpoint on (0: from the
@@ -94,8 +97,11 @@ func manifestObject(id int64) string {
 
 // encodeManifest renders m as JSON followed by a line with its SHA-256, so that a
 // torn or flipped manifest is detected on load.
-func encodeManifest(m *Manifest) ([]byte, error) {
-	body, err := json.MarshalIndent(m, "", "  ")
+func encodeManifest(m *Manifest) ([]byte, error) { return encodeChecked(m) }
+
+// encodeChecked renders v as indented JSON followed by a line with its SHA-256.
+func encodeChecked(v any) ([]byte, error) {
+	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -106,20 +112,29 @@ func encodeManifest(m *Manifest) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func decodeManifest(data []byte) (*Manifest, error) {
+// decodeChecked verifies what encodeChecked wrote and decodes it into v; what
+// names the object kind in errors, which wrap ErrCorruptSnapshot.
+func decodeChecked(data []byte, v any, what string) error {
 	data = bytes.TrimRight(data, "\n")
 	i := bytes.LastIndexByte(data, '\n')
 	if i < 0 || !bytes.HasPrefix(data[i+1:], []byte(checksumLinePref)) {
-		return nil, fmt.Errorf("%w: manifest has no checksum line", ErrCorruptSnapshot)
+		return fmt.Errorf("%w: %s has no checksum line", ErrCorruptSnapshot, what)
 	}
 	body, want := data[:i], string(data[i+1+len(checksumLinePref):])
 	sum := sha256.Sum256(body)
 	if hex.EncodeToString(sum[:]) != want {
-		return nil, fmt.Errorf("%w: manifest checksum mismatch", ErrCorruptSnapshot)
+		return fmt.Errorf("%w: %s checksum mismatch", ErrCorruptSnapshot, what)
 	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorruptSnapshot, what, err)
+	}
+	return nil
+}
+
+func decodeManifest(data []byte) (*Manifest, error) {
 	var m Manifest
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("%w: manifest: %v", ErrCorruptSnapshot, err)
+	if err := decodeChecked(data, &m, "manifest"); err != nil {
+		return nil, err
 	}
 	if m.Format != manifestFormat {
 		return nil, fmt.Errorf("manifest format %d is not supported (this build reads %d)", m.Format, manifestFormat)
@@ -196,6 +211,9 @@ func (m *Manifest) objects() []string {
 				out = append(out, f.Object)
 			}
 		}
+	}
+	if m.DLQ != nil {
+		out = append(out, m.DLQ.Segments...)
 	}
 	sort.Strings(out)
 	return slices.Compact(out)

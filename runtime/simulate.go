@@ -187,6 +187,11 @@ func (s *simulation) runProcess(job *Job, cfg Config, crashProb float64) (bool, 
 	defer a.close()
 	coord := newCoordinator(job, cfg.Store, cfg.Logger, a.numTasks(), len(a.sources), nextID, s.clock.Now())
 	coord.ctl = newController(a, m)
+	coord.now = s.clock.Now
+	if coord.dlq, err = loadDLQ(ctx, cfg.Store, m); err != nil {
+		return false, err
+	}
+	a.inject(coord.dlq.newlyResubmitting(nil))
 	for _, src := range a.sources {
 		if err := src.start(); err != nil {
 			return false, err

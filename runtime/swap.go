@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -105,6 +106,7 @@ func (x *Execution) ModuleHistory() []ModuleChange {
 
 type controlReq struct {
 	swap  *SwapRequest // nil: a checkpoint only
+	dlq   *DLQRequest  // a change of the DLQ, committed with the checkpoint
 	reply chan controlResult
 	plan  *swapPlan
 }
@@ -264,6 +266,12 @@ func (c *controller) next(ctx context.Context, coord *coordinator) {
 			r.done(0, fmt.Errorf("%w: it is taking its final checkpoint", ErrNotRunning))
 			continue
 		}
+		if r.dlq != nil {
+			if err := coord.dlq.check(r.dlq, a.job); err != nil {
+				r.done(0, err)
+				continue
+			}
+		}
 		if r.swap != nil {
 			plan, err := a.prepareSwap(ctx, r.swap, c.live[r.swap.Operator])
 			if err != nil {
@@ -278,12 +286,13 @@ func (c *controller) next(ctx context.Context, coord *coordinator) {
 
 // triggered tells the controller that checkpoint id starts now; it arms the
 // forced request's swap at that barrier and records it in the module history
-// (which the coordinator writes into id's manifest).
-func (c *controller) triggered(id int64, nowUnixMs int64) {
+// (which the coordinator writes into id's manifest). It returns the request's
+// DLQ change, which id commits, if any.
+func (c *controller) triggered(id int64, nowUnixMs int64) *DLQAction {
 	a := c.at
 	r := c.forced
 	if r == nil {
-		return
+		return nil
 	}
 	c.forced = nil
 	c.awaiting = append(c.awaiting, awaitingReq{id, r})
@@ -292,6 +301,10 @@ func (c *controller) triggered(id int64, nowUnixMs int64) {
 		c.live[r.plan.operator] = r.plan.module
 		c.modules = append(c.modules, ModuleChange{Operator: r.plan.operator, Module: r.plan.module, FromCheckpoint: id, TimeUnixMs: nowUnixMs})
 	}
+	if r.dlq == nil {
+		return nil
+	}
+	return &DLQAction{Kind: r.dlq.Kind, IDs: slices.Clone(r.dlq.IDs), Value: r.dlq.Value, Note: r.dlq.Note, Checkpoint: id, TimeUnixMs: nowUnixMs}
 }
 
 // completed answers the requests that checkpoint id completes.

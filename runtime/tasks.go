@@ -34,6 +34,7 @@ type ackMsg struct {
 	splits     map[string]SplitSnapshot // sources
 	state      *StateHandle             // keyed operators
 	committed  []byte                   // sinks
+	dead       []DeadLetter             // operators: records dead-lettered since the barrier before
 	err        error                    // the subtask could not take its part
 	alignment  time.Duration            // how long the subtask held back inputs for the barrier
 }
@@ -332,31 +333,54 @@ func (p *sinkProc) close() {
 // operatorProc runs a user operator: batches and fired timers go through
 // Operator.Process with an Env that scopes state and timers to each entry's key.
 type operatorProc struct {
-	counter  *atomic.Int64 // records emitted
-	t        *inputTask
-	node     *OperatorNode
-	op       Operator
-	keyed    bool
-	backend  StateBackend // nil unless keyed
+	counter *atomic.Int64 // records emitted
+	t       *inputTask
+	node    *OperatorNode
+	op      Operator
+	keyed   bool
+	backend StateBackend // nil unless keyed
+	// state is what the Env reads and writes: backend, or tx in front of it.
+	state    StateBackend
+	tx       *txState // nil unless the failure policy isolates batches (failure.go)
 	timers   *timerService
 	env      opEnv
 	timerBuf abi.Writer
+	module   string       // the module running now, for dead letters
+	attempt  int          // delivery attempt of the records being run (0: a first delivery)
+	dead     []DeadLetter // dead letters since the last barrier
 }
 
 func (p *operatorProc) batch(ctx context.Context, b []byte) error {
+	if err := p.runInjected(ctx); err != nil {
+		return err
+	}
 	if err := p.fireProcessingTimers(ctx); err != nil {
 		return err
 	}
-	return p.process(ctx, b)
+	return p.records(ctx, b)
 }
 
-// process runs one batch (records or timers) through the operator.
+// process runs one batch of timers through the operator. A guest failure
+// stops the job whatever the policy: a timer cannot go to the DLQ, and
+// replaying it would fail again.
 func (p *operatorProc) process(ctx context.Context, b []byte) error {
+	if err, guest := p.call(ctx, b); err != nil {
+		if guest {
+			return &RecordFailedError{Err: p.describe(err, b), Tries: 1}
+		}
+		return p.describe(err, b)
+	}
+	return p.t.outs.flush()
+}
+
+// call runs one batch through the operator. guest reports that the error is
+// the guest's failure rather than the host's.
+func (p *operatorProc) call(ctx context.Context, b []byte) (err error, guest bool) {
 	now := p.t.at.clock.Now().UnixMilli()
 	abi.SetHeader(b, p.t.wm, now)
 	p.env.begin(b)
 	start := time.Now()
-	err := p.op.Process(ctx, b, &p.env)
+	err = p.op.Process(ctx, b, &p.env)
 	obs := p.t.at.obs()
 	if err != nil {
 		obs.Failure(p.t.at.job.Name, p.node.Name, p.t.id.subtask)
@@ -372,15 +396,17 @@ func (p *operatorProc) process(ctx context.Context, b []byte) error {
 		} else {
 			err = envErr
 		}
+		return err, false
 	}
-	if err != nil {
-		return p.describe(err, b)
+	if err == nil {
+		return nil, false
 	}
-	return p.t.outs.flush()
+	var oe *OperatorError
+	return err, errors.As(err, &oe)
 }
 
 // describe completes an operator error with where it happened.
-func (p *operatorProc) describe(err error, b []byte) error {
+func (p *operatorProc) describe(err error, b []byte) *OperatorError {
 	var oe *OperatorError
 	if !errors.As(err, &oe) {
 		oe = &OperatorError{Entry: -1, Err: err}
@@ -400,6 +426,9 @@ func (p *operatorProc) describe(err error, b []byte) error {
 }
 
 func (p *operatorProc) watermark(ctx context.Context, wm int64) error {
+	if err := p.runInjected(ctx); err != nil {
+		return err
+	}
 	if p.timers != nil {
 		if err := p.fireTimers(ctx, abi.KindEventTimer, wm); err != nil {
 			return err
@@ -408,7 +437,12 @@ func (p *operatorProc) watermark(ctx context.Context, wm int64) error {
 	return p.t.outs.broadcast(message{kind: msgWatermark, watermark: wm})
 }
 
-func (p *operatorProc) tick(ctx context.Context) error { return p.fireProcessingTimers(ctx) }
+func (p *operatorProc) tick(ctx context.Context) error {
+	if err := p.runInjected(ctx); err != nil {
+		return err
+	}
+	return p.fireProcessingTimers(ctx)
+}
 
 func (p *operatorProc) fireProcessingTimers(ctx context.Context) error {
 	if p.timers == nil {
@@ -440,6 +474,11 @@ func (p *operatorProc) fireTimers(ctx context.Context, kind abi.Kind, now int64)
 }
 
 func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
+	// INVARIANT: what was injected before this barrier was triggered runs
+	// before it (see coordinator.tick).
+	if err := p.runInjected(ctx); err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := p.t.outs.flush(); err != nil {
 		return err
@@ -459,6 +498,7 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 		// The records after this barrier are the new module's (see swap.go).
 		old := p.op
 		p.op = plan.take(p.t.id.subtask)
+		p.module = plan.module
 		if err := old.Close(); err != nil {
 			p.t.log.Warn("close the swapped-out operator instance", "err", err)
 		}
@@ -466,18 +506,20 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 		p.t.log.Info("module swapped", "checkpoint", id, "module", plan.module, "pause", pause)
 		p.t.at.obs().Swap(p.t.at.job.Name, p.node.Name, p.t.id.subtask, plan.module, id, pause)
 	}
+	dead := p.dead
+	p.dead = nil
 	if upload == nil {
-		p.t.at.ack(ackMsg{task: p.t.id, checkpoint: id, alignment: p.t.aligned})
+		p.t.at.ack(ackMsg{task: p.t.id, checkpoint: id, alignment: p.t.aligned, dead: dead})
 		return nil
 	}
 	tid, at, aligned := p.t.id, p.t.at, p.t.aligned
 	at.async(func(ctx context.Context) {
 		h, err := upload(ctx)
 		if err != nil {
-			at.ack(ackMsg{task: tid, checkpoint: id, err: fmt.Errorf("operator %s: upload state of checkpoint %d: %w", tid, id, err)})
+			at.ack(ackMsg{task: tid, checkpoint: id, dead: dead, err: fmt.Errorf("operator %s: upload state of checkpoint %d: %w", tid, id, err)})
 			return
 		}
-		at.ack(ackMsg{task: tid, checkpoint: id, state: &h, alignment: aligned})
+		at.ack(ackMsg{task: tid, checkpoint: id, state: &h, alignment: aligned, dead: dead})
 	})
 	return nil
 }

@@ -35,8 +35,12 @@ func (o *splitOp) Process(ctx context.Context, b []byte, env Env) error {
 func (o *splitOp) Close() error { return nil }
 
 // countOp keeps a running count per key and emits "count" with it. Records
-// whose value is "poison" make it fail.
-type countOp struct{ w abi.Writer }
+// whose value is "poison" make it fail naming the entry, "poison-anon" without
+// naming it, and "flaky" the first two times this instance sees them.
+type countOp struct {
+	w     abi.Writer
+	tries map[uint64]int // of "flaky" records, by tracking id
+}
 
 var countName = []byte("count")
 
@@ -45,8 +49,18 @@ func (o *countOp) Process(ctx context.Context, b []byte, env Env) error {
 	r := abi.NewReader(b)
 	for r.Next() {
 		e := r.Entry()
-		if string(e.Value) == "poison" {
+		switch string(e.Value) {
+		case "poison":
 			return &OperatorError{Entry: r.Index(), Err: fmt.Errorf("poison record")}
+		case "poison-anon":
+			return &OperatorError{Entry: -1, Err: fmt.Errorf("poison record")}
+		case "flaky":
+			if o.tries == nil {
+				o.tries = map[uint64]int{}
+			}
+			if o.tries[e.TrackingID]++; o.tries[e.TrackingID] <= 2 {
+				return &OperatorError{Entry: r.Index(), Err: fmt.Errorf("flaky record")}
+			}
 		}
 		i := uint32(r.Index())
 		var n uint64

@@ -82,9 +82,10 @@ func (c *clientFlags) register(fs *flag.FlagSet, long bool) {
 }
 
 type client struct {
-	modules weirv1connect.ModuleServiceClient
-	jobs    weirv1connect.JobServiceClient
-	flags   clientFlags
+	modules   weirv1connect.ModuleServiceClient
+	jobs      weirv1connect.JobServiceClient
+	dlqClient weirv1connect.DLQServiceClient
+	flags     clientFlags
 }
 
 type bearer struct {
@@ -133,7 +134,8 @@ func (c clientFlags) client() (*client, error) {
 	}
 	hc := &http.Client{Transport: rt}
 	base := strings.TrimRight(c.server, "/")
-	return &client{modules: weirv1connect.NewModuleServiceClient(hc, base), jobs: weirv1connect.NewJobServiceClient(hc, base), flags: c}, nil
+	return &client{modules: weirv1connect.NewModuleServiceClient(hc, base), jobs: weirv1connect.NewJobServiceClient(hc, base),
+		dlqClient: weirv1connect.NewDLQServiceClient(hc, base), flags: c}, nil
 }
 
 // print writes msg in the chosen format; table prints with table.

@@ -48,6 +48,16 @@ Client (--server URL or WEIR_SERVER, default http://127.0.0.1:8181; token: WEIR_
   weir job swap ID OPERATOR FILE|REF [--migrate] [--no-wait]
                                        hot-swap an operator's module at a checkpoint barrier
   weir job checkpoints ID              list the job's checkpoints
+  weir dlq ls JOB [--operator OP] [--filter TEXT]
+                                       list a job's dead-letter queue (docs/dlq.md)
+  weir dlq get JOB ID                  show one entry: record, error, source position
+  weir dlq edit JOB ID --value S|--value-file F
+                                       replace an entry's value
+  weir dlq resubmit JOB ID[,ID...]|--all|--filter TEXT
+                                       hand entries back to their operator, exactly once
+  weir dlq drop JOB ID[,ID...]|--all|--filter TEXT
+                                       remove entries for good
+  weir dlq audit JOB                   list every change of the DLQ
 
   weir version                         print the version
 
@@ -83,6 +93,8 @@ func weirMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		err = moduleCmd(ctx, args[1:], stdout, stderr)
 	case "job", "jobs":
 		err = jobCmd(ctx, args[1:], stdout, stderr)
+	case "dlq":
+		err = dlqCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "weir", version)
 	case "help", "-h", "--help", "-help":

@@ -3,11 +3,15 @@ package main
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weirstream/weir/plugins/kafka"
+	"github.com/weirstream/weir/plugins/nats"
 )
 
 // metrics is the server's runtime.Observer: Prometheus metrics on /metrics.
@@ -45,9 +49,46 @@ func newMetrics() *metrics {
 		swapPause: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_module_swap_pause_seconds", Help: "How long a swap held an operator subtask's records back (alignment, snapshot, switch of instances).",
 			Buckets: prometheus.ExponentialBuckets(100e-6, 3, 10)}, []string{"job", "operator"}),
 	}
+	registerNATSMetrics(m.reg)
+	registerKafkaMetrics(m.reg)
 	m.reg.MustRegister(m.recordsIn, m.recordsOut, m.errors, m.batchSeconds, m.blocked, m.ckptSeconds, m.ckptBytes, m.ckptAlign, m.ckptLast, m.swaps, m.swapPause,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// registerNATSMetrics exports the nats connector's counters (nats.Metrics),
+// which the plugin keeps without a metrics library.
+func registerNATSMetrics(reg *prometheus.Registry) {
+	for _, c := range []struct {
+		name, help string
+		v          *atomic.Uint64
+	}{
+		{"weir_nats_source_messages_total", "Messages the nats source returned as records.", &nats.Metrics.SourceMessages},
+		{"weir_nats_source_gap_messages_total", "Stream sequences the nats source found missing (deleted before they were read).", &nats.Metrics.SourceGapMessages},
+		{"weir_nats_sink_staged_records_total", "Records the nats sink staged at pre-commits.", &nats.Metrics.SinkStaged},
+		{"weir_nats_sink_published_records_total", "Records the nats sink published to target streams at commits (acked).", &nats.Metrics.SinkPublished},
+		{"weir_nats_sink_duplicates_total", "Publishes of the nats sink that JetStream dropped as duplicates (a repeated commit).", &nats.Metrics.SinkDuplicates},
+		{"weir_nats_sink_publish_errors_total", "Publishes of the nats sink that failed (each fails a pre-commit or commit).", &nats.Metrics.SinkPublishErrors},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(c.v.Load()) }))
+	}
+}
+
+// registerKafkaMetrics exports the kafka connector's counters
+// (kafka.ReadMetrics), which the plugin keeps without a metrics library.
+func registerKafkaMetrics(reg *prometheus.Registry) {
+	for _, c := range []struct {
+		name, help string
+		v          func(kafka.Metrics) int64
+	}{
+		{"weir_kafka_source_records_total", "Records the kafka source returned (read_committed).", func(m kafka.Metrics) int64 { return m.SourceRecords }},
+		{"weir_kafka_sink_records_total", "Records the kafka sink handed to its transactional producers.", func(m kafka.Metrics) int64 { return m.RecordsProduced }},
+		{"weir_kafka_sink_transactions_committed_total", "Transactions the kafka sink committed (EndTxn commit accepted and markers written; retries count again).", func(m kafka.Metrics) int64 { return m.TransactionsCommitted }},
+		{"weir_kafka_sink_transactions_aborted_total", "Open transactions of the sink's prefix that recovery aborted (zombies and unfinished checkpoints).", func(m kafka.Metrics) int64 { return m.TransactionsAborted }},
+		{"weir_kafka_sink_coordinator_retries_total", "EndTxn and InitProducerID calls retried while the transaction coordinator was busy or moving.", func(m kafka.Metrics) int64 { return m.CoordinatorRetries }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(c.v(kafka.ReadMetrics())) }))
+	}
 }
 
 func (m *metrics) handler() http.Handler {

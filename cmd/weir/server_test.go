@@ -394,7 +394,11 @@ func TestServerSwapUnderSIGKILL(t *testing.T) {
 	os.WriteFile(spec, []byte(fmt.Sprintf(swapSpec, n, 5000)), 0o644)
 	id := strings.TrimSpace(s.mustCLI("job", "submit", spec))
 	next := 2 // the next version to swap to
-	midSwap := 0
+	// Even kills land soon after the swap starts, mostly before its barrier
+	// (a swap in flight); odd kills land after the CLI said the swap is done,
+	// whose checkpoint is then complete, so the swap must survive the kill.
+	// Both outcomes are covered by design, however fast the machine is.
+	midSwap, acked := 0, 0
 	for k := 0; k < kills; k++ {
 		done := make(chan int, 1)
 		go func(v int) {
@@ -404,16 +408,20 @@ func TestServerSwapUnderSIGKILL(t *testing.T) {
 			}
 			done <- code
 		}(next)
-		time.Sleep(time.Duration(rng.Intn(700)) * time.Millisecond)
-		finished := false
-		select {
-		case <-done:
-			finished = true
-		default:
-			midSwap++
+		code := -1
+		if k%2 == 0 {
+			time.Sleep(time.Duration(rng.Intn(100)) * time.Millisecond)
+			select {
+			case code = <-done:
+			default:
+				midSwap++
+			}
+		} else {
+			code = <-done
+			time.Sleep(time.Duration(rng.Intn(300)) * time.Millisecond)
 		}
 		s.kill()
-		if !finished {
+		if code == -1 {
 			<-done
 		}
 		s.start()
@@ -422,12 +430,20 @@ func TestServerSwapUnderSIGKILL(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			j, ok = s.getJob(id)
 		}
+		h := historyVersions(j, digests)
+		took := len(h) > 0 && h[len(h)-1] == next
+		if code == exitOK {
+			acked++
+			if !took {
+				t.Errorf("kill %d: the swap to v%d was acknowledged but the restarted job's history is %v", k+1, next, h)
+			}
+		}
 		if j.State == "JOB_STATE_FINISHED" {
 			t.Logf("the job finished after %d kills", k+1)
 			break
 		}
 		// The swap took effect or it did not; the history says which.
-		if h := historyVersions(j, digests); len(h) > 0 && h[len(h)-1] == next {
+		if took {
 			next++
 		}
 	}
@@ -436,7 +452,10 @@ func TestServerSwapUnderSIGKILL(t *testing.T) {
 	hist := historyVersions(j, digests)
 	order := checkSwapOutput(t, filepath.Join(dir, "data", "files"), n, hist)
 	t.Logf("versions in the output: %v (history %v)", order, hist)
-	if next-2 < kills/2 {
-		t.Errorf("only %d of %d swaps survived the kills", next-2, kills)
+	t.Logf("%d swaps acknowledged before their kill", acked)
+	// Coverage: the run must have had kills that cut swaps short and
+	// acknowledged swaps that were then killed, or it tested nothing about swaps.
+	if midSwap < 3 || acked < 3 {
+		t.Errorf("%d kills landed mid-swap and %d after an acknowledged swap, want at least 3 of each", midSwap, acked)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/weirstream/weir/plugins/file"
 	"github.com/weirstream/weir/plugins/kafka"
 	"github.com/weirstream/weir/plugins/localfs"
+	"github.com/weirstream/weir/plugins/nats"
 	"github.com/weirstream/weir/plugins/nexmark"
 	"github.com/weirstream/weir/plugins/pebble"
 	"github.com/weirstream/weir/plugins/postgres"
@@ -88,6 +89,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"nexmark":  nexmark.NewSource,
 			"postgres": postgres.NewSource,
 			"kafka":    kafka.NewSource,
+			"nats":     nats.NewSource,
 		},
 		Sinks: map[string]jobspec.SinkFactory{
 			"file":     file.NewSink,
@@ -96,6 +98,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"postgres": postgres.NewSink,
 			"s3":       s3.NewSink,
 			"kafka":    kafka.NewSink,
+			"nats":     nats.NewSink,
 		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {
 			wasm, err := readModule(path)

@@ -615,22 +615,25 @@ func (w *writer) Close() error {
 	return nil
 }
 
-// metrics are the sink's counters, for all sinks of the process.
+// metrics are the connector's counters, for all sources and sinks of the
+// process.
 var metrics struct {
-	records, committed, aborted, retries atomic.Int64
+	records, committed, aborted, retries, sourceRecords atomic.Int64
 }
 
-// Metrics is a snapshot of the kafka sinks' counters in this process.
+// Metrics is a snapshot of the connector's counters in this process.
 type Metrics struct {
+	SourceRecords         int64 // records the sources returned
 	RecordsProduced       int64 // records handed to producers
 	TransactionsCommitted int64 // EndTxn commits that succeeded, retries included
 	TransactionsAborted   int64 // open transactions aborted by Recover
 	CoordinatorRetries    int64 // EndTxn/InitProducerID calls retried while the coordinator was busy
 }
 
-// ReadMetrics returns the sinks' counters.
+// ReadMetrics returns the connector's counters.
 func ReadMetrics() Metrics {
 	return Metrics{
+		SourceRecords:         metrics.sourceRecords.Load(),
 		RecordsProduced:       metrics.records.Load(),
 		TransactionsCommitted: metrics.committed.Load(),
 		TransactionsAborted:   metrics.aborted.Load(),

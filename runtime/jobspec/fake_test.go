@@ -131,8 +131,12 @@ func summary(j *runtime.Job, baseDir string) string {
 		if m.extism {
 			module = fmt.Sprintf("extism:%s(%s)", m.path, m.function)
 		}
-		fmt.Fprintf(&b, "operator %s p=%d in=%s module=%s memory=%d callTimeout=%s config=%s\n", n.Name, n.Parallelism,
-			inputs(n.Inputs), module, m.lim.MemoryBytes, m.lim.CallTimeout, n.Config)
+		onFailure := ""
+		if f := n.OnFailure; f != (runtime.FailurePolicy{}) {
+			onFailure = fmt.Sprintf(" onFailure=%v/%d/%v", f.Action, f.Retries, f.Backoff)
+		}
+		fmt.Fprintf(&b, "operator %s p=%d in=%s module=%s memory=%d callTimeout=%s config=%s%s\n", n.Name, n.Parallelism,
+			inputs(n.Inputs), module, m.lim.MemoryBytes, m.lim.CallTimeout, n.Config, onFailure)
 	}
 	for _, n := range j.Sinks {
 		s := n.Sink.(*fakeSink)

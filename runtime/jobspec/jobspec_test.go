@@ -194,6 +194,24 @@ operator c p=1 in=b:0:forward module=$DIR/c.wasm memory=0 callTimeout=0s config=
 sink out p=1 in=c:0:forward console{} base=$DIR
 `,
 	},
+	{
+		name: "failure policies",
+		spec: `name: fp
+sources: [{name: src, kind: file}]
+operators:
+  - {name: a, module: a.wasm, from: src, onFailure: {policy: dlq, retries: 3, backoff: 50ms}}
+  - {name: b, module: b.wasm, from: a, onFailure: {policy: stop}}
+  - {name: c, module: c.wasm, from: b, onFailure: {retries: 1}}
+sinks: [{name: out, kind: console, from: c}]
+`,
+		want: `job fp maxParallelism=128 checkpoint=5s/10m0s/3 restart=3/1s
+source src p=1 outOfOrderness=0s file{} base=$DIR
+operator a p=1 in=src:0:forward module=$DIR/a.wasm memory=0 callTimeout=0s config= onFailure=dlq/3/50ms
+operator b p=1 in=a:0:forward module=$DIR/b.wasm memory=0 callTimeout=0s config=
+operator c p=1 in=b:0:forward module=$DIR/c.wasm memory=0 callTimeout=0s config= onFailure=stop/1/0s
+sink out p=1 in=c:0:forward console{} base=$DIR
+`,
+	},
 }
 
 // loadSpec writes spec to job.yaml in a fresh directory, makes that the working
@@ -272,6 +290,11 @@ sinks: [{name: out, kind: console, from: src}]
 `
 
 var badSpecs = []badSpec{
+	{"bad failure policy", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, from: src, onFailure: {policy: skip, retries: 101, backoff: 1m, retry: 1}}]\nsinks: [{name: out, kind: console, from: op}]\n",
+		[]string{`job.yaml:3:72: operators[0].onFailure.policy: unknown failure policy "skip" (allowed: stop, dlq)`,
+			`operators[0].onFailure.retries: 101 is out of range`,
+			`operators[0].onFailure.backoff: 1m0s is more than 30s`,
+			`operators[0].onFailure.retry: unknown field "retry" (known: policy, retries, backoff)`}},
 	{"unknown operator kind", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, kind: wasi, function: f, from: src}]\nsinks: [{name: out, kind: console, from: op}]\n",
 		[]string{`job.yaml:3:47: operators[0].kind: unknown operator kind "wasi" (allowed: weir, extism)`}},
 	{"function without kind extism", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, function: f, from: src}, {name: op2, module: op.wasm, kind: weir, function: f, from: op}]\nsinks: [{name: out, kind: console, from: op2}]\n",

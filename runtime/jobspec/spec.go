@@ -82,6 +82,8 @@ type node struct {
 	function string          // operators of kind extism: the export called per batch; "" for the default
 	config   json.RawMessage // nil when absent
 	limits   ModuleLimits
+	// onFailure is the operator's failure policy (the zero value: stop, no retries).
+	onFailure runtime.FailurePolicy
 
 	inputs   []*input
 	inputsOK bool // the inputs decoded without error (so "nothing reads from X" is trustworthy)
@@ -274,7 +276,7 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 	case sourceNode:
 		f = d.mapping(item, path, "name", "kind", "parallelism", "watermark", "options")
 	case operatorNode:
-		f = d.mapping(item, path, "name", "module", "kind", "function", "parallelism", "from", "inputs", "config", "limits")
+		f = d.mapping(item, path, "name", "module", "kind", "function", "parallelism", "from", "inputs", "config", "limits", "onFailure")
 	case sinkNode:
 		f = d.mapping(item, path, "name", "kind", "parallelism", "from", "inputs", "options")
 	}
@@ -377,6 +379,9 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 			if x, ok := l["callTimeout"]; ok {
 				n.limits.CallTimeout, _ = d.duration(x.val, join(lp, "callTimeout"), false)
 			}
+		}
+		if v, ok := f["onFailure"]; ok {
+			n.onFailure = d.onFailure(v.val, join(path, "onFailure"))
 		}
 	}
 
@@ -506,4 +511,36 @@ func (d *decoder) input(item *yaml.Node, path string) *input {
 		return nil
 	}
 	return in
+}
+
+// failureActions are the values of onFailure.policy.
+var failureActions = map[string]runtime.FailureAction{"stop": runtime.FailStop, "dlq": runtime.FailDLQ}
+
+// onFailure decodes an operator's failure policy.
+func (d *decoder) onFailure(v *yaml.Node, path string) runtime.FailurePolicy {
+	var p runtime.FailurePolicy
+	f := d.mapping(v, path, "policy", "retries", "backoff")
+	if x, ok := f["policy"]; ok {
+		if s, ok := d.str(x.val, join(path, "policy")); ok {
+			if a, ok := failureActions[s]; ok {
+				p.Action = a
+			} else {
+				d.atf(resolve(x.val), join(path, "policy"), "unknown failure policy %s (allowed: stop, dlq)", q(s))
+			}
+		}
+	}
+	if x, ok := f["retries"]; ok {
+		r, _ := d.integer(x.val, join(path, "retries"), 0, runtime.MaxRetries)
+		p.Retries = int(r)
+	}
+	if x, ok := f["backoff"]; ok {
+		if b, ok := d.duration(x.val, join(path, "backoff"), false); ok {
+			if b > runtime.MaxBackoff {
+				d.atf(resolve(x.val), join(path, "backoff"), "%v is more than %v", b, runtime.MaxBackoff)
+			} else {
+				p.Backoff = b
+			}
+		}
+	}
+	return p
 }

@@ -39,8 +39,10 @@ func (s *Server) Handler(opts HandlerOptions) http.Handler {
 	mux := http.NewServeMux()
 	mp, mh := weirv1connect.NewModuleServiceHandler(&moduleService{s}, connect.WithReadMaxBytes(maxChunkBytes))
 	jp, jh := weirv1connect.NewJobServiceHandler(&jobService{s}, connect.WithReadMaxBytes(maxUnaryRequestBytes))
+	dp, dh := weirv1connect.NewDLQServiceHandler(&dlqService{s}, connect.WithReadMaxBytes(maxUnaryRequestBytes))
 	mux.Handle(mp, mh)
 	mux.Handle(jp, jh)
+	mux.Handle(dp, dh)
 	for p, h := range opts.Extra {
 		mux.Handle(p, h)
 	}

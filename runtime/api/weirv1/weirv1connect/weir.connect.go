@@ -34,6 +34,8 @@ const (
 	ModuleServiceName = "weir.v1.ModuleService"
 	// JobServiceName is the fully-qualified name of the JobService service.
 	JobServiceName = "weir.v1.JobService"
+	// DLQServiceName is the fully-qualified name of the DLQService service.
+	DLQServiceName = "weir.v1.DLQService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -70,6 +72,18 @@ const (
 	JobServiceRescaleProcedure = "/weir.v1.JobService/Rescale"
 	// JobServiceSwapModuleProcedure is the fully-qualified name of the JobService's SwapModule RPC.
 	JobServiceSwapModuleProcedure = "/weir.v1.JobService/SwapModule"
+	// DLQServiceListProcedure is the fully-qualified name of the DLQService's List RPC.
+	DLQServiceListProcedure = "/weir.v1.DLQService/List"
+	// DLQServiceGetProcedure is the fully-qualified name of the DLQService's Get RPC.
+	DLQServiceGetProcedure = "/weir.v1.DLQService/Get"
+	// DLQServiceEditProcedure is the fully-qualified name of the DLQService's Edit RPC.
+	DLQServiceEditProcedure = "/weir.v1.DLQService/Edit"
+	// DLQServiceResubmitProcedure is the fully-qualified name of the DLQService's Resubmit RPC.
+	DLQServiceResubmitProcedure = "/weir.v1.DLQService/Resubmit"
+	// DLQServiceDropProcedure is the fully-qualified name of the DLQService's Drop RPC.
+	DLQServiceDropProcedure = "/weir.v1.DLQService/Drop"
+	// DLQServiceListAuditProcedure is the fully-qualified name of the DLQService's ListAudit RPC.
+	DLQServiceListAuditProcedure = "/weir.v1.DLQService/ListAudit"
 )
 
 // ModuleServiceClient is a client for the weir.v1.ModuleService service.
@@ -504,4 +518,218 @@ func (UnimplementedJobServiceHandler) Rescale(context.Context, *connect.Request[
 
 func (UnimplementedJobServiceHandler) SwapModule(context.Context, *connect.Request[weirv1.SwapModuleRequest]) (*connect.Response[weirv1.SwapModuleResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.SwapModule is not implemented"))
+}
+
+// DLQServiceClient is a client for the weir.v1.DLQService service.
+type DLQServiceClient interface {
+	// List returns a page of entries, oldest first, that match the filter.
+	List(context.Context, *connect.Request[weirv1.ListDeadLettersRequest]) (*connect.Response[weirv1.ListDeadLettersResponse], error)
+	Get(context.Context, *connect.Request[weirv1.GetDeadLetterRequest]) (*connect.Response[weirv1.DeadLetter], error)
+	// Edit replaces the value of one entry.
+	Edit(context.Context, *connect.Request[weirv1.EditDeadLetterRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error)
+	// Resubmit hands entries back to the operator that failed on them: each
+	// record runs there once, right after the change's checkpoint, with the next
+	// attempt number; its entry then leaves the DLQ (a record that fails again
+	// comes back as a new entry).
+	Resubmit(context.Context, *connect.Request[weirv1.ResubmitDeadLettersRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error)
+	// Drop removes entries for good.
+	Drop(context.Context, *connect.Request[weirv1.DropDeadLettersRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error)
+	ListAudit(context.Context, *connect.Request[weirv1.ListDLQAuditRequest]) (*connect.Response[weirv1.ListDLQAuditResponse], error)
+}
+
+// NewDLQServiceClient constructs a client for the weir.v1.DLQService service. By default, it uses
+// the Connect protocol with the binary Protobuf Codec, asks for gzipped responses, and sends
+// uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the connect.WithGRPC() or
+// connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewDLQServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) DLQServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	dLQServiceMethods := weirv1.File_weir_v1_weir_proto.Services().ByName("DLQService").Methods()
+	return &dLQServiceClient{
+		list: connect.NewClient[weirv1.ListDeadLettersRequest, weirv1.ListDeadLettersResponse](
+			httpClient,
+			baseURL+DLQServiceListProcedure,
+			connect.WithSchema(dLQServiceMethods.ByName("List")),
+			connect.WithClientOptions(opts...),
+		),
+		get: connect.NewClient[weirv1.GetDeadLetterRequest, weirv1.DeadLetter](
+			httpClient,
+			baseURL+DLQServiceGetProcedure,
+			connect.WithSchema(dLQServiceMethods.ByName("Get")),
+			connect.WithClientOptions(opts...),
+		),
+		edit: connect.NewClient[weirv1.EditDeadLetterRequest, weirv1.ChangeDeadLettersResponse](
+			httpClient,
+			baseURL+DLQServiceEditProcedure,
+			connect.WithSchema(dLQServiceMethods.ByName("Edit")),
+			connect.WithClientOptions(opts...),
+		),
+		resubmit: connect.NewClient[weirv1.ResubmitDeadLettersRequest, weirv1.ChangeDeadLettersResponse](
+			httpClient,
+			baseURL+DLQServiceResubmitProcedure,
+			connect.WithSchema(dLQServiceMethods.ByName("Resubmit")),
+			connect.WithClientOptions(opts...),
+		),
+		drop: connect.NewClient[weirv1.DropDeadLettersRequest, weirv1.ChangeDeadLettersResponse](
+			httpClient,
+			baseURL+DLQServiceDropProcedure,
+			connect.WithSchema(dLQServiceMethods.ByName("Drop")),
+			connect.WithClientOptions(opts...),
+		),
+		listAudit: connect.NewClient[weirv1.ListDLQAuditRequest, weirv1.ListDLQAuditResponse](
+			httpClient,
+			baseURL+DLQServiceListAuditProcedure,
+			connect.WithSchema(dLQServiceMethods.ByName("ListAudit")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// dLQServiceClient implements DLQServiceClient.
+type dLQServiceClient struct {
+	list      *connect.Client[weirv1.ListDeadLettersRequest, weirv1.ListDeadLettersResponse]
+	get       *connect.Client[weirv1.GetDeadLetterRequest, weirv1.DeadLetter]
+	edit      *connect.Client[weirv1.EditDeadLetterRequest, weirv1.ChangeDeadLettersResponse]
+	resubmit  *connect.Client[weirv1.ResubmitDeadLettersRequest, weirv1.ChangeDeadLettersResponse]
+	drop      *connect.Client[weirv1.DropDeadLettersRequest, weirv1.ChangeDeadLettersResponse]
+	listAudit *connect.Client[weirv1.ListDLQAuditRequest, weirv1.ListDLQAuditResponse]
+}
+
+// List calls weir.v1.DLQService.List.
+func (c *dLQServiceClient) List(ctx context.Context, req *connect.Request[weirv1.ListDeadLettersRequest]) (*connect.Response[weirv1.ListDeadLettersResponse], error) {
+	return c.list.CallUnary(ctx, req)
+}
+
+// Get calls weir.v1.DLQService.Get.
+func (c *dLQServiceClient) Get(ctx context.Context, req *connect.Request[weirv1.GetDeadLetterRequest]) (*connect.Response[weirv1.DeadLetter], error) {
+	return c.get.CallUnary(ctx, req)
+}
+
+// Edit calls weir.v1.DLQService.Edit.
+func (c *dLQServiceClient) Edit(ctx context.Context, req *connect.Request[weirv1.EditDeadLetterRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error) {
+	return c.edit.CallUnary(ctx, req)
+}
+
+// Resubmit calls weir.v1.DLQService.Resubmit.
+func (c *dLQServiceClient) Resubmit(ctx context.Context, req *connect.Request[weirv1.ResubmitDeadLettersRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error) {
+	return c.resubmit.CallUnary(ctx, req)
+}
+
+// Drop calls weir.v1.DLQService.Drop.
+func (c *dLQServiceClient) Drop(ctx context.Context, req *connect.Request[weirv1.DropDeadLettersRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error) {
+	return c.drop.CallUnary(ctx, req)
+}
+
+// ListAudit calls weir.v1.DLQService.ListAudit.
+func (c *dLQServiceClient) ListAudit(ctx context.Context, req *connect.Request[weirv1.ListDLQAuditRequest]) (*connect.Response[weirv1.ListDLQAuditResponse], error) {
+	return c.listAudit.CallUnary(ctx, req)
+}
+
+// DLQServiceHandler is an implementation of the weir.v1.DLQService service.
+type DLQServiceHandler interface {
+	// List returns a page of entries, oldest first, that match the filter.
+	List(context.Context, *connect.Request[weirv1.ListDeadLettersRequest]) (*connect.Response[weirv1.ListDeadLettersResponse], error)
+	Get(context.Context, *connect.Request[weirv1.GetDeadLetterRequest]) (*connect.Response[weirv1.DeadLetter], error)
+	// Edit replaces the value of one entry.
+	Edit(context.Context, *connect.Request[weirv1.EditDeadLetterRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error)
+	// Resubmit hands entries back to the operator that failed on them: each
+	// record runs there once, right after the change's checkpoint, with the next
+	// attempt number; its entry then leaves the DLQ (a record that fails again
+	// comes back as a new entry).
+	Resubmit(context.Context, *connect.Request[weirv1.ResubmitDeadLettersRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error)
+	// Drop removes entries for good.
+	Drop(context.Context, *connect.Request[weirv1.DropDeadLettersRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error)
+	ListAudit(context.Context, *connect.Request[weirv1.ListDLQAuditRequest]) (*connect.Response[weirv1.ListDLQAuditResponse], error)
+}
+
+// NewDLQServiceHandler builds an HTTP handler from the service implementation. It returns the path
+// on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewDLQServiceHandler(svc DLQServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	dLQServiceMethods := weirv1.File_weir_v1_weir_proto.Services().ByName("DLQService").Methods()
+	dLQServiceListHandler := connect.NewUnaryHandler(
+		DLQServiceListProcedure,
+		svc.List,
+		connect.WithSchema(dLQServiceMethods.ByName("List")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dLQServiceGetHandler := connect.NewUnaryHandler(
+		DLQServiceGetProcedure,
+		svc.Get,
+		connect.WithSchema(dLQServiceMethods.ByName("Get")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dLQServiceEditHandler := connect.NewUnaryHandler(
+		DLQServiceEditProcedure,
+		svc.Edit,
+		connect.WithSchema(dLQServiceMethods.ByName("Edit")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dLQServiceResubmitHandler := connect.NewUnaryHandler(
+		DLQServiceResubmitProcedure,
+		svc.Resubmit,
+		connect.WithSchema(dLQServiceMethods.ByName("Resubmit")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dLQServiceDropHandler := connect.NewUnaryHandler(
+		DLQServiceDropProcedure,
+		svc.Drop,
+		connect.WithSchema(dLQServiceMethods.ByName("Drop")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dLQServiceListAuditHandler := connect.NewUnaryHandler(
+		DLQServiceListAuditProcedure,
+		svc.ListAudit,
+		connect.WithSchema(dLQServiceMethods.ByName("ListAudit")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/weir.v1.DLQService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case DLQServiceListProcedure:
+			dLQServiceListHandler.ServeHTTP(w, r)
+		case DLQServiceGetProcedure:
+			dLQServiceGetHandler.ServeHTTP(w, r)
+		case DLQServiceEditProcedure:
+			dLQServiceEditHandler.ServeHTTP(w, r)
+		case DLQServiceResubmitProcedure:
+			dLQServiceResubmitHandler.ServeHTTP(w, r)
+		case DLQServiceDropProcedure:
+			dLQServiceDropHandler.ServeHTTP(w, r)
+		case DLQServiceListAuditProcedure:
+			dLQServiceListAuditHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedDLQServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedDLQServiceHandler struct{}
+
+func (UnimplementedDLQServiceHandler) List(context.Context, *connect.Request[weirv1.ListDeadLettersRequest]) (*connect.Response[weirv1.ListDeadLettersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.DLQService.List is not implemented"))
+}
+
+func (UnimplementedDLQServiceHandler) Get(context.Context, *connect.Request[weirv1.GetDeadLetterRequest]) (*connect.Response[weirv1.DeadLetter], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.DLQService.Get is not implemented"))
+}
+
+func (UnimplementedDLQServiceHandler) Edit(context.Context, *connect.Request[weirv1.EditDeadLetterRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.DLQService.Edit is not implemented"))
+}
+
+func (UnimplementedDLQServiceHandler) Resubmit(context.Context, *connect.Request[weirv1.ResubmitDeadLettersRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.DLQService.Resubmit is not implemented"))
+}
+
+func (UnimplementedDLQServiceHandler) Drop(context.Context, *connect.Request[weirv1.DropDeadLettersRequest]) (*connect.Response[weirv1.ChangeDeadLettersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.DLQService.Drop is not implemented"))
+}
+
+func (UnimplementedDLQServiceHandler) ListAudit(context.Context, *connect.Request[weirv1.ListDLQAuditRequest]) (*connect.Response[weirv1.ListDLQAuditResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.DLQService.ListAudit is not implemented"))
 }
