@@ -68,6 +68,9 @@ func registerNATSMetrics(reg *prometheus.Registry) {
 		{"weir_nats_sink_staged_records_total", "Records the nats sink staged at pre-commits.", &nats.Metrics.SinkStaged},
 		{"weir_nats_sink_published_records_total", "Records the nats sink published to target streams at commits (acked).", &nats.Metrics.SinkPublished},
 		{"weir_nats_sink_duplicates_total", "Publishes of the nats sink that JetStream dropped as duplicates (a repeated commit).", &nats.Metrics.SinkDuplicates},
+		{"weir_ingest_requests_total", "HTTP ingest requests stored and answered 202 (repeats of an Idempotency-Key not counted).", &nats.Metrics.IngestRequests},
+		{"weir_ingest_records_total", "Records of the HTTP ingest requests stored.", &nats.Metrics.IngestRecords},
+		{"weir_ingest_errors_total", "HTTP ingest requests the stream did not acknowledge (answered 503).", &nats.Metrics.IngestErrors},
 		{"weir_nats_sink_publish_errors_total", "Publishes of the nats sink that failed (each fails a pre-commit or commit).", &nats.Metrics.SinkPublishErrors},
 	} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(c.v.Load()) }))

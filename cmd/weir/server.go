@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -11,11 +12,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/weirstream/weir/host"
 	"github.com/weirstream/weir/plugins/localfs"
+	weirnats "github.com/weirstream/weir/plugins/nats"
+	"github.com/weirstream/weir/plugins/nats/embedded"
 	"github.com/weirstream/weir/runtime"
 	"github.com/weirstream/weir/runtime/jobspec"
 	"github.com/weirstream/weir/runtime/server"
@@ -36,6 +40,7 @@ func (l hostLoader) Load(ctx context.Context, name string, wasm []byte, lim jobs
 //	<data>/savepoints/<id>/sp-<n>/  savepoints
 //	<data>/files/         where file sources and sinks of submitted jobs read and write (--files-dir)
 //	<data>/cache/wasm/    compiled modules
+//	<data>/nats/          the embedded NATS server's JetStream store (HTTP ingest)
 func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,6 +51,8 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	filesDir := fs.String("files-dir", "", "directory that file sources and sinks of submitted jobs read and write, relative paths only (default DATA_DIR/files)")
 	maxModule := fs.String("max-module-size", "64MiB", "largest module an upload may carry")
 	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask")
+	natsURL := fs.String("nats", "", "URL of the NATS server (JetStream) that keeps HTTP ingest requests; default: one embedded in this process, storing under DATA_DIR/nats")
+	ingestRetention := fs.Duration("ingest-retention", weirnats.DefaultIngestRetention, "how long an HTTP ingest endpoint's stream keeps records (a job further behind finds a gap)")
 	var memBudget memoryBudgetFlag
 	memBudget.register(fs)
 	var snaps snapshotFlags
@@ -104,6 +111,11 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	reg := registry(&modules{engine: engine, log: log}, stdout)
+	// HTTP ingest: requests go to JetStream before they are answered, and
+	// sources of kind http read them back.
+	ingest := &lazyIngest{url: *natsURL, storeDir: filepath.Join(dataDir, "nats"), opts: weirnats.IngestOptions{Retention: *ingestRetention}}
+	defer ingest.Close()
+	reg.Sources["http"] = ingest.NewSource
 	metrics := newMetrics()
 	metrics.reg.MustRegister(newGuestMemoryCollector(budget))
 	srv, err := server.New(ctx, server.Config{
@@ -134,9 +146,10 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	protocols.SetUnencryptedHTTP2(true) // gRPC without TLS (h2c)
 	hs := &http.Server{
 		Handler: srv.Handler(server.HandlerOptions{Token: token, Extra: map[string]http.Handler{
-			"/metrics": metrics.handler(),
-			"/ui/":     dashboard.Handler(),
-			"/{$}":     http.RedirectHandler("/ui/", http.StatusSeeOther),
+			"/metrics":          metrics.handler(),
+			weirnats.IngestPath: ingest,
+			"/ui/":              dashboard.Handler(),
+			"/{$}":              http.RedirectHandler("/ui/", http.StatusSeeOther),
 		}}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -191,4 +204,74 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// lazyIngest connects the HTTP ingest to its NATS server on first use (a job
+// with a source of kind http, or a request), starting the embedded one if no
+// URL is given: a server that never ingests runs no JetStream.
+type lazyIngest struct {
+	url      string // "" for the embedded server
+	storeDir string
+	opts     weirnats.IngestOptions
+
+	mu  sync.Mutex
+	in  *weirnats.Ingest
+	emb *embedded.Server
+}
+
+func (l *lazyIngest) get() (*weirnats.Ingest, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.in != nil {
+		return l.in, nil
+	}
+	url := l.url
+	if url == "" {
+		if l.emb == nil {
+			e, err := embedded.Start(embedded.Options{StoreDir: l.storeDir, Port: -1})
+			if err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
+			l.emb = e
+		}
+		url = l.emb.URL()
+	}
+	in, err := weirnats.NewIngest(url, l.opts)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	l.in = in
+	return in, nil
+}
+
+// NewSource is the factory of source kind http.
+func (l *lazyIngest) NewSource(opts json.RawMessage, dir string) (runtime.Source, error) {
+	in, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return in.NewSource(opts, dir)
+}
+
+// ServeHTTP serves weirnats.IngestPath.
+func (l *lazyIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	in, err := l.get()
+	if err != nil {
+		http.Error(w, "not accepted: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	in.Handler().ServeHTTP(w, r)
+}
+
+// Close closes the connection and stops the embedded server, after the jobs
+// (the caller closes the server first).
+func (l *lazyIngest) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.in != nil {
+		l.in.Close()
+	}
+	if l.emb != nil {
+		l.emb.Stop()
+	}
 }

@@ -27,9 +27,11 @@
 //
 // A record's value is the message data; its key is the Weir-Key header, or
 // the subject when there is none; its timestamp is the Weir-Timestamp header
-// (ms since the epoch), or the time the stream stored the message. The
-// position of a split is the stream sequence of the last message returned (8
-// bytes, big-endian). Open starts an ordered consumer (ephemeral: nothing is
+// (ms since the epoch), or the time the stream stored the message. A message
+// with the header Weir-Records: lines holds one record per non-empty line.
+// The position of a split is the stream sequence of the last message
+// returned whole (8 bytes, big-endian), or inside a message of lines its
+// sequence and the lines returned (16 bytes). Open starts an ordered consumer (ephemeral: nothing is
 // kept on the server) at the sequence after it, so a restored job rewinds to
 // its checkpoint, on any subtask. No consumer state on the server is needed
 // for correctness; nothing is acknowledged.
@@ -92,6 +94,14 @@
 // longer than the window in the middle of a commit (a machine that is off for
 // minutes) can duplicate that commit's records; raise duplicate_window for
 // such deployments.
+//
+// # HTTP ingest
+//
+// [Ingest] takes POSTed records into a stream per endpoint,
+// WEIR_INGEST_<endpoint>, one message per request (header Weir-Records:
+// lines for JSON lines, so the source splits it), and answers 202 only after
+// the stream acknowledged it; its NewSource is the source kind "http" of
+// `weir server`: a nats source over the endpoint's stream. See docs/api.md.
 //
 // Output committed by checkpoints after the restored one stays: a restore
 // from an older checkpoint (a savepoint, a fallback from a corrupt one)

@@ -24,4 +24,10 @@ var Metrics struct {
 	// SinkPublishErrors is the number of publishes (staging or target) that
 	// failed; each fails its pre-commit or commit.
 	SinkPublishErrors atomic.Uint64
+	// IngestRequests and IngestRecords count the HTTP ingest requests stored
+	// (answered 202, repeats of an Idempotency-Key not counted) and their
+	// records; IngestErrors the requests the stream did not acknowledge (503).
+	IngestRequests atomic.Uint64
+	IngestRecords  atomic.Uint64
+	IngestErrors   atomic.Uint64
 }

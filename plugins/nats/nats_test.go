@@ -227,8 +227,9 @@ func TestSinkOptionErrors(t *testing.T) {
 }
 
 // fillStream publishes n messages to stream IN on subjects in.0 .. in.3 in
-// turn, half of them with key and timestamp headers.
-func fillStream(t *testing.T, srv *natstest.Server, n int) {
+// turn, half of them with key and timestamp headers; with multi, every fifth
+// holds three records as lines (and a blank line).
+func fillStream(t *testing.T, srv *natstest.Server, n int, multi bool) {
 	t.Helper()
 	ctx := context.Background()
 	srv.CreateStream(t, "IN", "in.>")
@@ -236,6 +237,10 @@ func fillStream(t *testing.T, srv *natstest.Server, n int) {
 	for i := range n {
 		m := nats.NewMsg(fmt.Sprintf("in.%d", i%4))
 		m.Data = fmt.Appendf(nil, "value-%d", i)
+		if multi && i%5 == 0 {
+			m.Header.Set(HeaderRecords, "lines")
+			m.Data = fmt.Appendf(nil, "value-%d-a\n\nvalue-%d-b\nvalue-%d-c\n", i, i, i)
+		}
 		if i%2 == 0 {
 			m.Header.Set(HeaderKey, fmt.Sprintf("key-%d", i%7))
 			m.Header.Set(HeaderTimestamp, fmt.Sprint(1_700_000_000_000+i))
@@ -247,10 +252,11 @@ func fillStream(t *testing.T, srv *natstest.Server, n int) {
 }
 
 // TestSource runs the source conformance suite over a whole stream and over
-// subject filters.
+// subject filters, with messages of one record and of several (lines), so
+// that positions inside a message are resumed too.
 func TestSource(t *testing.T) {
 	srv := natstest.Start(t)
-	fillStream(t, srv, 300)
+	fillStream(t, srv, 300, true)
 	for _, tt := range []struct{ name, opts string }{
 		{"whole stream", ``},
 		{"subject filters", `,"subjects":["in.0","in.1","in.2","in.3"]`},
@@ -292,7 +298,7 @@ func readAll(t *testing.T, r runtime.SplitReader) []string {
 func TestSourceGap(t *testing.T) {
 	ctx := context.Background()
 	srv := natstest.Start(t)
-	fillStream(t, srv, 20)
+	fillStream(t, srv, 20, false)
 	open := func(onGap string, pos []byte) (runtime.SplitReader, error) {
 		s, err := NewSource(json.RawMessage(fmt.Sprintf(`{"url":%q,"stream":"IN","stopAtEnd":true,"onGap":%q}`, srv.URL(), onGap)), "")
 		if err != nil {
@@ -371,7 +377,7 @@ func TestSourceGap(t *testing.T) {
 func TestSourceFollows(t *testing.T) {
 	ctx := context.Background()
 	srv := natstest.Start(t)
-	fillStream(t, srv, 2)
+	fillStream(t, srv, 2, false)
 	s, err := NewSource(json.RawMessage(fmt.Sprintf(`{"url":%q,"stream":"IN"}`, srv.URL())), "")
 	if err != nil {
 		t.Fatal(err)

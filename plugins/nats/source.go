@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -39,9 +40,16 @@ const (
 	defaultReadWait = 20 * time.Millisecond
 	// pumpBuffer bounds the messages a split reader holds ahead of Read.
 	pumpBuffer = 1024
-	// positionBytes is the size of a position: the last stream sequence
-	// returned, big-endian.
+	// positionBytes is the size of a position between messages: the stream
+	// sequence of the last message returned whole, big-endian.
 	positionBytes = 8
+	// partialPositionBytes is the size of a position inside a message of
+	// several records: its sequence and the records of it returned.
+	partialPositionBytes = 16
+	// HeaderRecords, set to "lines" on a message, makes each non-empty line
+	// of its data a record (the HTTP ingest stores a request as one message).
+	HeaderRecords = "Weir-Records"
+	recordsLines  = "lines"
 )
 
 // SourceOptions are the options of the nats source in a job spec (see doc.go).
@@ -133,19 +141,25 @@ func (s *Source) Open(ctx context.Context, split string, position []byte, env ru
 	if i < 0 {
 		return nil, fmt.Errorf("nats source: unknown split %q", split)
 	}
-	var last uint64
+	var last, skip uint64
 	switch len(position) {
 	case 0:
 	case positionBytes:
 		last = binary.BigEndian.Uint64(position)
+	case partialPositionBytes:
+		seq := binary.BigEndian.Uint64(position)
+		if seq == 0 {
+			return nil, fmt.Errorf("nats source: split %q: position inside message sequence 0", split)
+		}
+		last, skip = seq-1, binary.BigEndian.Uint64(position[8:])
 	default:
-		return nil, fmt.Errorf("nats source: split %q: position of %d bytes, want %d", split, len(position), positionBytes)
+		return nil, fmt.Errorf("nats source: split %q: position of %d bytes, want %d or %d", split, len(position), positionBytes, partialPositionBytes)
 	}
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &splitReader{src: s, split: split, subject: s.subjects[i], last: last, log: log}
+	r := &splitReader{src: s, split: split, subject: s.subjects[i], last: last, skip: skip, log: log}
 	if err := r.start(ctx); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("nats source: split %q: %w", split, err)
@@ -159,10 +173,19 @@ type splitReader struct {
 	src     *Source
 	split   string
 	subject string // filter, "" for the whole stream
-	last    uint64 // stream sequence of the last message returned
-	end     uint64 // stopAtEnd: the last sequence to read; 0 with nothing to read
-	eof     bool
-	log     *slog.Logger
+	last    uint64 // stream sequence of the last message returned whole
+	// skip is, on a reader opened inside a message, how many records of
+	// message last+1 were returned before.
+	skip uint64
+	// cur holds the records of the message being returned, from index idx;
+	// nil between messages.
+	cur    [][]byte
+	curMsg jetstream.Msg
+	curSeq uint64
+	idx    int
+	end    uint64 // stopAtEnd: the last sequence to read; 0 with nothing to read
+	eof    bool
+	log    *slog.Logger
 
 	nc   *nats.Conn
 	iter jetstream.MessagesContext
@@ -268,59 +291,47 @@ func (r *splitReader) Read(ctx context.Context, w *abi.Writer, maxRecords int) (
 	n := 0
 	var timer <-chan time.Time
 	for n < maxRecords {
-		var m jetstream.Msg
-		var ok bool
-		if n == 0 {
-			if timer == nil {
-				timer = time.After(r.src.readWait)
+		if r.cur == nil {
+			var m jetstream.Msg
+			var ok bool
+			if n == 0 {
+				if timer == nil {
+					timer = time.After(r.src.readWait)
+				}
+				select {
+				case m, ok = <-r.msgs:
+				case <-timer:
+					return 0, nil
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				}
+			} else {
+				select {
+				case m, ok = <-r.msgs:
+				default:
+					return n, nil
+				}
 			}
-			select {
-			case m, ok = <-r.msgs:
-			case <-timer:
-				return 0, nil
-			case <-ctx.Done():
-				return 0, ctx.Err()
+			if !ok {
+				if p := r.err.Load(); p != nil {
+					return n, fmt.Errorf("nats source: split %q: after sequence %d: %w", r.split, r.last, *p)
+				}
+				return n, fmt.Errorf("nats source: split %q: consumer stopped after sequence %d", r.split, r.last)
 			}
-		} else {
-			select {
-			case m, ok = <-r.msgs:
-			default:
-				return n, nil
-			}
-		}
-		if !ok {
-			if p := r.err.Load(); p != nil {
-				return n, fmt.Errorf("nats source: split %q: after sequence %d: %w", r.split, r.last, *p)
-			}
-			return n, fmt.Errorf("nats source: split %q: consumer stopped after sequence %d", r.split, r.last)
-		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return n, fmt.Errorf("nats source: split %q: after sequence %d: %w", r.split, r.last, err)
-		}
-		seq := meta.Sequence.Stream
-		if r.subject == "" && r.last > 0 && seq != r.last+1 {
-			if err := r.gap(r.last+1, seq-1); err != nil {
+			if err := r.take(m); err != nil {
 				return n, fmt.Errorf("nats source: split %q: %w", r.split, err)
 			}
 		}
-		e := abi.Entry{Kind: abi.KindRecord, Value: m.Data(), Timestamp: meta.Timestamp.UnixMilli()}
-		h := m.Headers()
-		if k := h.Get(HeaderKey); k != "" {
-			e.Key = []byte(k)
-		} else {
-			e.Key = []byte(m.Subject())
+		for ; r.idx < len(r.cur) && n < maxRecords; r.idx++ {
+			w.Append(r.record(r.cur[r.idx]))
+			n++
 		}
-		if ts := h.Get(HeaderTimestamp); ts != "" {
-			if v, err := strconv.ParseInt(ts, 10, 64); err == nil {
-				e.Timestamp = v
-			}
+		if r.idx < len(r.cur) {
+			break
 		}
-		w.Append(e)
-		n++
-		r.last = seq
+		r.last, r.cur, r.curMsg = r.curSeq, nil, nil
 		Metrics.SourceMessages.Add(1)
-		if r.src.stopAtEnd && seq >= r.end {
+		if r.src.stopAtEnd && r.last >= r.end {
 			r.eof = true
 			return n, io.EOF
 		}
@@ -328,8 +339,68 @@ func (r *splitReader) Read(ctx context.Context, w *abi.Writer, maxRecords int) (
 	return n, nil
 }
 
-// Position is the last stream sequence returned, 8 bytes big-endian.
+// take makes m the current message: it checks its sequence for a gap and
+// splits its records.
+func (r *splitReader) take(m jetstream.Msg) error {
+	meta, err := m.Metadata()
+	if err != nil {
+		return fmt.Errorf("after sequence %d: %w", r.last, err)
+	}
+	seq := meta.Sequence.Stream
+	// NB: a reader opened inside message last+1 must get that message, also
+	// on a subject-filtered split.
+	if seq != r.last+1 && (r.skip > 0 || r.subject == "" && r.last > 0) {
+		if err := r.gap(r.last+1, seq-1); err != nil {
+			return err
+		}
+		r.skip = 0
+	}
+	r.curMsg, r.curSeq, r.idx = m, seq, 0
+	if m.Headers().Get(HeaderRecords) == recordsLines {
+		r.cur = r.cur[:0]
+		for line := range bytes.SplitSeq(m.Data(), []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				r.cur = append(r.cur, line)
+			}
+		}
+	} else {
+		r.cur = [][]byte{m.Data()}
+	}
+	if r.skip > 0 {
+		if r.skip > uint64(len(r.cur)) {
+			return fmt.Errorf("position inside message %d at record %d, but it holds %d records", seq, r.skip, len(r.cur))
+		}
+		r.idx, r.skip = int(r.skip), 0
+	}
+	return nil
+}
+
+// record is one record of the current message, with value v.
+func (r *splitReader) record(v []byte) abi.Entry {
+	m := r.curMsg
+	meta, _ := m.Metadata() // NB: checked by take
+	e := abi.Entry{Kind: abi.KindRecord, Value: v, Timestamp: meta.Timestamp.UnixMilli()}
+	h := m.Headers()
+	if k := h.Get(HeaderKey); k != "" {
+		e.Key = []byte(k)
+	} else {
+		e.Key = []byte(m.Subject())
+	}
+	if ts := h.Get(HeaderTimestamp); ts != "" {
+		if v, err := strconv.ParseInt(ts, 10, 64); err == nil {
+			e.Timestamp = v
+		}
+	}
+	return e
+}
+
+// Position is the stream sequence of the last message returned whole (8
+// bytes, big-endian), or, inside a message of several records, its sequence
+// and how many of its records were returned (16 bytes).
 func (r *splitReader) Position() []byte {
+	if r.cur != nil && r.idx > 0 {
+		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, r.curSeq), uint64(r.idx))
+	}
 	return binary.BigEndian.AppendUint64(nil, r.last)
 }
 

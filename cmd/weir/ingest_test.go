@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ingestSpec reads HTTP ingest endpoint clicks into an exactly-once file
+// sink, with frequent checkpoints.
+const ingestSpec = `name: ingest
+parallelism: 2
+checkpoint: {interval: 200ms}
+restart: {attempts: 1000, delay: 100ms}
+sources:
+  - name: posts
+    kind: http
+    options: {endpoint: clicks}
+sinks:
+  - name: out
+    kind: file
+    from: posts
+    options: {path: out, format: value}
+`
+
+// ingestClients post requests until the last kill; request i holds 1 + i%4
+// JSON lines.
+const ingestClients = 4
+
+func ingestBody(i int) []byte {
+	var b bytes.Buffer
+	for j := range 1 + i%4 {
+		fmt.Fprintf(&b, "{\"req\":%d,\"line\":%d}\n", i, j)
+	}
+	return b.Bytes()
+}
+
+// ingestResult is what the clients saw.
+type ingestResult struct {
+	mu         sync.Mutex
+	accepted   map[int]int // request -> 202 answers
+	duplicates int         // 202 answers that said duplicate
+	failures   int         // tries that got no 202 (connection refused or reset, 503)
+}
+
+// post sends request i until it gets a 202, repeating it with the same
+// Idempotency-Key after a failure (the server may have stored it and died
+// before answering).
+func (r *ingestResult) post(t *testing.T, url string, i int) {
+	for try := 0; ; try++ {
+		req, err := http.NewRequest(http.MethodPost, url+"/v1/ingest/clicks", bytes.NewReader(ingestBody(i)))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("req-%d", i))
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusAccepted {
+				var a struct {
+					ID        string `json:"id"`
+					Records   int    `json:"records"`
+					Duplicate bool   `json:"duplicate"`
+				}
+				if err := json.Unmarshal(body, &a); err != nil || a.ID != fmt.Sprintf("req-%d", i) || a.Records != 1+i%4 {
+					t.Errorf("request %d: 202 with body %s", i, body)
+				}
+				r.mu.Lock()
+				r.accepted[i]++
+				if a.Duplicate {
+					r.duplicates++
+				}
+				r.mu.Unlock()
+				return
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("request %d: status %d: %s", i, resp.StatusCode, body)
+				return
+			}
+		}
+		r.mu.Lock()
+		r.failures++
+		r.mu.Unlock()
+		if try > 2000 {
+			t.Errorf("request %d: no 202 after %d tries: %v", i, try, err)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestIngestUnderSIGKILL posts JSON-lines requests to a `weir server`'s HTTP
+// ingest endpoint from several clients while the server process (with its
+// embedded nats-server) is killed with SIGKILL at random moments at least 10
+// times and restarted on the same data directory. Each client repeats a
+// request with the same Idempotency-Key until it is answered 202. The job
+// (http source -> exactly-once file sink) must then commit every line of
+// every request exactly once: an acknowledged request is never lost, and a
+// repeated one is never stored twice.
+func TestIngestUnderSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a weir server process for tens of seconds")
+	}
+	bin := buildWeir(t)
+	dataDir := t.TempDir()
+	s := startServer(t, bin, dataDir)
+	specFile := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(specFile, []byte(ingestSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(s.mustCLI("job", "submit", specFile))
+
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	res := &ingestResult{accepted: map[int]int{}}
+	var mu sync.Mutex
+	url := s.url()
+	next, stop := 0, false
+	var wg sync.WaitGroup
+	for range ingestClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i, done := next, stop
+				if !done {
+					next++
+				}
+				mu.Unlock()
+				if done {
+					return
+				}
+				res.post(t, url, i)
+			}
+		}()
+	}
+	const minKills = 10
+	kills := 0
+	for ; kills < minKills; kills++ {
+		time.Sleep(time.Duration(rng.Int63n(int64(800 * time.Millisecond))))
+		s.kill()
+		s.start()
+	}
+	// NB: the clients post until here, so requests were in flight at every
+	// kill.
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	stop = true
+	mu.Unlock()
+	wg.Wait()
+	ingestRequests := next
+
+	// The model: every line of every request.
+	var want []string
+	for i := range ingestRequests {
+		want = append(want, strings.Split(strings.TrimSuffix(string(ingestBody(i)), "\n"), "\n")...)
+	}
+	sort.Strings(want)
+	files := filepath.Join(dataDir, "files")
+	deadline := time.Now().Add(2 * time.Minute)
+	var got []string
+	for {
+		got = committed(t, files)
+		if len(got) >= len(want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	j, _ := s.getJob(id)
+	lost, dup := lostDuplicated(got, want)
+	t.Logf("seed %d: %d kills of the server; %d requests (%d lines) answered 202, %d of the answers to a repeat that said duplicate, %d tries without a 202; committed %d lines: lost = %d, duplicated = %d; job %s",
+		seed, kills, len(res.accepted), len(want), res.duplicates, res.failures, len(got), lost, dup, j.State)
+	for i := range ingestRequests {
+		if res.accepted[i] != 1 {
+			t.Errorf("request %d was answered 202 %d times", i, res.accepted[i])
+		}
+	}
+	if lost != 0 || dup != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("seed %d: the committed output differs from the accepted requests: %s", seed, lineDiff(got, want))
+	}
+}
