@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,6 +46,8 @@ type dlqEntryJSON struct {
 	Position string `json:"position"`
 	Value    []byte `json:"value"`
 	Error    string `json:"error"`
+	// Resubmitting is set while a committed resubmission runs.
+	Resubmitting bool `json:"resubmitting"`
 }
 
 type dlqListJSON struct {
@@ -214,4 +217,110 @@ func TestDLQThroughServer(t *testing.T) {
 		}
 	}
 	t.Logf("%d lines committed (max index %d); %d resubmitted, 1 dropped", len(lines), maxIdx, len(ids))
+}
+
+// TestDLQResubmitUnderSIGKILL edits and resubmits dead letters one at a time
+// and kills the server with SIGKILL at a random moment during each of 20
+// resubmissions, restarting it each time; entries whose resubmission did not
+// survive are resubmitted again. In the end every edited record is in the
+// committed output exactly once, and no record twice.
+func TestDLQResubmitUnderSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds weir and a Go guest")
+	}
+	const kills = 20
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewSource(seed))
+	bin := buildWeir(t)
+	wasm := wasmbuild.MustGo(t, "testdata/poison")
+	dir := t.TempDir()
+	s := startServer(t, bin, filepath.Join(dir, "data"))
+	s.mustCLI("module", "push", wasm, "--name", "poison")
+	spec := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(spec, []byte(dlqServerSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := strings.TrimSpace(s.mustCLI("job", "submit", spec))
+	entries := func() []dlqEntryJSON {
+		out, _, code := s.cli("dlq", "ls", job, "-o", "json", "--limit", "1000")
+		var l dlqListJSON
+		if code != 0 || json.Unmarshal([]byte(out), &l) != nil {
+			return nil
+		}
+		return l.Entries
+	}
+	// next waits for a dead letter that is not being resubmitted.
+	next := func() dlqEntryJSON {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			for _, e := range entries() {
+				if !e.Resubmitting {
+					return e
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("seed %d: no dead letter to resubmit after 2 minutes:\n%s", seed, s.stderr)
+		return dlqEntryJSON{}
+	}
+	fixed := map[string]bool{}
+	midResubmit := 0
+	for k := 0; k < kills; k++ {
+		e := next()
+		if !strings.HasPrefix(string(e.Value), "fixed-") {
+			v := "fixed-" + string(e.Value)
+			s.mustCLI("dlq", "edit", job, e.ID, "--value", v)
+			fixed[v] = true
+		}
+		done := make(chan int, 1)
+		go func() {
+			_, _, code := s.cli("dlq", "resubmit", job, e.ID)
+			done <- code
+		}()
+		time.Sleep(time.Duration(rng.Intn(600)) * time.Millisecond)
+		select {
+		case <-done:
+		default:
+			midResubmit++
+			defer func() { <-done }()
+		}
+		s.kill()
+		s.start()
+	}
+	// Resubmit what is left of the edited entries, without kills.
+	for {
+		var left []string
+		for _, e := range entries() {
+			if strings.HasPrefix(string(e.Value), "fixed-") && !e.Resubmitting {
+				left = append(left, e.ID)
+			}
+		}
+		if len(left) > 0 {
+			s.cli("dlq", "resubmit", job, strings.Join(left, ","))
+		}
+		any := false
+		for _, e := range entries() {
+			any = any || strings.HasPrefix(string(e.Value), "fixed-")
+		}
+		if !any && len(left) == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.mustCLI("job", "cancel", job, "--savepoint")
+	seen := map[string]int{}
+	for _, l := range committed(t, filepath.Join(dir, "data", "files")) {
+		_, v, _ := strings.Cut(l, "\t")
+		seen[v]++
+		if seen[v] > 1 {
+			t.Errorf("seed %d: value %q committed twice", seed, v)
+		}
+	}
+	for v := range fixed {
+		if seen[v] != 1 {
+			t.Errorf("seed %d: edited record %q committed %d times, want once", seed, v, seen[v])
+		}
+	}
+	t.Logf("seed %d: %d kills, %d during a resubmission; %d edited records each committed once", seed, kills, midResubmit, len(fixed))
 }

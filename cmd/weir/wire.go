@@ -16,6 +16,7 @@ import (
 	"github.com/weirstream/weir/plugins/datagen"
 	"github.com/weirstream/weir/plugins/discard"
 	"github.com/weirstream/weir/plugins/file"
+	"github.com/weirstream/weir/plugins/kafka"
 	"github.com/weirstream/weir/plugins/localfs"
 	"github.com/weirstream/weir/plugins/nats"
 	"github.com/weirstream/weir/plugins/nexmark"
@@ -87,6 +88,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"datagen":  datagen.NewSource,
 			"nexmark":  nexmark.NewSource,
 			"postgres": postgres.NewSource,
+			"kafka":    kafka.NewSource,
 			"nats":     nats.NewSource,
 			// NB: `weir server` replaces this with the ingest's source.
 			"http": func(json.RawMessage, string) (runtime.Source, error) {
@@ -99,6 +101,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"discard":  discard.NewSink,
 			"postgres": postgres.NewSink,
 			"s3":       s3.NewSink,
+			"kafka":    kafka.NewSink,
 			"nats":     nats.NewSink,
 		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {

@@ -61,6 +61,7 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 		Restart:        s.restart,
 	}
 	noLoader, noExtism := false, false
+	var binders []boundNode
 	for _, n := range s.nodes {
 		switch n.kind {
 		case sourceNode:
@@ -72,6 +73,9 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 			if err != nil {
 				l.atPos(n.optAt, n.label(), fmt.Errorf("options: %w", err))
 				continue
+			}
+			if b, ok := src.(runtime.JobBinder); ok {
+				binders = append(binders, boundNode{n, b})
 			}
 			job.Sources = append(job.Sources, &runtime.SourceNode{
 				Name: n.name, Parallelism: n.parallelism, Source: src, OutOfOrderness: n.outOfOrderness,
@@ -86,10 +90,20 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 				l.atPos(n.optAt, n.label(), fmt.Errorf("options: %w", err))
 				continue
 			}
+			if b, ok := sink.(runtime.JobBinder); ok {
+				binders = append(binders, boundNode{n, b})
+			}
 			job.Sinks = append(job.Sinks, &runtime.SinkNode{
 				Name: n.name, Parallelism: n.parallelism, Inputs: runtimeInputs(n), Sink: sink,
 			})
 		case operatorNode:
+			if n.dedup != nil {
+				job.Operators = append(job.Operators, &runtime.OperatorNode{
+					Name: n.name, Parallelism: n.parallelism, Inputs: runtimeInputs(n), Factory: runtime.NewDedup(*n.dedup),
+					OnFailure: n.onFailure,
+				})
+				continue
+			}
 			switch {
 			case n.extism && reg.LoadExtism == nil:
 				if !noExtism {
@@ -125,6 +139,7 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 			})
 		}
 	}
+	s.insertDedup(job, &l)
 	if err := l.join(); err != nil {
 		return nil, err
 	}
@@ -140,7 +155,21 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 		}
 		return nil, l.join()
 	}
+	for _, b := range binders {
+		if err := b.binder.BindJob(job, b.n.name); err != nil {
+			l.atPos(b.n.optAt, b.n.label(), fmt.Errorf("options: %w", err))
+		}
+	}
+	if err := l.join(); err != nil {
+		return nil, err
+	}
 	return job, nil
+}
+
+// boundNode is a source or sink that implements runtime.JobBinder.
+type boundNode struct {
+	n      *node
+	binder runtime.JobBinder
 }
 
 // checkKinds reports the source and sink kinds that reg does not have.
@@ -229,4 +258,46 @@ func readFile(path string) ([]byte, error) {
 		return nil, &Error{File: path, Err: fmt.Errorf("the spec is more than %d bytes long", maxSpecBytes)}
 	}
 	return data, nil
+}
+
+// DedupSuffix names the dedup operator a source's dedup option adds: the
+// source's name followed by it.
+const DedupSuffix = "-dedup"
+
+// insertDedup puts a dedup operator after each source with a dedup option:
+// keyed by the record key, at the source's parallelism, and read by every
+// node that read the source, with the same partitioning.
+func (s *Spec) insertDedup(job *runtime.Job, l *errorList) {
+	names := map[string]bool{}
+	for _, n := range s.nodes {
+		names[n.name] = true
+	}
+	var inserted []*runtime.OperatorNode
+	for _, n := range s.nodes {
+		if n.kind != sourceNode || n.dedup == nil {
+			continue
+		}
+		name := n.name + DedupSuffix
+		if names[name] {
+			l.atPos(n.dedupAt, n.label(), fmt.Errorf("dedup: the job has a node named %s already, the name of the dedup operator this option adds", q(name)))
+			continue
+		}
+		rewire := func(ins []runtime.Input) {
+			for i := range ins {
+				if ins[i].From == n.name {
+					ins[i].From = name
+				}
+			}
+		}
+		for _, o := range job.Operators {
+			rewire(o.Inputs)
+		}
+		for _, k := range job.Sinks {
+			rewire(k.Inputs)
+		}
+		inserted = append(inserted, &runtime.OperatorNode{
+			Name: name, Parallelism: n.parallelism, Inputs: []runtime.Input{{From: n.name, Partition: runtime.KeyBy}}, Factory: runtime.NewDedup(*n.dedup),
+		})
+	}
+	job.Operators = append(inserted, job.Operators...)
 }

@@ -35,6 +35,11 @@ func (d *decoder) check(s *Spec) {
 		}
 	}
 	sort.Strings(upstream)
+	for _, n := range s.nodes {
+		if n.kind == sourceNode && n.dedup != nil && byName[n.name+DedupSuffix] != nil {
+			d.atPos(n.dedupAt, join(n.path, "dedup"), fmt.Errorf("the job has a node named %s already, the name of the dedup operator this option adds", q(n.name+DedupSuffix)))
+		}
+	}
 
 	allInputsOK, hasSink := true, false
 	readers := map[string]int{}
@@ -103,7 +108,12 @@ func (d *decoder) checkInputs(n *node, byName map[string]*node, upstream []strin
 		}
 		seen[e] = in.path
 
-		if !in.explicit {
+		switch {
+		case n.dedup != nil && !in.explicit:
+			in.partition = runtime.KeyBy // a dedup operator is keyed
+		case n.dedup != nil && in.partition != runtime.KeyBy:
+			d.atPos(in.partAt, join(in.path, "partition"), fmt.Errorf("a dedup operator keeps its ids per key: its inputs are keyBy (got %s)", in.partition))
+		case !in.explicit:
 			// The default: forward when it can be, rebalance otherwise.
 			in.partition = runtime.Rebalance
 			if up.parallelism == n.parallelism {

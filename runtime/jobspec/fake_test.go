@@ -126,6 +126,10 @@ func summary(j *runtime.Job, baseDir string) string {
 		fmt.Fprintf(&b, "source %s p=%d outOfOrderness=%s %s%s base=%s\n", n.Name, n.Parallelism, n.OutOfOrderness, s.kind, s.opts, s.baseDir)
 	}
 	for _, n := range j.Operators {
+		if d, ok := n.Factory.(*runtime.DedupFactory); ok {
+			fmt.Fprintf(&b, "operator %s p=%d in=%s dedup=%+v\n", n.Name, n.Parallelism, inputs(n.Inputs), d.Config)
+			continue
+		}
 		m := n.Factory.(*fakeModule)
 		module := m.path
 		if m.extism {

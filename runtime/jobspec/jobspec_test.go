@@ -195,6 +195,39 @@ sink out p=1 in=c:0:forward console{} base=$DIR
 `,
 	},
 	{
+		name: "dedup operators",
+		spec: `name: dd
+sources: [{name: src, kind: file}]
+operators:
+  - {name: a, kind: dedup, from: src, dedup: {ttl: 10m}}
+  - {name: b, kind: dedup, inputs: [{from: a, partition: keyBy}], dedup: {idFrom: "json:id", ttl: 1h, time: event}, onFailure: {policy: dlq}}
+sinks: [{name: out, kind: console, from: b}]
+`,
+		want: `job dd maxParallelism=128 checkpoint=5s/10m0s/3 restart=3/1s
+source src p=1 outOfOrderness=0s file{} base=$DIR
+operator a p=1 in=src:0:keyBy dedup={IDFrom:key TTL:10m0s EventTime:false}
+operator b p=1 in=a:0:keyBy dedup={IDFrom:json:id TTL:1h0m0s EventTime:true}
+sink out p=1 in=b:0:forward console{} base=$DIR
+`,
+	},
+	{
+		name: "source dedup",
+		spec: `name: sd
+parallelism: 2
+sources: [{name: src, kind: file, dedup: {ttl: 5m}}]
+operators:
+  - {name: op, module: op.wasm, from: src}
+sinks: [{name: out, kind: console, from: src}, {name: out2, kind: console, from: op}]
+`,
+		want: `job sd maxParallelism=128 checkpoint=5s/10m0s/3 restart=3/1s
+source src p=2 outOfOrderness=0s file{} base=$DIR
+operator src-dedup p=2 in=src:0:keyBy dedup={IDFrom:key TTL:5m0s EventTime:false}
+operator op p=2 in=src-dedup:0:forward module=$DIR/op.wasm memory=0 callTimeout=0s config=
+sink out p=2 in=src-dedup:0:forward console{} base=$DIR
+sink out2 p=2 in=op:0:forward console{} base=$DIR
+`,
+	},
+	{
 		name: "failure policies",
 		spec: `name: fp
 sources: [{name: src, kind: file}]
@@ -290,13 +323,25 @@ sinks: [{name: out, kind: console, from: src}]
 `
 
 var badSpecs = []badSpec{
+	{"bad source dedup", "name: j\nsources: [{name: src, kind: file, dedup: {ttl: 1m, idFrom: x}}]\nsinks: [{name: out, kind: console, from: src}]\n",
+		[]string{`job.yaml:2:60: sources[0].dedup.idFrom: "x" is not key, value or json:FIELD`}},
+	{"source dedup name taken", "name: j\nsources: [{name: src, kind: file, dedup: {ttl: 1m}}]\noperators: [{name: src-dedup, module: op.wasm, from: src}]\nsinks: [{name: out, kind: console, from: src-dedup}]\n",
+		[]string{`job.yaml:2:35: sources[0].dedup: the job has a node named "src-dedup" already`}},
+	{"bad dedup operators", "name: j\nsources: [{name: src, kind: file}]\noperators:\n  - {name: a, kind: dedup, module: a.wasm, from: src, dedup: {idFrom: header, ttl: 0s, time: wall}}\n  - {name: b, kind: dedup, inputs: [{from: a, partition: rebalance}]}\n  - {name: c, module: c.wasm, from: b, dedup: {ttl: 1m}}\nsinks: [{name: out, kind: console, from: c}]\n",
+		[]string{`job.yaml:4:28: operators[0].module: an operator of kind dedup is built in: it has no module`,
+			`operators[0].dedup.idFrom: "header" is not key, value or json:FIELD`,
+			`operators[0].dedup.ttl: `,
+			`operators[0].dedup.time: unknown time "wall" (allowed: processing, event)`,
+			`job.yaml:5:5: operators[1]: missing field "dedup"`,
+			`operators[1].inputs[0].partition: a dedup operator keeps its ids per key: its inputs are keyBy (got rebalance)`,
+			`operators[2].dedup: dedup configures an operator of kind dedup`}},
 	{"bad failure policy", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, from: src, onFailure: {policy: skip, retries: 101, backoff: 1m, retry: 1}}]\nsinks: [{name: out, kind: console, from: op}]\n",
 		[]string{`job.yaml:3:72: operators[0].onFailure.policy: unknown failure policy "skip" (allowed: stop, dlq)`,
 			`operators[0].onFailure.retries: 101 is out of range`,
 			`operators[0].onFailure.backoff: 1m0s is more than 30s`,
 			`operators[0].onFailure.retry: unknown field "retry" (known: policy, retries, backoff)`}},
 	{"unknown operator kind", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, kind: wasi, function: f, from: src}]\nsinks: [{name: out, kind: console, from: op}]\n",
-		[]string{`job.yaml:3:47: operators[0].kind: unknown operator kind "wasi" (allowed: weir, extism)`}},
+		[]string{`job.yaml:3:47: operators[0].kind: unknown operator kind "wasi" (allowed: weir, extism, dedup)`}},
 	{"function without kind extism", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, function: f, from: src}, {name: op2, module: op.wasm, kind: weir, function: f, from: op}]\nsinks: [{name: out, kind: console, from: op2}]\n",
 		[]string{`job.yaml:3:51: operators[0].function: function names the export of an Extism plugin: it needs kind: extism`, `operators[1].function: function names the export of an Extism plugin: it needs kind: extism`}},
 	{"empty function", "name: j\nsources: [{name: src, kind: file}]\noperators: [{name: op, module: op.wasm, kind: extism, function: '', from: src}]\nsinks: [{name: out, kind: console, from: op}]\n",
@@ -310,7 +355,7 @@ var badSpecs = []badSpec{
 	{"unknown top-level field", "name: j\nparalelism: 2" + validTail,
 		[]string{`job.yaml:2:1: paralelism: unknown field "paralelism" (known: name, parallelism, maxParallelism, checkpoint, restart, sources, operators, sinks)`}},
 	{"unknown source field", "name: j\nsources: [{name: src, kind: file, opts: {}}]\nsinks: [{name: out, kind: console, from: src}]\n",
-		[]string{`job.yaml:2:35: sources[0].opts: unknown field "opts" (known: name, kind, parallelism, watermark, options)`}},
+		[]string{`job.yaml:2:35: sources[0].opts: unknown field "opts" (known: name, kind, parallelism, watermark, options, dedup)`}},
 	{"unknown input field", "name: j\nsources: [{name: src, kind: file}]\nsinks: [{name: out, kind: console, inputs: [{from: src, partitioning: keyBy}]}]\n",
 		[]string{`job.yaml:3:57: sinks[0].inputs[0].partitioning: unknown field "partitioning" (known: from, port, partition)`}},
 	{"duplicate field", "name: j\nname: k" + validTail, []string{`job.yaml:2:1: name: duplicate field (first at line 1)`}},

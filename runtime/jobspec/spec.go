@@ -84,6 +84,10 @@ type node struct {
 	limits   ModuleLimits
 	// onFailure is the operator's failure policy (the zero value: stop, no retries).
 	onFailure runtime.FailurePolicy
+	// dedup is the config of an operator of kind dedup, or of a source's
+	// dedup option (nil for the others).
+	dedup   *runtime.DedupConfig
+	dedupAt pos
 
 	inputs   []*input
 	inputsOK bool // the inputs decoded without error (so "nothing reads from X" is trustworthy)
@@ -274,9 +278,9 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 	var f map[string]field
 	switch kind {
 	case sourceNode:
-		f = d.mapping(item, path, "name", "kind", "parallelism", "watermark", "options")
+		f = d.mapping(item, path, "name", "kind", "parallelism", "watermark", "options", "dedup")
 	case operatorNode:
-		f = d.mapping(item, path, "name", "module", "kind", "function", "parallelism", "from", "inputs", "config", "limits", "onFailure")
+		f = d.mapping(item, path, "name", "module", "kind", "function", "parallelism", "from", "inputs", "config", "limits", "onFailure", "dedup")
 	case sinkNode:
 		f = d.mapping(item, path, "name", "kind", "parallelism", "from", "inputs", "options")
 	}
@@ -323,6 +327,12 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 			}
 		}
 	case operatorNode:
+		if v, ok := f["kind"]; ok {
+			if k, _ := d.str(v.val, join(path, "kind")); k == "dedup" {
+				d.dedupOperator(n, f, resolve(item), path)
+				break
+			}
+		}
 		if v, ok := required("module", "the path of the operator's .wasm file"); ok {
 			if m, ok := d.str(v, join(path, "module")); ok && m == "" {
 				d.atf(resolve(v), join(path, "module"), "the module path is empty")
@@ -340,7 +350,7 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 			case k == "extism":
 				n.extism = true
 			case k != "weir":
-				d.atf(resolve(v.val), join(path, "kind"), "unknown operator kind %s (allowed: weir, extism)", q(k))
+				d.atf(resolve(v.val), join(path, "kind"), "unknown operator kind %s (allowed: weir, extism, dedup)", q(k))
 				kindOK = false
 			}
 		}
@@ -383,9 +393,16 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 		if v, ok := f["onFailure"]; ok {
 			n.onFailure = d.onFailure(v.val, join(path, "onFailure"))
 		}
+		if v, ok := f["dedup"]; ok {
+			d.atf(v.key, join(path, "dedup"), "dedup configures an operator of kind dedup")
+		}
 	}
 
 	if kind == sourceNode {
+		if v, ok := f["dedup"]; ok {
+			c := d.dedupConfig(v.val, join(path, "dedup"))
+			n.dedup, n.dedupAt = &c, posOf(v.key)
+		}
 		if v, ok := f["watermark"]; ok {
 			w := d.mapping(v.val, join(path, "watermark"), "outOfOrderness")
 			if x, ok := w["outOfOrderness"]; ok {
@@ -543,4 +560,56 @@ func (d *decoder) onFailure(v *yaml.Node, path string) runtime.FailurePolicy {
 		}
 	}
 	return p
+}
+
+// dedupOperator decodes an operator of kind dedup: a built-in operator with a
+// dedup mapping instead of a module.
+func (d *decoder) dedupOperator(n *node, f map[string]field, item *yaml.Node, path string) {
+	for _, k := range []string{"module", "function", "config", "limits"} {
+		if v, ok := f[k]; ok {
+			d.atf(v.key, join(path, k), "an operator of kind dedup is built in: it has no %s", k)
+		}
+	}
+	if v, ok := f["onFailure"]; ok {
+		n.onFailure = d.onFailure(v.val, join(path, "onFailure"))
+	}
+	n.dedup = &runtime.DedupConfig{} // a dedup operator, even when its config has errors
+	n.module = "dedup"               // for labels; no module is loaded
+	v, ok := f["dedup"]
+	if !ok {
+		d.atf(item, path, `missing field "dedup" (the dedup operator's idFrom and ttl)`)
+		return
+	}
+	*n.dedup = d.dedupConfig(v.val, join(path, "dedup"))
+}
+
+// dedupConfig decodes the dedup mapping of a dedup operator or a source.
+func (d *decoder) dedupConfig(v *yaml.Node, dp string) runtime.DedupConfig {
+	m := d.mapping(v, dp, "idFrom", "ttl", "time")
+	c := runtime.DedupConfig{IDFrom: "key"}
+	if x, ok := m["idFrom"]; ok {
+		if s, ok := d.str(x.val, join(dp, "idFrom")); ok {
+			c.IDFrom = s
+			if (runtime.DedupConfig{IDFrom: s, TTL: 1}).Check() != nil {
+				d.atf(resolve(x.val), join(dp, "idFrom"), "%s is not key, value or json:FIELD", q(s))
+			}
+		}
+	}
+	if x, ok := m["ttl"]; ok {
+		c.TTL, _ = d.duration(x.val, join(dp, "ttl"), false)
+	} else {
+		d.atf(resolve(v), dp, `missing field "ttl" (how long an id is remembered)`)
+	}
+	if x, ok := m["time"]; ok {
+		if s, ok := d.str(x.val, join(dp, "time")); ok {
+			switch s {
+			case "processing":
+			case "event":
+				c.EventTime = true
+			default:
+				d.atf(resolve(x.val), join(dp, "time"), "unknown time %s (allowed: processing, event)", q(s))
+			}
+		}
+	}
+	return c
 }

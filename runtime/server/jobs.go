@@ -251,7 +251,7 @@ func (s *Server) build(ctx context.Context, rec *jobRecord, pin bool) (*runtime.
 		if mf, ok := n.Factory.(*moduleFactory); ok {
 			n.Module = mf.digest
 			limits[n.Name] = mf.lim
-		} else {
+		} else if _, builtin := n.Factory.(*runtime.DedupFactory); !builtin {
 			return nil, nil, &validationError{fmt.Errorf("operator %q: a server runs only uploaded Weir ABI modules (kind weir)", n.Name)}
 		}
 	}
