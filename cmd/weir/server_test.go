@@ -335,9 +335,9 @@ func waitJob(t *testing.T, s *serverProc, id string, timeout time.Duration) jobJ
 	}
 }
 
-// TestServerSwapWhileRecordsFlow swaps the operator's module up to 10 times (at
-// least 3) through
-// the CLI while records flow and checks the committed output.
+// TestServerSwapWhileRecordsFlow swaps the operator's module up to 10 times
+// (at least 3) through the CLI while records flow and checks the committed
+// output.
 func TestServerSwapWhileRecordsFlow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds weir and a Go guest")
