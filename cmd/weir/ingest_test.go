@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weirstream/weir/plugins/nats/natstest"
 )
 
 // ingestSpec reads HTTP ingest endpoint clicks into an exactly-once file
@@ -192,5 +194,44 @@ func TestIngestUnderSIGKILL(t *testing.T) {
 	}
 	if lost != 0 || dup != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("seed %d: the committed output differs from the accepted requests: %s", seed, lineDiff(got, want))
+	}
+}
+
+// TestIngestExternalNATS runs `weir server --nats URL`: the requests go to
+// that server's stream (no embedded one is started) and the job commits them.
+func TestIngestExternalNATS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a weir server process")
+	}
+	ext := natstest.Start(t)
+	bin := buildWeir(t)
+	dataDir := t.TempDir()
+	s := startServer(t, bin, dataDir, "--nats", ext.URL())
+	specFile := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(specFile, []byte(ingestSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.mustCLI("job", "submit", specFile)
+	res := &ingestResult{accepted: map[int]int{}}
+	var want []string
+	for i := range 3 {
+		res.post(t, s.url(), i)
+		want = append(want, strings.Split(strings.TrimSuffix(string(ingestBody(i)), "\n"), "\n")...)
+	}
+	sort.Strings(want)
+	var got []string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got = committed(t, filepath.Join(dataDir, "files")); len(got) >= len(want) {
+			break
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("committed %q, want %q", got, want)
+	}
+	if n := len(ext.Messages(t, "WEIR_INGEST_clicks")); n != 3 {
+		t.Errorf("the external server's stream holds %d messages, want 3", n)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "nats")); err == nil {
+		t.Errorf("an embedded nats-server store exists in the data directory although --nats was given")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/weirstream/weir/plugins/kafka"
 	"github.com/weirstream/weir/plugins/nats"
 )
 
@@ -49,6 +50,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(100e-6, 3, 10)}, []string{"job", "operator"}),
 	}
 	registerNATSMetrics(m.reg)
+	registerKafkaMetrics(m.reg)
 	m.reg.MustRegister(m.recordsIn, m.recordsOut, m.errors, m.batchSeconds, m.blocked, m.ckptSeconds, m.ckptBytes, m.ckptAlign, m.ckptLast, m.swaps, m.swapPause,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -72,6 +74,23 @@ func registerNATSMetrics(reg *prometheus.Registry) {
 		{"weir_nats_sink_publish_errors_total", "Publishes of the nats sink that failed (each fails a pre-commit or commit).", &nats.Metrics.SinkPublishErrors},
 	} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(c.v.Load()) }))
+	}
+}
+
+// registerKafkaMetrics exports the kafka connector's counters
+// (kafka.ReadMetrics), which the plugin keeps without a metrics library.
+func registerKafkaMetrics(reg *prometheus.Registry) {
+	for _, c := range []struct {
+		name, help string
+		v          func(kafka.Metrics) int64
+	}{
+		{"weir_kafka_source_records_total", "Records the kafka source returned (read_committed).", func(m kafka.Metrics) int64 { return m.SourceRecords }},
+		{"weir_kafka_sink_records_total", "Records the kafka sink handed to its transactional producers.", func(m kafka.Metrics) int64 { return m.RecordsProduced }},
+		{"weir_kafka_sink_transactions_committed_total", "Transactions the kafka sink committed (EndTxn commit accepted and markers written; retries count again).", func(m kafka.Metrics) int64 { return m.TransactionsCommitted }},
+		{"weir_kafka_sink_transactions_aborted_total", "Open transactions of the sink's prefix that recovery aborted (zombies and unfinished checkpoints).", func(m kafka.Metrics) int64 { return m.TransactionsAborted }},
+		{"weir_kafka_sink_coordinator_retries_total", "EndTxn and InitProducerID calls retried while the transaction coordinator was busy or moving.", func(m kafka.Metrics) int64 { return m.CoordinatorRetries }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(c.v(kafka.ReadMetrics())) }))
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/weirstream/weir/plugins/datagen"
 	"github.com/weirstream/weir/plugins/discard"
 	"github.com/weirstream/weir/plugins/file"
+	"github.com/weirstream/weir/plugins/kafka"
 	"github.com/weirstream/weir/plugins/localfs"
 	"github.com/weirstream/weir/plugins/nats"
 	"github.com/weirstream/weir/plugins/nexmark"
@@ -87,7 +88,12 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"datagen":  datagen.NewSource,
 			"nexmark":  nexmark.NewSource,
 			"postgres": postgres.NewSource,
+			"kafka":    kafka.NewSource,
 			"nats":     nats.NewSource,
+			// NB: `weir server` replaces this with the ingest's source.
+			"http": func(json.RawMessage, string) (runtime.Source, error) {
+				return nil, errors.New("kind http reads the requests POSTed to weir server's ingest endpoint: submit this job to a weir server (weir job submit) instead of running it with weir run")
+			},
 		},
 		Sinks: map[string]jobspec.SinkFactory{
 			"file":     file.NewSink,
@@ -95,6 +101,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"discard":  discard.NewSink,
 			"postgres": postgres.NewSink,
 			"s3":       s3.NewSink,
+			"kafka":    kafka.NewSink,
 			"nats":     nats.NewSink,
 		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {

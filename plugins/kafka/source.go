@@ -271,6 +271,7 @@ func (r *reader) Read(ctx context.Context, w *abi.Writer, maxRecords int) (int, 
 		w.Append(abi.Entry{Key: rec.Key, Value: rec.Value, Headers: hs, Timestamp: rec.Timestamp.UnixMilli()})
 		n++
 	}
+	metrics.sourceRecords.Add(int64(n))
 	if r.end >= 0 && r.next >= r.end && len(r.pending) == 0 {
 		return n, io.EOF
 	}

@@ -59,8 +59,9 @@ func (o ConnOptions) resolve(bad func(option, format string, args ...any)) strin
 // connect opens a connection that reconnects without limit: a broker restart
 // fails the calls in flight (which fail the job attempt, and the job restarts
 // from its checkpoint) but not the connection.
-func connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait))
+func connect(url, name string, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	opts := append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait)}, extra...)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to nats: %w", err)
 	}

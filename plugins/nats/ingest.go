@@ -86,7 +86,10 @@ func NewIngest(url string, opts IngestOptions) (*Ingest, error) {
 	if opts.Duplicates <= 0 {
 		opts.Duplicates = defaultDuplicates
 	}
-	nc, js, err := connect(url, "weir ingest")
+	// NB: a broker that is down when the server starts must not fail the
+	// jobs that read from it: the connection keeps trying, and requests get
+	// 503 until it is up.
+	nc, js, err := connect(url, "weir ingest", nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return nil, err
 	}

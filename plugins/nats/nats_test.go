@@ -424,3 +424,59 @@ func TestSourceOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceInsideMessage checks positions inside a message of lines: a
+// reader opened there returns the rest of its lines, and reports a gap when
+// the message was deleted meanwhile, also on a subject-filtered split.
+func TestSourceInsideMessage(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	fillStream(t, srv, 6, true) // message 1 (in.0) holds three lines
+	s, err := NewSource(json.RawMessage(fmt.Sprintf(`{"url":%q,"stream":"IN","subjects":["in.0"],"stopAtEnd":true}`, srv.URL())), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Open(ctx, "IN:in.0", nil, runtime.SourceEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w abi.Writer
+	for w.Count() < 1 {
+		if _, err := r.Read(ctx, &w, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pos := r.Position()
+	r.Close()
+	if len(pos) != partialPositionBytes {
+		t.Fatalf("position after 1 of 3 lines is %x, want 16 bytes", pos)
+	}
+	r, err = s.Open(ctx, "IN:in.0", pos, runtime.SourceEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, r); strings.Join(got, ",") != "value-0-b,value-0-c,value-4" {
+		t.Errorf("resumed inside message 1: %q", got)
+	}
+	r.Close()
+	st, err := srv.JetStream(t).Stream(ctx, "IN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteMsg(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.Open(ctx, "IN:in.0", pos, runtime.SourceEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var err2 error
+	for err2 == nil {
+		var w abi.Writer
+		_, err2 = r.Read(ctx, &w, 10)
+	}
+	if !strings.Contains(err2.Error(), "sequences 1..1 (1 messages) are missing") {
+		t.Errorf("resumed inside a deleted message: got %v", err2)
+	}
+}

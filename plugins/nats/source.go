@@ -350,7 +350,11 @@ func (r *splitReader) take(m jetstream.Msg) error {
 	// NB: a reader opened inside message last+1 must get that message, also
 	// on a subject-filtered split.
 	if seq != r.last+1 && (r.skip > 0 || r.subject == "" && r.last > 0) {
-		if err := r.gap(r.last+1, seq-1); err != nil {
+		last := seq - 1
+		if r.subject != "" {
+			last = r.last + 1 // the message the position was inside; the others may be other subjects'
+		}
+		if err := r.gap(r.last+1, last); err != nil {
 			return err
 		}
 		r.skip = 0

@@ -61,6 +61,7 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 		Restart:        s.restart,
 	}
 	noLoader, noExtism := false, false
+	var binders []boundNode
 	for _, n := range s.nodes {
 		switch n.kind {
 		case sourceNode:
@@ -72,6 +73,9 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 			if err != nil {
 				l.atPos(n.optAt, n.label(), fmt.Errorf("options: %w", err))
 				continue
+			}
+			if b, ok := src.(runtime.JobBinder); ok {
+				binders = append(binders, boundNode{n, b})
 			}
 			job.Sources = append(job.Sources, &runtime.SourceNode{
 				Name: n.name, Parallelism: n.parallelism, Source: src, OutOfOrderness: n.outOfOrderness,
@@ -85,6 +89,9 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 			if err != nil {
 				l.atPos(n.optAt, n.label(), fmt.Errorf("options: %w", err))
 				continue
+			}
+			if b, ok := sink.(runtime.JobBinder); ok {
+				binders = append(binders, boundNode{n, b})
 			}
 			job.Sinks = append(job.Sinks, &runtime.SinkNode{
 				Name: n.name, Parallelism: n.parallelism, Inputs: runtimeInputs(n), Sink: sink,
@@ -148,7 +155,21 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 		}
 		return nil, l.join()
 	}
+	for _, b := range binders {
+		if err := b.binder.BindJob(job, b.n.name); err != nil {
+			l.atPos(b.n.optAt, b.n.label(), fmt.Errorf("options: %w", err))
+		}
+	}
+	if err := l.join(); err != nil {
+		return nil, err
+	}
 	return job, nil
+}
+
+// boundNode is a source or sink that implements runtime.JobBinder.
+type boundNode struct {
+	n      *node
+	binder runtime.JobBinder
 }
 
 // checkKinds reports the source and sink kinds that reg does not have.

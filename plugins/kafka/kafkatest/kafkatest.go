@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -310,10 +311,10 @@ func (b *Broker) CreateTopic(t testing.TB, topic string, partitions int) {
 }
 
 // ReadCommitted reads every record of topic that a read_committed consumer
-// sees, up to the topic's end: it stops once every partition's last stable
-// offset is reached, so an ONGOING transaction that never ends makes it fail
-// at the deadline (that is what the zombie tests check) instead of returning
-// a partial read silently.
+// sees, up to the topic's end: it first waits until no open transaction
+// holds back the last stable offset, so an ONGOING transaction that never
+// ends makes it fail at the deadline (that is what the zombie tests check)
+// instead of returning a partial read silently.
 func (b *Broker) ReadCommitted(t testing.TB, topic string) []*kgo.Record {
 	t.Helper()
 	recs, err := b.TryReadCommitted(topic, readyTimeout)
@@ -334,28 +335,24 @@ func (b *Broker) TryReadCommitted(topic string, timeout time.Duration) ([]*kgo.R
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	// The end a read_committed reader can reach: the last stable offset,
-	// which an open transaction holds back. The high watermark is where it
+	// The end a read_committed reader can reach is the last stable offset,
+	// which an open transaction holds back; the high watermark is where it
 	// must get to once every transaction has ended.
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
 	}
 	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
+	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
 	for {
 		stable, err := adm.ListCommittedOffsets(ctx, topic)
 		if err != nil {
-			return nil, fmt.Errorf("kafka: last stable offsets of %s: %w (an ONGOING transaction holds them back)", topic, err)
+			return nil, fmt.Errorf("kafka: last stable offsets of %s: %w", topic, err)
 		}
 		behind := ""
 		stable.Each(func(o kadm.ListedOffset) {
-			if w, ok := want[o.Partition]; ok && o.Offset < w {
-				behind = fmt.Sprintf("partition %d: last stable offset %d < high watermark %d", o.Partition, o.Offset, w)
+			if o.Offset < want[o.Partition] {
+				behind = fmt.Sprintf("partition %d: last stable offset %d < high watermark %d", o.Partition, o.Offset, want[o.Partition])
 			}
 		})
 		if behind == "" {
@@ -367,44 +364,115 @@ func (b *Broker) TryReadCommitted(topic string, timeout time.Duration) ([]*kgo.R
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if len(want) == 0 {
+	recs, err := b.read(ctx, topic, want, kgo.ReadCommitted())
+	if err != nil {
+		return nil, err
+	}
+	var data []*kgo.Record
+	for _, r := range recs {
+		if !r.Attrs.IsControl() {
+			data = append(data, r)
+		}
+	}
+	return data, nil
+}
+
+// Committed returns the records of topic whose transactions committed, and
+// the plain (non-transactional) ones, in partition and offset order: what
+// read_committed readers see once every open transaction has ended, and see
+// now up to the first open one. Unlike ReadCommitted it does not wait for open
+// transactions: it reads with read_uncommitted to the high watermark and
+// keeps a transactional record when the next marker of its producer is a
+// commit, so that a test can look at committed output while other
+// transactions are still open (a sink's pre-committed ones).
+func (b *Broker) Committed(t testing.TB, topic string) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	adm := kadm.NewClient(b.Client())
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("kafka: end offsets of %s: %v", topic, err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
+	recs, err := b.read(ctx, topic, want, kgo.ReadUncommitted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pp struct {
+		partition int32
+		producer  int64
+	}
+	open := map[pp][]*kgo.Record{}
+	var out []*kgo.Record
+	for _, r := range recs {
+		k := pp{r.Partition, r.ProducerID}
+		switch {
+		case r.Attrs.IsControl():
+			// The key of a control record is version (int16), type
+			// (int16): 0 abort, 1 commit.
+			if len(r.Key) >= 4 && r.Key[3] == 1 {
+				out = append(out, open[k]...)
+			}
+			delete(open, k)
+		case r.Attrs.IsTransactional():
+			open[k] = append(open[k], r)
+		default:
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// read reads the partitions of topic up to the offsets in want, control
+// records included: every transaction, committed or aborted, ends with a
+// marker and a plain record is itself data, so a reader that keeps them sees
+// its position reach the end even when the last records were aborted (which
+// read_committed skips without a trace).
+func (b *Broker) read(ctx context.Context, topic string, want map[int32]int64, iso kgo.IsolationLevel) ([]*kgo.Record, error) {
+	offsets := map[string]map[int32]kgo.Offset{topic: {}}
+	left := 0
+	for p, w := range want {
+		if w > 0 {
+			offsets[topic][p] = kgo.NewOffset().AtStart()
+			left++
+		}
+	}
+	if left == 0 {
 		return nil, nil
 	}
-	offsets := map[string]map[int32]kgo.Offset{topic: {}}
-	for p := range want {
-		offsets[topic][p] = kgo.NewOffset().AtStart()
-	}
-	// Control records (the commit and abort markers) are kept so that the
-	// reader sees its position reach the end: aborted records are skipped
-	// without a trace, but every transaction, committed or aborted, ends
-	// with a marker, and a non-transactional record is itself data.
 	cons, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.ConsumePartitions(offsets),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+		kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())
 	if err != nil {
 		return nil, err
 	}
 	defer cons.Close()
 	var recs []*kgo.Record
-	left := len(want)
-	pos := map[int32]int64{}
 	for left > 0 {
 		fs := cons.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("kafka: read_committed of %s: %w after %d records", topic, err, len(recs))
+			return nil, fmt.Errorf("kafka: read %s: %w after %d records", topic, err, len(recs))
 		}
 		fs.EachError(func(_ string, _ int32, e error) { err = e })
 		if err != nil {
-			return nil, fmt.Errorf("kafka: read_committed of %s: %w", topic, err)
+			return nil, fmt.Errorf("kafka: read %s: %w", topic, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			if !r.Attrs.IsControl() {
-				recs = append(recs, r)
+			if r.Offset >= want[r.Partition] {
+				return
 			}
-			if r.Offset+1 == want[r.Partition] && pos[r.Partition] < want[r.Partition] {
+			recs = append(recs, r)
+			if r.Offset+1 == want[r.Partition] {
 				left--
 			}
-			pos[r.Partition] = r.Offset + 1
 		})
 	}
+	slices.SortFunc(recs, func(a, b *kgo.Record) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
+		}
+		return int(a.Offset - b.Offset)
+	})
 	return recs, nil
 }
