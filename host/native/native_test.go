@@ -102,6 +102,10 @@ func (f *fakeEnv) Emit(port uint32, batch []byte) uint32 {
 
 func (f *fakeEnv) Log(level int32, msg []byte) { f.logs = append(f.logs, string(msg)) }
 
+func (f *fakeEnv) Call(entry uint32, endpoint, request, key []byte) ([]byte, uint32) {
+	return nil, uint32(abi.NotFound)
+}
+
 var total = weir.NewValueState("total", weir.Int64)
 
 // sumOp keeps a per-key sum of decimal values and emits it; the value "panic"
