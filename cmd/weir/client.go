@@ -239,6 +239,9 @@ func moduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // uploadChunkBytes is the size of the chunks an upload streams.
 const uploadChunkBytes = 256 << 10
 
+// maxJobsPage is the page size `job ls` asks for: the server's largest.
+const maxJobsPage = 1000
+
 // push uploads the module file at path, printing progress to stderr.
 func (c *client) push(ctx context.Context, path, name string, stderr io.Writer) (*weirv1.Module, error) {
 	if name == "" {
@@ -341,13 +344,21 @@ func jobCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return c.print(stdout, res.Msg, func(w *tabwriter.Writer) { fmt.Fprintln(w, res.Msg.Id) })
 	case "ls", "list":
-		res, err := c.jobs.List(ctx, connect.NewRequest(&weirv1.ListJobsRequest{}))
-		if err != nil {
-			return apiError(err)
+		// Every job: the pages one after the other.
+		all := &weirv1.ListJobsResponse{}
+		for token := ""; ; {
+			res, err := c.jobs.List(ctx, connect.NewRequest(&weirv1.ListJobsRequest{PageSize: maxJobsPage, PageToken: token}))
+			if err != nil {
+				return apiError(err)
+			}
+			all.Jobs, all.Matching = append(all.Jobs, res.Msg.Jobs...), res.Msg.Matching
+			if token = res.Msg.NextPageToken; token == "" {
+				break
+			}
 		}
-		return c.print(stdout, res.Msg, func(w *tabwriter.Writer) {
+		return c.print(stdout, all, func(w *tabwriter.Writer) {
 			fmt.Fprintln(w, "ID\tNAME\tSTATE\tCHECKPOINT\tRESTARTS\tSUBMITTED")
-			for _, j := range res.Msg.Jobs {
+			for _, j := range all.Jobs {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", j.Id, j.Name, stateName(j.State), j.LastCheckpoint, j.Restarts, unixMs(j.SubmittedUnixMs))
 			}
 		})

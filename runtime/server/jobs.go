@@ -452,7 +452,11 @@ func (s *Server) list() []*jobRun {
 	for _, j := range s.jobs {
 		out = append(out, j)
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].rec.SubmittedUnixMs < out[b].rec.SubmittedUnixMs })
+	// NB: ID and SubmittedUnixMs never change: no need for j.mu.
+	sort.Slice(out, func(a, b int) bool {
+		ra, rb := &out[a].rec, &out[b].rec
+		return ra.SubmittedUnixMs < rb.SubmittedUnixMs || ra.SubmittedUnixMs == rb.SubmittedUnixMs && ra.ID < rb.ID
+	})
 	return out
 }
 
