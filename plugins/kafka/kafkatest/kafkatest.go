@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -337,25 +338,48 @@ func (b *Broker) TryReadCommitted(topic string, timeout time.Duration) ([]*kgo.R
 	adm := kadm.NewClient(cl)
 	// The end a read_committed reader can reach is the last stable offset,
 	// which an open transaction holds back; the high watermark is where it
-	// must get to once every transaction has ended.
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
+	// must get to once every transaction has ended. Both move: after a broker
+	// restart the coordinator writes the markers of transactions it finds
+	// prepared, so the high watermark read before them would end the read on
+	// an aborted record, which read_committed skips and the reader never
+	// reaches. The read waits for a moment at which the last stable offset
+	// equals the high watermark read before and after it: every record below
+	// it then belongs to an ended transaction or to none, and the last one is
+	// a marker or a plain record, both of which the reader sees.
+	endOffsets := func() (map[int32]int64, error) {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return nil, fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
+		}
+		m := map[int32]int64{}
+		ends.Each(func(o kadm.ListedOffset) { m[o.Partition] = o.Offset })
+		return m, nil
 	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
+	var want map[int32]int64
 	for {
+		before, err := endOffsets()
+		if err != nil {
+			return nil, err
+		}
 		stable, err := adm.ListCommittedOffsets(ctx, topic)
 		if err != nil {
 			return nil, fmt.Errorf("kafka: last stable offsets of %s: %w", topic, err)
 		}
+		after, err := endOffsets()
+		if err != nil {
+			return nil, err
+		}
 		behind := ""
+		if !maps.Equal(before, after) {
+			behind = "the high watermark moved"
+		}
 		stable.Each(func(o kadm.ListedOffset) {
-			if o.Offset < want[o.Partition] {
-				behind = fmt.Sprintf("partition %d: last stable offset %d < high watermark %d", o.Partition, o.Offset, want[o.Partition])
+			if o.Offset != after[o.Partition] {
+				behind = fmt.Sprintf("partition %d: last stable offset %d, high watermark %d", o.Partition, o.Offset, after[o.Partition])
 			}
 		})
 		if behind == "" {
+			want = after
 			break
 		}
 		select {
