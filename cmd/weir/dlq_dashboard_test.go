@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/weirstream/weir/internal/wasmbuild"
 )
 
 // TestDashboardDLQ drives the dashboard's DLQ view in headless Chromium
@@ -18,14 +16,7 @@ import (
 // context, and its value is edited and resubmitted from the page; the
 // resubmitted record is then in the committed output once.
 func TestDashboardDLQ(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds weir and a Go guest, runs Chromium")
-	}
-	bin := buildWeir(t)
-	wasm := wasmbuild.MustGo(t, "testdata/poison")
-	dir := t.TempDir()
-	s := startServer(t, bin, filepath.Join(dir, "data"))
-	s.mustCLI("module", "push", wasm, "--name", "poison")
+	s, dir := poisonServer(t)
 	spec := filepath.Join(dir, "job.yaml")
 	os.WriteFile(spec, []byte(dlqServerSpec), 0o644)
 	job := strings.TrimSpace(s.mustCLI("job", "submit", spec))

@@ -30,12 +30,15 @@ func (s *Server) dlqOf(ctx context.Context, id string) (*jobRun, *runtime.DLQSna
 		return nil, nil, err
 	}
 	j.mu.Lock()
-	x, running := j.x, j.rec.State == stateRunning
+	x, running, ended, cached := j.x, j.rec.State == stateRunning, j.rec.ended(), j.endedDLQ
 	j.mu.Unlock()
 	if x != nil && running {
 		if snap := x.DeadLetters(); snap != nil {
 			return j, snap, nil
 		}
+	}
+	if ended && cached != nil {
+		return j, cached, nil
 	}
 	store, err := s.storeOf(j)
 	if err != nil {
@@ -44,6 +47,12 @@ func (s *Server) dlqOf(ctx context.Context, id string) (*jobRun, *runtime.DLQSna
 	snap, err := runtime.ReadDLQ(ctx, store)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the dead-letter queue of job %s: %w", id, err)
+	}
+	if ended {
+		// NB: a page of a large DLQ must not read and decode it again.
+		j.mu.Lock()
+		j.endedDLQ = snap
+		j.mu.Unlock()
 	}
 	return j, snap, nil
 }

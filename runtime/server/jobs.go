@@ -108,6 +108,9 @@ type jobRun struct {
 	// lastCounts are the records per node of the last execution that ended
 	// in this process, for Get of a job that is not running.
 	lastCounts map[string]int64
+	// endedDLQ is the DLQ of a job that has ended, read once: it cannot
+	// change any more.
+	endedDLQ *runtime.DLQSnapshot
 }
 
 // New opens the server's records and resumes every job that was running.
