@@ -318,7 +318,7 @@ func (s *Server) start(j *jobRun) error {
 	if j.stats == nil {
 		j.stats = newJobStats()
 	}
-	obs := jobObserver{next: s.cfg.Observer, stats: j.stats}
+	obs := jobObserver{next: s.cfg.Observer, stats: j.stats, clock: s.cfg.Clock}
 	j.mu.Unlock()
 	cfg := runtime.Config{
 		Store: store, State: s.cfg.State, WorkDir: filepath.Join(s.jobDir(rec.ID), "work"),
