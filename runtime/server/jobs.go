@@ -111,6 +111,9 @@ type jobRun struct {
 	// lastCounts are the records per node of the last execution that ended
 	// in this process, for Get of a job that is not running.
 	lastCounts map[string]int64
+	// endedDLQ is the DLQ of a job that has ended, read once: it cannot
+	// change any more.
+	endedDLQ *runtime.DLQSnapshot
 }
 
 // New opens the server's records and resumes every job that was running.
@@ -318,7 +321,7 @@ func (s *Server) start(j *jobRun) error {
 	if j.stats == nil {
 		j.stats = newJobStats()
 	}
-	obs := jobObserver{next: s.cfg.Observer, stats: j.stats}
+	obs := jobObserver{next: s.cfg.Observer, stats: j.stats, clock: s.cfg.Clock}
 	j.mu.Unlock()
 	cfg := runtime.Config{
 		Store: store, State: s.cfg.State, WorkDir: filepath.Join(s.jobDir(rec.ID), "work"),
@@ -455,7 +458,11 @@ func (s *Server) list() []*jobRun {
 	for _, j := range s.jobs {
 		out = append(out, j)
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].rec.SubmittedUnixMs < out[b].rec.SubmittedUnixMs })
+	// NB: ID and SubmittedUnixMs never change: no need for j.mu.
+	sort.Slice(out, func(a, b int) bool {
+		ra, rb := &out[a].rec, &out[b].rec
+		return ra.SubmittedUnixMs < rb.SubmittedUnixMs || ra.SubmittedUnixMs == rb.SubmittedUnixMs && ra.ID < rb.ID
+	})
 	return out
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -169,9 +170,15 @@ func Start(t testing.TB, opts Options) *Broker {
 		"appender.f.layout.type=PatternLayout",
 		"appender.f.layout.pattern=[%d] %p %m (%c)%n",
 	}, "\n")+"\n")
-	var id [16]byte
-	rand.Read(id[:])
-	clusterID := base64.RawURLEncoding.EncodeToString(id[:])
+	// A cluster id is 16 random bytes in URL-safe base64. One that starts
+	// with '-' (1 in 64) would be taken for an option by StorageTool's
+	// argument parser, so draw again (Kafka's own generator does the same).
+	var clusterID string
+	for clusterID == "" || clusterID[0] == '-' {
+		var id [16]byte
+		rand.Read(id[:])
+		clusterID = base64.RawURLEncoding.EncodeToString(id[:])
+	}
 	cmd := b.javaCmd("kafka.tools.StorageTool", "format", "-t", clusterID, "-c", filepath.Join(dir, "server.properties"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kafka: format the log directory: %v\n%s", err, out)
@@ -337,25 +344,48 @@ func (b *Broker) TryReadCommitted(topic string, timeout time.Duration) ([]*kgo.R
 	adm := kadm.NewClient(cl)
 	// The end a read_committed reader can reach is the last stable offset,
 	// which an open transaction holds back; the high watermark is where it
-	// must get to once every transaction has ended.
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
+	// must get to once every transaction has ended. Both move: after a broker
+	// restart the coordinator writes the markers of transactions it finds
+	// prepared, so the high watermark read before them would end the read on
+	// an aborted record, which read_committed skips and the reader never
+	// reaches. The read waits for a moment at which the last stable offset
+	// equals the high watermark read before and after it: every record below
+	// it then belongs to an ended transaction or to none, and the last one is
+	// a marker or a plain record, both of which the reader sees.
+	endOffsets := func() (map[int32]int64, error) {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return nil, fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
+		}
+		m := map[int32]int64{}
+		ends.Each(func(o kadm.ListedOffset) { m[o.Partition] = o.Offset })
+		return m, nil
 	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
+	var want map[int32]int64
 	for {
+		before, err := endOffsets()
+		if err != nil {
+			return nil, err
+		}
 		stable, err := adm.ListCommittedOffsets(ctx, topic)
 		if err != nil {
 			return nil, fmt.Errorf("kafka: last stable offsets of %s: %w", topic, err)
 		}
+		after, err := endOffsets()
+		if err != nil {
+			return nil, err
+		}
 		behind := ""
+		if !maps.Equal(before, after) {
+			behind = "the high watermark moved"
+		}
 		stable.Each(func(o kadm.ListedOffset) {
-			if o.Offset < want[o.Partition] {
-				behind = fmt.Sprintf("partition %d: last stable offset %d < high watermark %d", o.Partition, o.Offset, want[o.Partition])
+			if o.Offset != after[o.Partition] {
+				behind = fmt.Sprintf("partition %d: last stable offset %d, high watermark %d", o.Partition, o.Offset, after[o.Partition])
 			}
 		})
 		if behind == "" {
+			want = after
 			break
 		}
 		select {
