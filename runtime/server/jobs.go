@@ -32,6 +32,9 @@ type Config struct {
 	Loader    ModuleLoader
 	Sources   map[string]jobspec.SourceFactory
 	Sinks     map[string]jobspec.SinkFactory
+	// NewCaller makes a job's external caller from its endpoints (nil: a job
+	// spec with endpoints is refused).
+	NewCaller func([]jobspec.Endpoint) (runtime.Caller, error)
 	// FilesDir is the directory the path options of file sources and sinks
 	// are relative to; they cannot leave it.
 	FilesDir string
@@ -201,7 +204,7 @@ func (s *Server) build(ctx context.Context, rec *jobRecord, pin bool) (*runtime.
 		return nil, nil, &validationError{err}
 	}
 	var loadErrs []error
-	reg := jobspec.Registry{Sources: map[string]jobspec.SourceFactory{}, Sinks: map[string]jobspec.SinkFactory{}}
+	reg := jobspec.Registry{Sources: map[string]jobspec.SourceFactory{}, Sinks: map[string]jobspec.SinkFactory{}, NewCaller: s.cfg.NewCaller}
 	for k, f := range s.cfg.Sources {
 		reg.Sources[k] = func(opts json.RawMessage, _ string) (runtime.Source, error) {
 			if err := sandboxOptions(opts, s.cfg.FilesDir); err != nil {
