@@ -24,7 +24,7 @@ const callSpec = `name: crash
 parallelism: 2
 checkpoint: {interval: 200ms}
 endpoints:
-  - {name: %s, url: %s, timeout: 5s, maxConcurrency: 4}
+  - {name: %s, url: %s, timeout: %s, maxConcurrency: 4}
 sources:
   - name: events
     kind: datagen
@@ -41,10 +41,10 @@ sinks:
     options: {path: out, format: keyvalue}
 `
 
-func setupCallJob(t *testing.T, endpoint, url, wasm string, count, rate int) string {
+func setupCallJob(t *testing.T, endpoint, url, timeout, wasm string, count, rate int) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "job.yaml"), fmt.Appendf(nil, callSpec, endpoint, url, count, rate, wasm), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "job.yaml"), fmt.Appendf(nil, callSpec, endpoint, url, timeout, count, rate, wasm), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -125,7 +125,7 @@ func TestCallCrash(t *testing.T) {
 	defer srv.Close()
 	cache := t.TempDir()
 	seed := time.Now().UnixNano()
-	dir := setupCallJob(t, "orders", srv.URL, wasm, count, rate)
+	dir := setupCallJob(t, "orders", srv.URL, "5s", wasm, count, rate)
 	restores := restoredRuns(killRuns(t, seed, minKills, maxKillDelay, func(int) *exec.Cmd { return weirRun(bin, dir, cache) }))
 	out, err := weirRun(bin, dir, cache).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "crash finished") {
@@ -178,7 +178,7 @@ func TestCallUnknownEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := setupCallJob(t, "payments", "http://127.0.0.1:1", wasm, 10, 1000)
+	dir := setupCallJob(t, "payments", "http://127.0.0.1:1", "5s", wasm, 10, 1000)
 	out, err := weirRun(bin, dir, t.TempDir()).CombinedOutput()
 	if err == nil {
 		t.Fatalf("the run succeeded:\n%s", out)
@@ -187,5 +187,38 @@ func TestCallUnknownEndpoint(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output does not contain %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestCallTimeout: an endpoint that does not answer within its timeout fails
+// the call with UNAVAILABLE, and the job's error says so.
+func TestCallTimeout(t *testing.T) {
+	bin := buildWeir(t)
+	wasm, err := filepath.Abs(wasmbuild.MustGo(t, "testdata/caller"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stuck:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(stuck)
+	dir := setupCallJob(t, "orders", srv.URL, "200ms", wasm, 10, 1000)
+	start := time.Now()
+	out, err := weirRun(bin, dir, t.TempDir()).CombinedOutput()
+	if err == nil {
+		t.Fatalf("the run succeeded:\n%s", out)
+	}
+	for _, want := range []string{`call "orders": UNAVAILABLE`, `endpoint "orders": no response within the timeout of 200ms`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not contain %q:\n%s", want, out)
+		}
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the run took %v", d)
 	}
 }
