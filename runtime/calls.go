@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -65,6 +66,12 @@ func (e *opEnv) Call(entry uint32, endpoint, request, key []byte) ([]byte, uint3
 		return nil, e.callFailed(abi.NotFound, fmt.Errorf("endpoint %q: %w (the job spec configures no endpoints)", endpoint, ErrUnknownEndpoint))
 	}
 	resp, err := caller.Call(e.ctx, string(endpoint), request, key)
+	if err != nil && e.ctx.Err() != nil {
+		// NB: the subtask is stopping (a restart, a cancel): the missing
+		// response is not the record's fault, so it must not count as a guest
+		// failure that the failure policy could dead-letter.
+		return nil, e.fail("call", fmt.Errorf("endpoint %q: %w", endpoint, context.Cause(e.ctx)))
+	}
 	switch {
 	case errors.Is(err, ErrUnknownEndpoint):
 		return nil, e.callFailed(abi.NotFound, err)
