@@ -239,6 +239,9 @@ func moduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // uploadChunkBytes is the size of the chunks an upload streams.
 const uploadChunkBytes = 256 << 10
 
+// maxJobsPage is the page size `job ls` asks for: the server's largest.
+const maxJobsPage = 1000
+
 // push uploads the module file at path, printing progress to stderr.
 func (c *client) push(ctx context.Context, path, name string, stderr io.Writer) (*weirv1.Module, error) {
 	if name == "" {
@@ -341,13 +344,21 @@ func jobCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return c.print(stdout, res.Msg, func(w *tabwriter.Writer) { fmt.Fprintln(w, res.Msg.Id) })
 	case "ls", "list":
-		res, err := c.jobs.List(ctx, connect.NewRequest(&weirv1.ListJobsRequest{}))
-		if err != nil {
-			return apiError(err)
+		// Every job: the pages one after the other.
+		all := &weirv1.ListJobsResponse{}
+		for token := ""; ; {
+			res, err := c.jobs.List(ctx, connect.NewRequest(&weirv1.ListJobsRequest{PageSize: maxJobsPage, PageToken: token}))
+			if err != nil {
+				return apiError(err)
+			}
+			all.Jobs, all.Matching = append(all.Jobs, res.Msg.Jobs...), res.Msg.Matching
+			if token = res.Msg.NextPageToken; token == "" {
+				break
+			}
 		}
-		return c.print(stdout, res.Msg, func(w *tabwriter.Writer) {
+		return c.print(stdout, all, func(w *tabwriter.Writer) {
 			fmt.Fprintln(w, "ID\tNAME\tSTATE\tCHECKPOINT\tRESTARTS\tSUBMITTED")
-			for _, j := range res.Msg.Jobs {
+			for _, j := range all.Jobs {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", j.Id, j.Name, stateName(j.State), j.LastCheckpoint, j.Restarts, unixMs(j.SubmittedUnixMs))
 			}
 		})
@@ -430,18 +441,27 @@ func (c *client) checkpoints(ctx context.Context, id string, stdout io.Writer) e
 		return apiError(err)
 	}
 	return c.print(stdout, res.Msg, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "CHECKPOINT\tTIME\tDURATION\tSTATE BYTES\tALIGNMENT\tFINISHED\tMODULES")
+		fmt.Fprintln(w, "CHECKPOINT\tTIME\tDURATION\tSTATE BYTES\tINCREMENTAL BYTES\tALIGNMENT\tFINISHED\tMODULES")
 		for _, cp := range res.Msg.Checkpoints {
 			var mods []string
 			for op, m := range cp.Modules {
 				mods = append(mods, op+"="+shortDigest(m))
 			}
 			sort.Strings(mods)
-			dur, size, align := "-", "-", "-"
+			dur, align, incr := "-", "-", "-"
 			if cp.DurationMs > 0 {
-				dur, size, align = fmt.Sprintf("%d ms", cp.DurationMs), strconv.FormatInt(cp.StateBytes, 10), fmt.Sprintf("%d ms", cp.AlignmentMs)
+				dur, align = fmt.Sprintf("%d ms", cp.DurationMs), fmt.Sprintf("%d ms", cp.AlignmentMs)
 			}
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%v\t%s\n", cp.Id, unixMs(cp.TimeUnixMs), dur, size, align, cp.Finished, strings.Join(mods, " "))
+			if cp.IncrementalBytes != nil {
+				incr = strconv.FormatInt(*cp.IncrementalBytes, 10)
+			}
+			fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%s\t%v\t%s\n", cp.Id, unixMs(cp.TimeUnixMs), dur, cp.StateBytes, incr, align, cp.Finished, strings.Join(mods, " "))
+		}
+		if len(res.Msg.Failures) > 0 {
+			fmt.Fprintln(w, "\nFAILED CHECKPOINT\tTIME\tAFTER\tERROR")
+			for _, f := range res.Msg.Failures {
+				fmt.Fprintf(w, "%d\t%s\t%d ms\t%s\n", f.Id, unixMs(f.TimeUnixMs), f.DurationMs, f.Error)
+			}
 		}
 	})
 }

@@ -38,6 +38,22 @@ sinks:
     options: {path: out, format: keyvalue}
 `
 
+// poisonServer starts a `weir server` (in a temporary directory it returns)
+// with the poison module pushed as "poison", for the tests of the DLQ; it
+// skips in short mode.
+func poisonServer(t *testing.T) (*serverProc, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds weir and a Go guest")
+	}
+	bin := buildWeir(t)
+	wasm := wasmbuild.MustGo(t, "testdata/poison")
+	dir := t.TempDir()
+	s := startServer(t, bin, filepath.Join(dir, "data"))
+	s.mustCLI("module", "push", wasm, "--name", "poison")
+	return s, dir
+}
+
 type dlqEntryJSON struct {
 	ID       string `json:"id"`
 	Operator string `json:"operator"`
@@ -63,14 +79,7 @@ type dlqListJSON struct {
 // every other record read is committed once, and every poison record is
 // either still in the DLQ, dropped, or resubmitted.
 func TestDLQThroughServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds weir and a Go guest")
-	}
-	bin := buildWeir(t)
-	wasm := wasmbuild.MustGo(t, "testdata/poison")
-	dir := t.TempDir()
-	s := startServer(t, bin, filepath.Join(dir, "data"))
-	s.mustCLI("module", "push", wasm, "--name", "poison")
+	s, dir := poisonServer(t)
 	spec := filepath.Join(dir, "job.yaml")
 	if err := os.WriteFile(spec, []byte(dlqServerSpec), 0o644); err != nil {
 		t.Fatal(err)

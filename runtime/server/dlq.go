@@ -20,13 +20,8 @@ import (
 // checkpoint's); changes go through runtime.Execution.ChangeDLQ.
 type dlqService struct{ s *Server }
 
-// Page sizes of List.
-const (
-	defaultDLQPage = 100
-	maxDLQPage     = 1000
-	// maxDLQNoteBytes bounds the note of a change.
-	maxDLQNoteBytes = 1024
-)
+// maxDLQNoteBytes bounds the note of a change.
+const maxDLQNoteBytes = 1024
 
 // dlqOf returns job's DLQ as of its newest complete checkpoint.
 func (s *Server) dlqOf(ctx context.Context, id string) (*jobRun, *runtime.DLQSnapshot, error) {
@@ -35,12 +30,15 @@ func (s *Server) dlqOf(ctx context.Context, id string) (*jobRun, *runtime.DLQSna
 		return nil, nil, err
 	}
 	j.mu.Lock()
-	x, running := j.x, j.rec.State == stateRunning
+	x, running, ended, cached := j.x, j.rec.State == stateRunning, j.rec.ended(), j.endedDLQ
 	j.mu.Unlock()
 	if x != nil && running {
 		if snap := x.DeadLetters(); snap != nil {
 			return j, snap, nil
 		}
+	}
+	if ended && cached != nil {
+		return j, cached, nil
 	}
 	store, err := s.storeOf(j)
 	if err != nil {
@@ -49,6 +47,12 @@ func (s *Server) dlqOf(ctx context.Context, id string) (*jobRun, *runtime.DLQSna
 	snap, err := runtime.ReadDLQ(ctx, store)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the dead-letter queue of job %s: %w", id, err)
+	}
+	if ended {
+		// NB: a page of a large DLQ must not read and decode it again.
+		j.mu.Lock()
+		j.endedDLQ = snap
+		j.mu.Unlock()
 	}
 	return j, snap, nil
 }
@@ -86,12 +90,9 @@ func deadLetterMsg(d *runtime.DeadLetter, values bool) *weirv1.DeadLetter {
 }
 
 func (ds *dlqService) List(ctx context.Context, req *connect.Request[weirv1.ListDeadLettersRequest]) (*connect.Response[weirv1.ListDeadLettersResponse], error) {
-	size := int(req.Msg.PageSize)
-	switch {
-	case size < 0 || size > maxDLQPage:
-		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("page_size: %d is outside 0..%d", size, maxDLQPage))
-	case size == 0:
-		size = defaultDLQPage
+	size, err := pageSize(req.Msg.PageSize)
+	if err != nil {
+		return nil, err
 	}
 	after := int64(0)
 	if t := req.Msg.PageToken; t != "" {

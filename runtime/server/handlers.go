@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -238,10 +239,64 @@ func (js *jobService) Submit(ctx context.Context, req *connect.Request[weirv1.Su
 	return connect.NewResponse(js.s.jobMsg(ctx, j)), nil
 }
 
-func (js *jobService) List(ctx context.Context, _ *connect.Request[weirv1.ListJobsRequest]) (*connect.Response[weirv1.ListJobsResponse], error) {
+// Page sizes of the listings that page (jobs, dead letters).
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// pageSize checks a request's page_size and applies the default.
+func pageSize(n int32) (int, error) {
+	switch {
+	case n < 0 || n > maxPageSize:
+		return 0, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("page_size: %d is outside 0..%d", n, maxPageSize))
+	case n == 0:
+		return defaultPageSize, nil
+	}
+	return int(n), nil
+}
+
+// A jobs page token names the last job of the page before: its submission
+// time and id, the order List pages in ("<unix ms>/<id>").
+func jobPageToken(j *jobRun) string {
+	return strconv.FormatInt(j.rec.SubmittedUnixMs, 10) + "/" + j.rec.ID
+}
+
+func (js *jobService) List(ctx context.Context, req *connect.Request[weirv1.ListJobsRequest]) (*connect.Response[weirv1.ListJobsResponse], error) {
+	size, err := pageSize(req.Msg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	var afterMs int64
+	afterID := ""
+	if t := req.Msg.PageToken; t != "" {
+		ms, id, ok := strings.Cut(t, "/")
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if !ok || err != nil || checkJobID(id) != nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("page_token: %q is not a token this server gave out", t))
+		}
+		afterMs, afterID = n, id
+	}
+	f := req.Msg.Filter
 	out := &weirv1.ListJobsResponse{}
+	var last *jobRun
+	// NB: the filter reads only the job's record and state, so that a page
+	// costs one jobMsg (which may read a checkpoint) per job on it, not per job.
 	for _, j := range js.s.list() {
-		out.Jobs = append(out.Jobs, js.s.jobMsg(ctx, j))
+		if f != nil && (!strings.Contains(j.rec.ID, f.Text) && !strings.Contains(j.rec.Name, f.Text) ||
+			len(f.States) > 0 && !slices.Contains(f.States, j.state())) {
+			continue
+		}
+		out.Matching++
+		if ms := j.rec.SubmittedUnixMs; req.Msg.PageToken != "" && (ms < afterMs || ms == afterMs && j.rec.ID <= afterID) {
+			continue
+		}
+		if len(out.Jobs) < size {
+			out.Jobs = append(out.Jobs, js.s.jobMsg(ctx, j))
+			last = j
+		} else if out.NextPageToken == "" {
+			out.NextPageToken = jobPageToken(last)
+		}
 	}
 	return connect.NewResponse(out), nil
 }
@@ -302,16 +357,41 @@ func (js *jobService) ListCheckpoints(ctx context.Context, req *connect.Request[
 	stats := j.stats
 	j.mu.Unlock()
 	out := &weirv1.ListCheckpointsResponse{}
-	for _, id := range ids {
+	// Oldest first, so that each checkpoint's files can be told apart from
+	// those of the one before.
+	var before map[string]bool // the state objects of the checkpoint before
+	for _, id := range slices.Backward(ids) {
 		m, err := runtime.ReadManifest(ctx, store, runtime.ManifestObject(id))
 		if err != nil {
+			before = nil
 			continue // removed by garbage collection meanwhile, or corrupt
 		}
 		c := &weirv1.Checkpoint{Id: id, TimeUnixMs: m.TimeUnixMs, Finished: m.Finished, Modules: m.LiveModules()}
 		if st, ok := stats.checkpoint(id); ok {
-			c.DurationMs, c.StateBytes, c.AlignmentMs = st.duration.Milliseconds(), st.stateBytes, st.alignment.Milliseconds()
+			c.DurationMs, c.AlignmentMs = st.duration.Milliseconds(), st.alignment.Milliseconds()
 		}
+		objects := map[string]bool{}
+		var incremental int64
+		for _, o := range m.Operators {
+			for _, h := range o.State {
+				for _, f := range h.Files {
+					c.StateBytes += f.Size
+					if !before[f.Object] {
+						incremental += f.Size
+					}
+					objects[f.Object] = true
+				}
+			}
+		}
+		if before != nil {
+			c.IncrementalBytes = &incremental
+		}
+		before = objects
 		out.Checkpoints = append(out.Checkpoints, c)
+	}
+	slices.Reverse(out.Checkpoints)
+	for _, f := range stats.failedCheckpoints() {
+		out.Failures = append(out.Failures, &weirv1.CheckpointFailure{Id: f.id, TimeUnixMs: f.timeUnixMs, DurationMs: f.duration.Milliseconds(), Error: f.err})
 	}
 	return connect.NewResponse(out), nil
 }
@@ -374,6 +454,17 @@ var jobStates = map[string]weirv1.JobState{
 	stateRunning: weirv1.JobState_JOB_STATE_RUNNING, stateRescaling: weirv1.JobState_JOB_STATE_RESCALING,
 	stateFinished: weirv1.JobState_JOB_STATE_FINISHED, stateCancelled: weirv1.JobState_JOB_STATE_CANCELLED,
 	stateFailed: weirv1.JobState_JOB_STATE_FAILED,
+}
+
+// state is the job's state as jobMsg reports it.
+func (j *jobRun) state() weirv1.JobState {
+	j.mu.Lock()
+	st, x := j.rec.State, j.x
+	j.mu.Unlock()
+	if st == stateRunning && x != nil && x.Progress().Attempt > 0 {
+		return weirv1.JobState_JOB_STATE_RESTARTING
+	}
+	return jobStates[st]
 }
 
 // jobMsg renders a job's record and, if it runs, its progress.

@@ -32,6 +32,9 @@ type Config struct {
 	Loader    ModuleLoader
 	Sources   map[string]jobspec.SourceFactory
 	Sinks     map[string]jobspec.SinkFactory
+	// NewCaller makes a job's external caller from its endpoints (nil: a job
+	// spec with endpoints is refused).
+	NewCaller func([]jobspec.Endpoint) (runtime.Caller, error)
 	// FilesDir is the directory the path options of file sources and sinks
 	// are relative to; they cannot leave it.
 	FilesDir string
@@ -108,6 +111,9 @@ type jobRun struct {
 	// lastCounts are the records per node of the last execution that ended
 	// in this process, for Get of a job that is not running.
 	lastCounts map[string]int64
+	// endedDLQ is the DLQ of a job that has ended, read once: it cannot
+	// change any more.
+	endedDLQ *runtime.DLQSnapshot
 }
 
 // New opens the server's records and resumes every job that was running.
@@ -198,7 +204,7 @@ func (s *Server) build(ctx context.Context, rec *jobRecord, pin bool) (*runtime.
 		return nil, nil, &validationError{err}
 	}
 	var loadErrs []error
-	reg := jobspec.Registry{Sources: map[string]jobspec.SourceFactory{}, Sinks: map[string]jobspec.SinkFactory{}}
+	reg := jobspec.Registry{Sources: map[string]jobspec.SourceFactory{}, Sinks: map[string]jobspec.SinkFactory{}, NewCaller: s.cfg.NewCaller}
 	for k, f := range s.cfg.Sources {
 		reg.Sources[k] = func(opts json.RawMessage, _ string) (runtime.Source, error) {
 			if err := sandboxOptions(opts, s.cfg.FilesDir); err != nil {
@@ -315,7 +321,7 @@ func (s *Server) start(j *jobRun) error {
 	if j.stats == nil {
 		j.stats = newJobStats()
 	}
-	obs := jobObserver{next: s.cfg.Observer, stats: j.stats}
+	obs := jobObserver{next: s.cfg.Observer, stats: j.stats, clock: s.cfg.Clock}
 	j.mu.Unlock()
 	cfg := runtime.Config{
 		Store: store, State: s.cfg.State, WorkDir: filepath.Join(s.jobDir(rec.ID), "work"),
@@ -452,7 +458,11 @@ func (s *Server) list() []*jobRun {
 	for _, j := range s.jobs {
 		out = append(out, j)
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].rec.SubmittedUnixMs < out[b].rec.SubmittedUnixMs })
+	// NB: ID and SubmittedUnixMs never change: no need for j.mu.
+	sort.Slice(out, func(a, b int) bool {
+		ra, rb := &out[a].rec, &out[b].rec
+		return ra.SubmittedUnixMs < rb.SubmittedUnixMs || ra.SubmittedUnixMs == rb.SubmittedUnixMs && ra.ID < rb.ID
+	})
 	return out
 }
 

@@ -931,8 +931,15 @@ func (x *ModuleChange) GetTimeUnixMs() int64 {
 	return 0
 }
 
+// ListJobsRequest pages through the jobs, oldest first, like
+// ListDeadLettersRequest pages through a DLQ.
 type ListJobsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Filter *JobFilter             `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// page_size: at most 1000 (default 100).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token: a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -967,16 +974,96 @@ func (*ListJobsRequest) Descriptor() ([]byte, []int) {
 	return file_weir_v1_weir_proto_rawDescGZIP(), []int{13}
 }
 
+func (x *ListJobsRequest) GetFilter() *JobFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *ListJobsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListJobsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// JobFilter keeps the jobs that pass every field that is set.
+type JobFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// text: in the job's id or name.
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// states: the job is in one of these.
+	States        []JobState `protobuf:"varint,2,rep,packed,name=states,proto3,enum=weir.v1.JobState" json:"states,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobFilter) Reset() {
+	*x = JobFilter{}
+	mi := &file_weir_v1_weir_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobFilter) ProtoMessage() {}
+
+func (x *JobFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobFilter.ProtoReflect.Descriptor instead.
+func (*JobFilter) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *JobFilter) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *JobFilter) GetStates() []JobState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
 type ListJobsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Jobs          []*Job                 `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Jobs  []*Job                 `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	// next_page_token is empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// matching: how many jobs match the filter in all.
+	Matching      int64 `protobuf:"varint,3,opt,name=matching,proto3" json:"matching,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[14]
+	mi := &file_weir_v1_weir_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1075,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[14]
+	mi := &file_weir_v1_weir_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1088,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{14}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -1009,6 +1096,20 @@ func (x *ListJobsResponse) GetJobs() []*Job {
 		return x.Jobs
 	}
 	return nil
+}
+
+func (x *ListJobsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListJobsResponse) GetMatching() int64 {
+	if x != nil {
+		return x.Matching
+	}
+	return 0
 }
 
 type GetJobRequest struct {
@@ -1020,7 +1121,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[15]
+	mi := &file_weir_v1_weir_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1133,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[15]
+	mi := &file_weir_v1_weir_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1146,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{15}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -1065,7 +1166,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[16]
+	mi := &file_weir_v1_weir_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1178,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[16]
+	mi := &file_weir_v1_weir_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1191,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{16}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -1118,7 +1219,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[17]
+	mi := &file_weir_v1_weir_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1231,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[17]
+	mi := &file_weir_v1_weir_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1244,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{17}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CancelJobResponse) GetJob() *Job {
@@ -1169,7 +1270,7 @@ type TriggerSavepointRequest struct {
 
 func (x *TriggerSavepointRequest) Reset() {
 	*x = TriggerSavepointRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[18]
+	mi := &file_weir_v1_weir_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1282,7 @@ func (x *TriggerSavepointRequest) String() string {
 func (*TriggerSavepointRequest) ProtoMessage() {}
 
 func (x *TriggerSavepointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[18]
+	mi := &file_weir_v1_weir_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1295,7 @@ func (x *TriggerSavepointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerSavepointRequest.ProtoReflect.Descriptor instead.
 func (*TriggerSavepointRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{18}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TriggerSavepointRequest) GetId() string {
@@ -1217,7 +1318,7 @@ type Savepoint struct {
 
 func (x *Savepoint) Reset() {
 	*x = Savepoint{}
-	mi := &file_weir_v1_weir_proto_msgTypes[19]
+	mi := &file_weir_v1_weir_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1330,7 @@ func (x *Savepoint) String() string {
 func (*Savepoint) ProtoMessage() {}
 
 func (x *Savepoint) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[19]
+	mi := &file_weir_v1_weir_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1343,7 @@ func (x *Savepoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Savepoint.ProtoReflect.Descriptor instead.
 func (*Savepoint) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{19}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Savepoint) GetId() string {
@@ -1282,7 +1383,7 @@ type ListCheckpointsRequest struct {
 
 func (x *ListCheckpointsRequest) Reset() {
 	*x = ListCheckpointsRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[20]
+	mi := &file_weir_v1_weir_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1294,7 +1395,7 @@ func (x *ListCheckpointsRequest) String() string {
 func (*ListCheckpointsRequest) ProtoMessage() {}
 
 func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[20]
+	mi := &file_weir_v1_weir_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1307,7 +1408,7 @@ func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsRequest.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{20}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListCheckpointsRequest) GetId() string {
@@ -1318,15 +1419,20 @@ func (x *ListCheckpointsRequest) GetId() string {
 }
 
 type ListCheckpointsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Checkpoints   []*Checkpoint          `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// checkpoints: the complete checkpoints the job's snapshot store keeps,
+	// newest first.
+	Checkpoints []*Checkpoint `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	// failures: the checkpoints that failed (were abandoned) while this server
+	// process ran the job, the newest 64, newest first.
+	Failures      []*CheckpointFailure `protobuf:"bytes,2,rep,name=failures,proto3" json:"failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListCheckpointsResponse) Reset() {
 	*x = ListCheckpointsResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[21]
+	mi := &file_weir_v1_weir_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1444,7 @@ func (x *ListCheckpointsResponse) String() string {
 func (*ListCheckpointsResponse) ProtoMessage() {}
 
 func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[21]
+	mi := &file_weir_v1_weir_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1457,7 @@ func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsResponse.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{21}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListCheckpointsResponse) GetCheckpoints() []*Checkpoint {
@@ -1361,6 +1467,84 @@ func (x *ListCheckpointsResponse) GetCheckpoints() []*Checkpoint {
 	return nil
 }
 
+func (x *ListCheckpointsResponse) GetFailures() []*CheckpointFailure {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+type CheckpointFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id: the checkpoint's id (after a restart a later checkpoint may have the
+	// same id).
+	Id         int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	TimeUnixMs int64 `protobuf:"varint,2,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// duration_ms: from the checkpoint's trigger to its failure.
+	DurationMs    int64  `protobuf:"varint,3,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointFailure) Reset() {
+	*x = CheckpointFailure{}
+	mi := &file_weir_v1_weir_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointFailure) ProtoMessage() {}
+
+func (x *CheckpointFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointFailure.ProtoReflect.Descriptor instead.
+func (*CheckpointFailure) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CheckpointFailure) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *CheckpointFailure) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *CheckpointFailure) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *CheckpointFailure) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type Checkpoint struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Id         int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1368,20 +1552,25 @@ type Checkpoint struct {
 	Finished   bool                   `protobuf:"varint,3,opt,name=finished,proto3" json:"finished,omitempty"`
 	// modules: the module each operator runs after this checkpoint.
 	Modules map[string]string `protobuf:"bytes,4,rep,name=modules,proto3" json:"modules,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// duration_ms: from the checkpoint's trigger to its completion; state_bytes:
-	// the state files its handles reference; alignment_ms: the longest time a
-	// subtask held back inputs for its barrier. 0 when the checkpoint completed
-	// before this server process started the job.
-	DurationMs    int64 `protobuf:"varint,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
-	StateBytes    int64 `protobuf:"varint,6,opt,name=state_bytes,json=stateBytes,proto3" json:"state_bytes,omitempty"`
-	AlignmentMs   int64 `protobuf:"varint,7,opt,name=alignment_ms,json=alignmentMs,proto3" json:"alignment_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// duration_ms: from the checkpoint's trigger to its completion;
+	// alignment_ms: the longest time a subtask held back inputs for its barrier.
+	// 0 when the checkpoint completed before this server process started the
+	// job.
+	DurationMs int64 `protobuf:"varint,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// state_bytes: the state files the checkpoint's handles reference.
+	StateBytes  int64 `protobuf:"varint,6,opt,name=state_bytes,json=stateBytes,proto3" json:"state_bytes,omitempty"`
+	AlignmentMs int64 `protobuf:"varint,7,opt,name=alignment_ms,json=alignmentMs,proto3" json:"alignment_ms,omitempty"`
+	// incremental_bytes: those of its state files that the checkpoint before
+	// it did not reference (the bytes it uploaded). Unset for the oldest
+	// checkpoint listed, whose predecessor is gone.
+	IncrementalBytes *int64 `protobuf:"varint,8,opt,name=incremental_bytes,json=incrementalBytes,proto3,oneof" json:"incremental_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_weir_v1_weir_proto_msgTypes[22]
+	mi := &file_weir_v1_weir_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1582,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[22]
+	mi := &file_weir_v1_weir_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1595,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{22}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Checkpoint) GetId() int64 {
@@ -1458,6 +1647,13 @@ func (x *Checkpoint) GetAlignmentMs() int64 {
 	return 0
 }
 
+func (x *Checkpoint) GetIncrementalBytes() int64 {
+	if x != nil && x.IncrementalBytes != nil {
+		return *x.IncrementalBytes
+	}
+	return 0
+}
+
 type RescaleJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1471,7 +1667,7 @@ type RescaleJobRequest struct {
 
 func (x *RescaleJobRequest) Reset() {
 	*x = RescaleJobRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[23]
+	mi := &file_weir_v1_weir_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1679,7 @@ func (x *RescaleJobRequest) String() string {
 func (*RescaleJobRequest) ProtoMessage() {}
 
 func (x *RescaleJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[23]
+	mi := &file_weir_v1_weir_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1692,7 @@ func (x *RescaleJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RescaleJobRequest.ProtoReflect.Descriptor instead.
 func (*RescaleJobRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{23}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RescaleJobRequest) GetId() string {
@@ -1537,7 +1733,7 @@ type SwapModuleRequest struct {
 
 func (x *SwapModuleRequest) Reset() {
 	*x = SwapModuleRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[24]
+	mi := &file_weir_v1_weir_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1745,7 @@ func (x *SwapModuleRequest) String() string {
 func (*SwapModuleRequest) ProtoMessage() {}
 
 func (x *SwapModuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[24]
+	mi := &file_weir_v1_weir_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1758,7 @@ func (x *SwapModuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwapModuleRequest.ProtoReflect.Descriptor instead.
 func (*SwapModuleRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{24}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SwapModuleRequest) GetJob() string {
@@ -1612,7 +1808,7 @@ type SwapModuleResponse struct {
 
 func (x *SwapModuleResponse) Reset() {
 	*x = SwapModuleResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[25]
+	mi := &file_weir_v1_weir_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1820,7 @@ func (x *SwapModuleResponse) String() string {
 func (*SwapModuleResponse) ProtoMessage() {}
 
 func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[25]
+	mi := &file_weir_v1_weir_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1833,7 @@ func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwapModuleResponse.ProtoReflect.Descriptor instead.
 func (*SwapModuleResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{25}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SwapModuleResponse) GetCheckpoint() int64 {
@@ -1695,7 +1891,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[26]
+	mi := &file_weir_v1_weir_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +1903,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[26]
+	mi := &file_weir_v1_weir_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +1916,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{26}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeadLetter) GetId() int64 {
@@ -1863,7 +2059,7 @@ type DeadLetterFilter struct {
 
 func (x *DeadLetterFilter) Reset() {
 	*x = DeadLetterFilter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[27]
+	mi := &file_weir_v1_weir_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2071,7 @@ func (x *DeadLetterFilter) String() string {
 func (*DeadLetterFilter) ProtoMessage() {}
 
 func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[27]
+	mi := &file_weir_v1_weir_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2084,7 @@ func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetterFilter.ProtoReflect.Descriptor instead.
 func (*DeadLetterFilter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{27}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeadLetterFilter) GetOperator() string {
@@ -1935,7 +2131,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[28]
+	mi := &file_weir_v1_weir_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1947,7 +2143,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[28]
+	mi := &file_weir_v1_weir_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1960,7 +2156,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{28}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListDeadLettersRequest) GetJob() string {
@@ -2013,7 +2209,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	mi := &file_weir_v1_weir_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2221,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	mi := &file_weir_v1_weir_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2234,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{29}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListDeadLettersResponse) GetEntries() []*DeadLetter {
@@ -2079,7 +2275,7 @@ type GetDeadLetterRequest struct {
 
 func (x *GetDeadLetterRequest) Reset() {
 	*x = GetDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	mi := &file_weir_v1_weir_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2287,7 @@ func (x *GetDeadLetterRequest) String() string {
 func (*GetDeadLetterRequest) ProtoMessage() {}
 
 func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	mi := &file_weir_v1_weir_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2300,7 @@ func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*GetDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{30}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetDeadLetterRequest) GetJob() string {
@@ -2134,7 +2330,7 @@ type EditDeadLetterRequest struct {
 
 func (x *EditDeadLetterRequest) Reset() {
 	*x = EditDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2342,7 @@ func (x *EditDeadLetterRequest) String() string {
 func (*EditDeadLetterRequest) ProtoMessage() {}
 
 func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2355,7 @@ func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*EditDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{31}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EditDeadLetterRequest) GetJob() string {
@@ -2205,7 +2401,7 @@ type ResubmitDeadLettersRequest struct {
 
 func (x *ResubmitDeadLettersRequest) Reset() {
 	*x = ResubmitDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2217,7 +2413,7 @@ func (x *ResubmitDeadLettersRequest) String() string {
 func (*ResubmitDeadLettersRequest) ProtoMessage() {}
 
 func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2230,7 +2426,7 @@ func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{32}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ResubmitDeadLettersRequest) GetJob() string {
@@ -2281,7 +2477,7 @@ type DropDeadLettersRequest struct {
 
 func (x *DropDeadLettersRequest) Reset() {
 	*x = DropDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2293,7 +2489,7 @@ func (x *DropDeadLettersRequest) String() string {
 func (*DropDeadLettersRequest) ProtoMessage() {}
 
 func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2306,7 +2502,7 @@ func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*DropDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DropDeadLettersRequest) GetJob() string {
@@ -2356,7 +2552,7 @@ type ChangeDeadLettersResponse struct {
 
 func (x *ChangeDeadLettersResponse) Reset() {
 	*x = ChangeDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2368,7 +2564,7 @@ func (x *ChangeDeadLettersResponse) String() string {
 func (*ChangeDeadLettersResponse) ProtoMessage() {}
 
 func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2381,7 +2577,7 @@ func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ChangeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ChangeDeadLettersResponse) GetCheckpoint() int64 {
@@ -2407,7 +2603,7 @@ type ListDLQAuditRequest struct {
 
 func (x *ListDLQAuditRequest) Reset() {
 	*x = ListDLQAuditRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2419,7 +2615,7 @@ func (x *ListDLQAuditRequest) String() string {
 func (*ListDLQAuditRequest) ProtoMessage() {}
 
 func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2432,7 +2628,7 @@ func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListDLQAuditRequest) GetJob() string {
@@ -2451,7 +2647,7 @@ type ListDLQAuditResponse struct {
 
 func (x *ListDLQAuditResponse) Reset() {
 	*x = ListDLQAuditResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2463,7 +2659,7 @@ func (x *ListDLQAuditResponse) String() string {
 func (*ListDLQAuditResponse) ProtoMessage() {}
 
 func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2476,7 +2672,7 @@ func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListDLQAuditResponse) GetRecords() []*DLQAuditRecord {
@@ -2501,7 +2697,7 @@ type DLQAuditRecord struct {
 
 func (x *DLQAuditRecord) Reset() {
 	*x = DLQAuditRecord{}
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2513,7 +2709,7 @@ func (x *DLQAuditRecord) String() string {
 func (*DLQAuditRecord) ProtoMessage() {}
 
 func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2526,7 +2722,7 @@ func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQAuditRecord.ProtoReflect.Descriptor instead.
 func (*DLQAuditRecord) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DLQAuditRecord) GetKind() string {
@@ -2627,10 +2823,19 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12'\n" +
 	"\x0ffrom_checkpoint\x18\x03 \x01(\x03R\x0efromCheckpoint\x12 \n" +
 	"\ftime_unix_ms\x18\x04 \x01(\x03R\n" +
-	"timeUnixMs\"\x11\n" +
-	"\x0fListJobsRequest\"4\n" +
+	"timeUnixMs\"y\n" +
+	"\x0fListJobsRequest\x12*\n" +
+	"\x06filter\x18\x01 \x01(\v2\x12.weir.v1.JobFilterR\x06filter\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"J\n" +
+	"\tJobFilter\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12)\n" +
+	"\x06states\x18\x02 \x03(\x0e2\x11.weir.v1.JobStateR\x06states\"x\n" +
 	"\x10ListJobsResponse\x12 \n" +
-	"\x04jobs\x18\x01 \x03(\v2\f.weir.v1.JobR\x04jobs\"\x1f\n" +
+	"\x04jobs\x18\x01 \x03(\v2\f.weir.v1.JobR\x04jobs\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1a\n" +
+	"\bmatching\x18\x03 \x01(\x03R\bmatching\"\x1f\n" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"@\n" +
 	"\x10CancelJobRequest\x12\x0e\n" +
@@ -2650,9 +2855,17 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\x04 \x01(\x03R\n" +
 	"timeUnixMs\"(\n" +
 	"\x16ListCheckpointsRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x88\x01\n" +
 	"\x17ListCheckpointsResponse\x125\n" +
-	"\vcheckpoints\x18\x01 \x03(\v2\x13.weir.v1.CheckpointR\vcheckpoints\"\xb7\x02\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2\x13.weir.v1.CheckpointR\vcheckpoints\x126\n" +
+	"\bfailures\x18\x02 \x03(\v2\x1a.weir.v1.CheckpointFailureR\bfailures\"|\n" +
+	"\x11CheckpointFailure\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12 \n" +
+	"\ftime_unix_ms\x18\x02 \x01(\x03R\n" +
+	"timeUnixMs\x12\x1f\n" +
+	"\vduration_ms\x18\x03 \x01(\x03R\n" +
+	"durationMs\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xff\x02\n" +
 	"\n" +
 	"Checkpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12 \n" +
@@ -2664,10 +2877,12 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"durationMs\x12\x1f\n" +
 	"\vstate_bytes\x18\x06 \x01(\x03R\n" +
 	"stateBytes\x12!\n" +
-	"\falignment_ms\x18\a \x01(\x03R\valignmentMs\x1a:\n" +
+	"\falignment_ms\x18\a \x01(\x03R\valignmentMs\x120\n" +
+	"\x11incremental_bytes\x18\b \x01(\x03H\x00R\x10incrementalBytes\x88\x01\x01\x1a:\n" +
 	"\fModulesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"^\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
+	"\x12_incremental_bytes\"^\n" +
 	"\x11RescaleJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vparallelism\x18\x02 \x01(\x05R\vparallelism\x12\x17\n" +
@@ -2813,7 +3028,7 @@ func file_weir_v1_weir_proto_rawDescGZIP() []byte {
 }
 
 var file_weir_v1_weir_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_weir_v1_weir_proto_goTypes = []any{
 	(JobState)(0),                      // 0: weir.v1.JobState
 	(*UploadRequest)(nil),              // 1: weir.v1.UploadRequest
@@ -2830,31 +3045,33 @@ var file_weir_v1_weir_proto_goTypes = []any{
 	(*Node)(nil),                       // 12: weir.v1.Node
 	(*ModuleChange)(nil),               // 13: weir.v1.ModuleChange
 	(*ListJobsRequest)(nil),            // 14: weir.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),           // 15: weir.v1.ListJobsResponse
-	(*GetJobRequest)(nil),              // 16: weir.v1.GetJobRequest
-	(*CancelJobRequest)(nil),           // 17: weir.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),          // 18: weir.v1.CancelJobResponse
-	(*TriggerSavepointRequest)(nil),    // 19: weir.v1.TriggerSavepointRequest
-	(*Savepoint)(nil),                  // 20: weir.v1.Savepoint
-	(*ListCheckpointsRequest)(nil),     // 21: weir.v1.ListCheckpointsRequest
-	(*ListCheckpointsResponse)(nil),    // 22: weir.v1.ListCheckpointsResponse
-	(*Checkpoint)(nil),                 // 23: weir.v1.Checkpoint
-	(*RescaleJobRequest)(nil),          // 24: weir.v1.RescaleJobRequest
-	(*SwapModuleRequest)(nil),          // 25: weir.v1.SwapModuleRequest
-	(*SwapModuleResponse)(nil),         // 26: weir.v1.SwapModuleResponse
-	(*DeadLetter)(nil),                 // 27: weir.v1.DeadLetter
-	(*DeadLetterFilter)(nil),           // 28: weir.v1.DeadLetterFilter
-	(*ListDeadLettersRequest)(nil),     // 29: weir.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),    // 30: weir.v1.ListDeadLettersResponse
-	(*GetDeadLetterRequest)(nil),       // 31: weir.v1.GetDeadLetterRequest
-	(*EditDeadLetterRequest)(nil),      // 32: weir.v1.EditDeadLetterRequest
-	(*ResubmitDeadLettersRequest)(nil), // 33: weir.v1.ResubmitDeadLettersRequest
-	(*DropDeadLettersRequest)(nil),     // 34: weir.v1.DropDeadLettersRequest
-	(*ChangeDeadLettersResponse)(nil),  // 35: weir.v1.ChangeDeadLettersResponse
-	(*ListDLQAuditRequest)(nil),        // 36: weir.v1.ListDLQAuditRequest
-	(*ListDLQAuditResponse)(nil),       // 37: weir.v1.ListDLQAuditResponse
-	(*DLQAuditRecord)(nil),             // 38: weir.v1.DLQAuditRecord
-	nil,                                // 39: weir.v1.Checkpoint.ModulesEntry
+	(*JobFilter)(nil),                  // 15: weir.v1.JobFilter
+	(*ListJobsResponse)(nil),           // 16: weir.v1.ListJobsResponse
+	(*GetJobRequest)(nil),              // 17: weir.v1.GetJobRequest
+	(*CancelJobRequest)(nil),           // 18: weir.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),          // 19: weir.v1.CancelJobResponse
+	(*TriggerSavepointRequest)(nil),    // 20: weir.v1.TriggerSavepointRequest
+	(*Savepoint)(nil),                  // 21: weir.v1.Savepoint
+	(*ListCheckpointsRequest)(nil),     // 22: weir.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),    // 23: weir.v1.ListCheckpointsResponse
+	(*CheckpointFailure)(nil),          // 24: weir.v1.CheckpointFailure
+	(*Checkpoint)(nil),                 // 25: weir.v1.Checkpoint
+	(*RescaleJobRequest)(nil),          // 26: weir.v1.RescaleJobRequest
+	(*SwapModuleRequest)(nil),          // 27: weir.v1.SwapModuleRequest
+	(*SwapModuleResponse)(nil),         // 28: weir.v1.SwapModuleResponse
+	(*DeadLetter)(nil),                 // 29: weir.v1.DeadLetter
+	(*DeadLetterFilter)(nil),           // 30: weir.v1.DeadLetterFilter
+	(*ListDeadLettersRequest)(nil),     // 31: weir.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),    // 32: weir.v1.ListDeadLettersResponse
+	(*GetDeadLetterRequest)(nil),       // 33: weir.v1.GetDeadLetterRequest
+	(*EditDeadLetterRequest)(nil),      // 34: weir.v1.EditDeadLetterRequest
+	(*ResubmitDeadLettersRequest)(nil), // 35: weir.v1.ResubmitDeadLettersRequest
+	(*DropDeadLettersRequest)(nil),     // 36: weir.v1.DropDeadLettersRequest
+	(*ChangeDeadLettersResponse)(nil),  // 37: weir.v1.ChangeDeadLettersResponse
+	(*ListDLQAuditRequest)(nil),        // 38: weir.v1.ListDLQAuditRequest
+	(*ListDLQAuditResponse)(nil),       // 39: weir.v1.ListDLQAuditResponse
+	(*DLQAuditRecord)(nil),             // 40: weir.v1.DLQAuditRecord
+	nil,                                // 41: weir.v1.Checkpoint.ModulesEntry
 }
 var file_weir_v1_weir_proto_depIdxs = []int32{
 	2,  // 0: weir.v1.UploadRequest.header:type_name -> weir.v1.UploadHeader
@@ -2863,58 +3080,61 @@ var file_weir_v1_weir_proto_depIdxs = []int32{
 	0,  // 3: weir.v1.Job.state:type_name -> weir.v1.JobState
 	12, // 4: weir.v1.Job.nodes:type_name -> weir.v1.Node
 	13, // 5: weir.v1.Job.module_history:type_name -> weir.v1.ModuleChange
-	11, // 6: weir.v1.ListJobsResponse.jobs:type_name -> weir.v1.Job
-	11, // 7: weir.v1.CancelJobResponse.job:type_name -> weir.v1.Job
-	20, // 8: weir.v1.CancelJobResponse.savepoint:type_name -> weir.v1.Savepoint
-	23, // 9: weir.v1.ListCheckpointsResponse.checkpoints:type_name -> weir.v1.Checkpoint
-	39, // 10: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
-	11, // 11: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
-	28, // 12: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	27, // 13: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
-	28, // 14: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	28, // 15: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	38, // 16: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
-	1,  // 17: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
-	5,  // 18: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
-	7,  // 19: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
-	8,  // 20: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
-	10, // 21: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
-	14, // 22: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
-	16, // 23: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
-	17, // 24: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
-	19, // 25: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
-	21, // 26: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
-	24, // 27: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
-	25, // 28: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
-	29, // 29: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
-	31, // 30: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
-	32, // 31: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
-	33, // 32: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
-	34, // 33: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
-	36, // 34: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
-	3,  // 35: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
-	6,  // 36: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
-	4,  // 37: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
-	9,  // 38: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
-	11, // 39: weir.v1.JobService.Submit:output_type -> weir.v1.Job
-	15, // 40: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
-	11, // 41: weir.v1.JobService.Get:output_type -> weir.v1.Job
-	18, // 42: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
-	20, // 43: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
-	22, // 44: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
-	11, // 45: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
-	26, // 46: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
-	30, // 47: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
-	27, // 48: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
-	35, // 49: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
-	35, // 50: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
-	35, // 51: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
-	37, // 52: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
-	35, // [35:53] is the sub-list for method output_type
-	17, // [17:35] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	15, // 6: weir.v1.ListJobsRequest.filter:type_name -> weir.v1.JobFilter
+	0,  // 7: weir.v1.JobFilter.states:type_name -> weir.v1.JobState
+	11, // 8: weir.v1.ListJobsResponse.jobs:type_name -> weir.v1.Job
+	11, // 9: weir.v1.CancelJobResponse.job:type_name -> weir.v1.Job
+	21, // 10: weir.v1.CancelJobResponse.savepoint:type_name -> weir.v1.Savepoint
+	25, // 11: weir.v1.ListCheckpointsResponse.checkpoints:type_name -> weir.v1.Checkpoint
+	24, // 12: weir.v1.ListCheckpointsResponse.failures:type_name -> weir.v1.CheckpointFailure
+	41, // 13: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
+	11, // 14: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
+	30, // 15: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	29, // 16: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
+	30, // 17: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	30, // 18: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	40, // 19: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
+	1,  // 20: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
+	5,  // 21: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
+	7,  // 22: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
+	8,  // 23: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
+	10, // 24: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
+	14, // 25: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
+	17, // 26: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
+	18, // 27: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
+	20, // 28: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
+	22, // 29: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
+	26, // 30: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
+	27, // 31: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
+	31, // 32: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
+	33, // 33: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
+	34, // 34: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
+	35, // 35: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
+	36, // 36: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
+	38, // 37: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
+	3,  // 38: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
+	6,  // 39: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
+	4,  // 40: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
+	9,  // 41: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
+	11, // 42: weir.v1.JobService.Submit:output_type -> weir.v1.Job
+	16, // 43: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
+	11, // 44: weir.v1.JobService.Get:output_type -> weir.v1.Job
+	19, // 45: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
+	21, // 46: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
+	23, // 47: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
+	11, // 48: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
+	28, // 49: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
+	32, // 50: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
+	29, // 51: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
+	37, // 52: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
+	37, // 53: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
+	37, // 54: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
+	39, // 55: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
+	38, // [38:56] is the sub-list for method output_type
+	20, // [20:38] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_weir_v1_weir_proto_init() }
@@ -2926,13 +3146,14 @@ func file_weir_v1_weir_proto_init() {
 		(*UploadRequest_Header)(nil),
 		(*UploadRequest_Chunk)(nil),
 	}
+	file_weir_v1_weir_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weir_v1_weir_proto_rawDesc), len(file_weir_v1_weir_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

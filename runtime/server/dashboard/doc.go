@@ -4,8 +4,10 @@
 // in its Connect JSON form (POST /weir.v1.<Service>/<Method>). There is no
 // second API: everything the page shows, the CLI can show too.
 //
-// The page shows the jobs (state, uptime, restarts, newest checkpoint), one
+// The page shows the jobs (state, uptime, restarts, newest checkpoint; a page
+// at a time, paged and filtered by the server like the dead letters), one
 // job's graph with per-node records and records per second, its module
-// history, its checkpoints with a savepoint button, and the module store. It
-// refreshes itself every second.
+// history, its checkpoints (duration, size, incremental bytes, alignment, the
+// failed ones) with a savepoint button, and the module store. It refreshes
+// itself every second.
 package dashboard

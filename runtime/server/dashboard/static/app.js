@@ -80,27 +80,33 @@ function setStatus(msg, isError) {
   s.className = "status" + (isError ? " error" : "");
 }
 
-// pager renders page links for n rows; page is 0-based.
-function pager(n, page, go) {
-  const pages = Math.ceil(n / PAGE_SIZE);
-  if (pages <= 1) return null;
-  return el("div", { class: "pager" },
-    el("button", { id: "prev", onclick: () => go(page - 1), ...(page === 0 ? { disabled: "" } : {}) }, "‹ prev"),
+// pager renders page links for n rows of PAGE_SIZE; page is 0-based. more,
+// when not undefined, says whether the server has a next page (a listing the
+// server pages); else the rows are all in the page.
+function pager(n, page, more, go, prefix = "") {
+  const pages = Math.max(1, Math.ceil(n / PAGE_SIZE));
+  if (pages <= 1 && page === 0) return null;
+  const next = more === undefined ? page < pages - 1 : Boolean(more);
+  return el("div", { class: "pager", id: `${prefix}pager` },
+    el("button", { id: `${prefix}prev`, onclick: () => go(page - 1), ...(page === 0 ? { disabled: "" } : {}) }, "‹ prev"),
     ` page ${page + 1} of ${pages} `,
-    el("button", { id: "next", onclick: () => go(page + 1), ...(page >= pages - 1 ? { disabled: "" } : {}) }, "next ›"));
+    el("button", { id: `${prefix}next`, onclick: () => go(page + 1), ...(next ? {} : { disabled: "" }) }, "next ›"));
 }
 
 // Views. Each returns the content of <main>; the router re-renders the current
 // view every second.
 const views = {
+  // jobs is the job list: a page at a time, filtered by the server.
   async jobs(_, state) {
-    const res = await call("JobService", "List");
-    let jobs = res.jobs || [];
-    const filter = state.filter || "";
-    if (filter) jobs = jobs.filter((j) => j.id.includes(filter) || j.name.includes(filter) || stateName(j.state).includes(filter));
-    const page = Math.min(state.page || 0, Math.max(0, Math.ceil(jobs.length / PAGE_SIZE) - 1));
+    state.tokens = state.tokens || [""]; // page tokens: [first page, second, ...]
+    const pageNo = state.pageNo || 0;
+    const filter = { text: state.filter || "", states: state.states ? [state.states] : [] };
+    const res = await call("JobService", "List", { filter, pageSize: PAGE_SIZE, pageToken: state.tokens[pageNo] });
+    if (res.nextPageToken) state.tokens[pageNo + 1] = res.nextPageToken;
+    const jobs = res.jobs || [];
+    const matching = Number(res.matching || 0);
     const now = Date.now();
-    const rows = jobs.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map((j) =>
+    const rows = jobs.map((j) =>
       el("tr", { "data-job": j.id },
         el("td", {}, el("a", { href: `#/jobs/${encodeURIComponent(j.id)}` }, j.id)),
         el("td", {}, j.name),
@@ -109,12 +115,18 @@ const views = {
         el("td", { class: "num" }, Math.max(0, ...(j.nodes || []).map((n) => n.parallelism || 0))),
         el("td", { class: "num" }, j.lastCheckpoint || 0),
         el("td", { class: "num" }, j.restarts || 0)));
-    const input = el("input", { id: "filter", placeholder: "filter by id, name or state", value: filter });
-    input.addEventListener("input", () => { state.filter = input.value; state.page = 0; });
+    // A new filter starts again at the first page.
+    const refilter = () => { state.pageNo = 0; state.tokens = [""]; render(); };
+    const input = el("input", { id: "filter", placeholder: "filter by id or name", value: state.filter || "" });
+    input.addEventListener("input", () => { state.filter = input.value; refilter(); });
+    const select = el("select", { id: "state-filter" },
+      ["", "RUNNING", "RESTARTING", "RESCALING", "FINISHED", "CANCELLED", "FAILED"].map((s) =>
+        el("option", { value: s ? `JOB_STATE_${s}` : "", ...(state.states === `JOB_STATE_${s}` || (!s && !state.states) ? { selected: "" } : {}) }, s ? s.toLowerCase() : "any state")));
+    select.addEventListener("change", () => { state.states = select.value; refilter(); });
     return [
-      el("h2", {}, `Jobs (${jobs.length})`), input,
+      el("h2", {}, `Jobs (${matching})`), input, " ", select,
       table("jobs", ["Id", "Name", "State", "Uptime", "Parallelism", "Checkpoint", "Restarts"], rows),
-      pager(jobs.length, page, (p) => { state.page = p; render(); }),
+      pager(matching, pageNo, res.nextPageToken, (p) => { state.pageNo = p; render(); }),
     ];
   },
 
@@ -137,13 +149,15 @@ const views = {
     const hist = (j.moduleHistory || []).map((h) =>
       el("tr", {}, el("td", {}, h.operator), el("td", { class: "num" }, h.fromCheckpoint || 0), el("td", {}, time(h.timeUnixMs)), el("td", {}, el("code", {}, h.module))));
     const checkpoints = cps.checkpoints || []; // newest first
+    const failures = cps.failures || []; // newest first
     const page = state.page || 0;
     const cpRows = checkpoints.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map((c) =>
       el("tr", { "data-checkpoint": c.id },
         el("td", { class: "num" }, c.id), el("td", {}, time(c.timeUnixMs)),
-        el("td", { class: "num" }, c.durationMs !== undefined ? `${c.durationMs} ms` : "-"),
-        el("td", { class: "num" }, bytes(c.stateBytes)),
-        el("td", { class: "num" }, c.durationMs !== undefined ? `${c.alignmentMs || 0} ms` : "-"),
+        el("td", { class: "num duration" }, c.durationMs !== undefined ? `${c.durationMs} ms` : "-"),
+        el("td", { class: "num state-bytes" }, bytes(c.stateBytes)),
+        el("td", { class: "num incremental" }, c.incrementalBytes === undefined ? "-" : Number(c.incrementalBytes) ? bytes(c.incrementalBytes) : "0 B"),
+        el("td", { class: "num alignment" }, c.durationMs !== undefined ? `${c.alignmentMs || 0} ms` : "-"),
         el("td", {}, c.finished ? "yes" : ""),
         el("td", {}, Object.entries(c.modules || {}).map(([op, m]) => `${op}=${shortDigest(m)}`).join(" "))));
     const button = el("button", { id: "savepoint", onclick: async () => {
@@ -171,8 +185,13 @@ const views = {
       table("history", ["Operator", "From checkpoint", "Time", "Module"], hist),
       el("h2", {}, "Checkpoints"),
       el("p", {}, button, " ", el("span", { id: "savepoint-result" }, state.savepoint || "")),
-      table("checkpoints", ["Checkpoint", "Time", "Duration", "State", "Alignment", "Finished", "Modules"], cpRows),
-      pager(checkpoints.length, page, (p) => { state.page = p; render(); }),
+      table("checkpoints", ["Checkpoint", "Time", "Duration", "State", "Incremental", "Alignment", "Finished", "Modules"], cpRows),
+      pager(checkpoints.length, page, undefined, (p) => { state.page = p; render(); }),
+      el("h2", {}, `Failed checkpoints (${failures.length})`),
+      table("checkpoint-failures", ["Checkpoint", "Time", "After", "Error"], failures.map((f) =>
+        el("tr", { "data-checkpoint": f.id },
+          el("td", { class: "num" }, f.id), el("td", {}, time(f.timeUnixMs)),
+          el("td", { class: "num" }, `${f.durationMs || 0} ms`), el("td", { class: "error" }, f.error || "")))),
     ];
   },
 
@@ -194,7 +213,7 @@ const views = {
         el("td", {}, d.position || ""), el("td", {}, (d.error || "").split("\n")[0].slice(0, 80)),
         el("td", {}, time(d.timeUnixMs))));
     const input = el("input", { id: "dlq-filter", placeholder: "filter: text in the error, key or value", value: state.filter || "" });
-    input.addEventListener("input", () => { state.filter = input.value; state.pageNo = 0; state.tokens = [""]; });
+    input.addEventListener("input", () => { state.filter = input.value; state.pageNo = 0; state.tokens = [""]; render(); });
     // act runs one change and shows its outcome; changes wait for a checkpoint.
     const act = async (what, method, body) => {
       state.msg = `${what}: waiting for the checkpoint…`;
@@ -246,10 +265,7 @@ const views = {
       } }, "Resubmit all matching"),
       el("p", { id: "dlq-msg" }, state.msg || ""),
       table("dlq", ["Id", "Operator", "Subtask", "Attempt", "Tries", "State", "Position", "Error", "Time"], rows),
-      el("div", { class: "pager" },
-        el("button", { id: "dlq-prev", onclick: () => go(pageNo - 1), ...(pageNo === 0 ? { disabled: "" } : {}) }, "‹ prev"),
-        ` page ${pageNo + 1} `,
-        el("button", { id: "dlq-next", onclick: () => go(pageNo + 1), ...(res.nextPageToken ? {} : { disabled: "" }) }, "next ›")),
+      pager(Number(res.matching || 0), pageNo, res.nextPageToken, go, "dlq-"),
       detail,
     ];
   },
@@ -259,9 +275,9 @@ const views = {
     const rows = (res.modules || []).map((m) =>
       el("tr", { "data-module": m.digest },
         el("td", {}, (m.names || []).join(", ")), el("td", {}, el("code", {}, m.digest)),
-        el("td", { class: "num" }, m.sizeBytes), el("td", { class: "num" }, `v${m.abiVersion}`),
+        el("td", { class: "num size" }, m.sizeBytes), el("td", { class: "num abi" }, `v${m.abiVersion}`),
         el("td", {}, time(m.createdUnixMs)),
-        el("td", {}, (m.usedBy || []).map((id) => el("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id, " ")))));
+        el("td", { class: "used-by" }, (m.usedBy || []).map((id) => el("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id, " ")))));
     return [el("h2", {}, `Modules (${rows.length})`), table("modules", ["Names", "Digest", "Bytes", "ABI", "Uploaded", "Used by"], rows)];
   },
 };
@@ -313,9 +329,13 @@ function graph(nodes) {
 // The router: #/jobs, #/jobs/<id>, #/dlq/<job id>, #/modules.
 const viewState = {};
 let rendering = false;
+let renderAgain = false; // a render was asked for while one ran
 
 async function render() {
-  if (rendering) return;
+  if (rendering) {
+    renderAgain = true;
+    return;
+  }
   rendering = true;
   const [, view, arg] = (window.location.hash || "#/jobs").split("/");
   const name = view === "jobs" && arg ? "job" : views[view] ? view : "jobs";
@@ -324,14 +344,26 @@ async function render() {
   try {
     const content = await views[name](arg ? decodeURIComponent(arg) : undefined, state);
     const main = document.getElementById("main");
-    const focused = document.activeElement && document.activeElement.id;
+    // The element with the focus (a filter being typed into) keeps it, and
+    // its caret, in the new content.
+    const active = document.activeElement;
+    const focused = active && active.id;
+    const caret = active && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
     main.replaceChildren(...[content].flat().filter(Boolean));
-    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+    const again = focused && document.getElementById(focused);
+    if (again) {
+      again.focus();
+      if (caret && typeof again.setSelectionRange === "function") again.setSelectionRange(...caret);
+    }
     setStatus(`updated ${new Date().toLocaleTimeString()}`, false);
   } catch (e) {
     setStatus(e.message, true);
   } finally {
     rendering = false;
+    if (renderAgain) {
+      renderAgain = false;
+      render();
+    }
   }
 }
 
