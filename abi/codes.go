@@ -5,6 +5,12 @@ import "fmt"
 // Version is the ABI version this package describes.
 const Version = 1
 
+// MinorVersion is the minor version of ABI v1 this package describes
+// (ABI.md §2): 1 added the call host function and the UNAVAILABLE code. A
+// minor version only adds imports a guest may leave unused, so every v1
+// guest runs on every v1.x host that serves the imports it uses.
+const MinorVersion = 1
+
 // ImportModule is the Wasm import module that holds every host function of ABI v1.
 const ImportModule = "weir_v1"
 
@@ -35,6 +41,8 @@ const (
 	FuncEmit        = "emit"
 	FuncLog         = "log"
 	FuncSetError    = "set_error"
+	// FuncCall is the journaled external call (ABI.md §5.3), since v1.1.
+	FuncCall = "call"
 )
 
 // Code is a status code of ABI v1 (ABI.md §8). Zero is success.
@@ -52,6 +60,10 @@ const (
 	Malformed      Code = 7
 	NotAllowed     Code = 8
 	Internal       Code = 9
+	// Unavailable (since v1.1) is a call that got no response to journal: a
+	// time-out, a refused connection, or an answer that asks to retry later.
+	// Calling again with the same idempotency key is safe.
+	Unavailable Code = 10
 
 	// FirstGuestCode is the lowest code an operator may use for errors of its own.
 	FirstGuestCode Code = 100
@@ -61,7 +73,7 @@ var codeNames = [...]string{
 	OK: "OK", NotFound: "NOT_FOUND", BufferTooSmall: "BUFFER_TOO_SMALL",
 	OutOfBounds: "OUT_OF_BOUNDS", BadEntry: "BAD_ENTRY", BadArgument: "BAD_ARGUMENT",
 	LimitExceeded: "LIMIT_EXCEEDED", Malformed: "MALFORMED", NotAllowed: "NOT_ALLOWED",
-	Internal: "INTERNAL",
+	Internal: "INTERNAL", Unavailable: "UNAVAILABLE",
 }
 
 // String returns the ABI name of c, "GUEST_ERROR(n)" for operator codes and

@@ -15,6 +15,9 @@
 //     and the Flink implementation used for the side-by-side benchmark.
 //   - postgres: a job spec only, copying one PostgreSQL table into another
 //     with the postgres source and its exactly-once sink.
+//   - payments: charge orders exactly once through an external payment
+//     service that is not idempotent and fails now and then (the journaled
+//     call host function, docs/calls.md), with a test service in paysvc.
 //   - nats: a job spec only, copying a JetStream stream's orders to subjects
 //     by customer with the nats source and its exactly-once sink.
 //

@@ -26,6 +26,9 @@ func (b *benchEnv) TimerSet(uint32, uint32, int64) uint32            { return 0 
 func (b *benchEnv) TimerDelete(uint32, uint32, int64) uint32         { return 0 }
 func (b *benchEnv) Emit(_ uint32, batch []byte) uint32               { b.emitted += abi.Count(batch); return 0 }
 func (b *benchEnv) Log(int32, []byte)                                {}
+func (b *benchEnv) Call(uint32, []byte, []byte, []byte) ([]byte, uint32) {
+	return nil, uint32(abi.NotFound)
+}
 func (b *benchEnv) StateScan(uint32, []byte, []byte, func(userKey, value []byte) bool) uint32 {
 	return 0
 }

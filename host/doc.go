@@ -26,6 +26,11 @@
 // working on (from the batch header's cursor, ABI.md §4.4), with its key,
 // timestamp and tracking id.
 //
+// The call host function (ABI.md §5.3, since 1.1) checks the guest's
+// pointers and sizes and hands the call to Env.Call, which journals it; the
+// host stops the call time limit's clock while it waits there, since the
+// endpoint's own time-out bounds the wait.
+//
 // # Limits
 //
 // [Limits] are per module: guest memory (default 256 MiB; memory.grow fails

@@ -63,6 +63,9 @@ var hostFuncs = []hostFunc{
 	{abi.FuncSetError, []api.ValueType{i32, i32},
 		[]string{"ptr", "len"},
 		nil, (*instance).setError},
+	{abi.FuncCall, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32},
+		[]string{"entry", "endpoint_ptr", "endpoint_len", "request_ptr", "request_len", "key_ptr", "key_len", "out_ptr", "out_cap"},
+		[]api.ValueType{i64}, (*instance).externalCall},
 }
 
 // hostFuncByName returns the entry of hostFuncs named name.
@@ -359,6 +362,48 @@ func (in *instance) reject(c abi.Code, err error) {
 	if in.rejected.err == nil {
 		in.rejected.code, in.rejected.err = c, err
 	}
+}
+
+// externalCall implements call (abi/ABI.md §5.3). The host checks what it
+// can see (pointers, sizes); the Env checks names and keys, consults the
+// journal and calls the endpoint. The time spent in the Env does not count
+// towards the call time limit: the endpoint's time-out bounds it.
+func (in *instance) externalCall(s []uint64) {
+	entry := uint32(s[0])
+	if c := in.keyedAccess(entry); c != abi.OK {
+		s[0] = negCode(c)
+		return
+	}
+	endpoint, ok1 := in.read(uint32(s[1]), uint32(s[2]))
+	request, ok2 := in.read(uint32(s[3]), uint32(s[4]))
+	key, ok3 := in.read(uint32(s[5]), uint32(s[6]))
+	out, ok4 := in.read(uint32(s[7]), uint32(s[8]))
+	switch {
+	case !ok1 || !ok2 || !ok3 || !ok4:
+		s[0] = negCode(abi.OutOfBounds)
+		return
+	case len(endpoint) == 0 || len(endpoint) > abi.MaxStateNameBytes || len(key) == 0:
+		s[0] = negCode(abi.BadArgument)
+		return
+	case len(key) > in.op.lim.MaxKeyBytes || len(request) > in.op.lim.MaxValueBytes:
+		s[0] = negCode(abi.LimitExceeded)
+		return
+	}
+	in.irq.pause()
+	resp, code := in.env.Call(entry, endpoint, request, key)
+	in.irq.resume()
+	if c := in.envCode(code, abi.FuncCall, int(entry)); c != abi.OK {
+		s[0] = negCode(c)
+		return
+	}
+	if len(resp) > in.op.lim.MaxValueBytes+abi.CallResponseHeaderBytes {
+		s[0] = negCode(abi.LimitExceeded)
+		return
+	}
+	if len(resp) <= len(out) {
+		copy(out, resp)
+	}
+	s[0] = uint64(len(resp))
 }
 
 func (in *instance) log(s []uint64) {

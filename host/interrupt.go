@@ -47,6 +47,7 @@ type interrupter struct {
 
 	mu       sync.Mutex
 	active   bool            // a call is between begin and end
+	paused   time.Time       // when pause stopped the clock of the active call; zero when running
 	deadline time.Time       // of the active call
 	caller   context.Context // of the active call
 	cause    error           // why the flag was raised during the active call, or nil
@@ -88,16 +89,41 @@ func (x *interrupter) end() error {
 	}
 	x.mu.Lock()
 	cause := x.cause
-	x.active, x.caller = false, nil
+	x.active, x.caller, x.paused = false, nil, time.Time{}
 	x.mu.Unlock()
 	return cause
 }
 
-// timeUp raises the flag if the active call is past its deadline.
+// pause stops the clock of the active call while the host waits on its
+// behalf (an external call); resume starts it again with the deadline moved
+// by the pause. The caller's context still interrupts a paused call.
+func (x *interrupter) pause() {
+	x.mu.Lock()
+	if x.active {
+		x.paused = time.Now()
+	}
+	x.mu.Unlock()
+}
+
+// resume ends a pause; see pause.
+func (x *interrupter) resume() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.active || x.paused.IsZero() {
+		return
+	}
+	x.deadline = x.deadline.Add(time.Since(x.paused))
+	x.paused = time.Time{}
+	if x.cause == nil {
+		x.timer.Reset(time.Until(x.deadline))
+	}
+}
+
+// timeUp raises the flag if the active call is past its deadline and not paused.
 func (x *interrupter) timeUp() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.active && x.cause == nil && !time.Now().Before(x.deadline) {
+	if x.active && x.cause == nil && x.paused.IsZero() && !time.Now().Before(x.deadline) {
 		x.raise(errCallTimeout)
 	}
 }

@@ -117,6 +117,9 @@ func (c *coordinator) tick(now time.Time) (int64, error) {
 
 func (c *coordinator) abandon(err error) error {
 	c.failures++
+	if c.obs != nil {
+		c.obs.CheckpointFailed(c.job.Name, c.pending.id, c.now().Sub(c.pending.started), err)
+	}
 	c.log.Warn("checkpoint abandoned", "checkpoint", c.pending.id, "err", err, "failuresInARow", c.failures)
 	if c.pending.id == c.finalID {
 		c.finalID = 0 // try the final checkpoint again

@@ -13,6 +13,7 @@ import (
 // operator subtask and is reused for every call.
 type opEnv struct {
 	p        *operatorProc
+	ctx      context.Context // of the call in progress, for external calls
 	active   bool
 	keys     [][]byte // key of each entry of the current batch (keyed operators only)
 	kgs      []int32  // key group of each entry, -1 until computed
@@ -20,6 +21,10 @@ type opEnv struct {
 	rangeEnd []byte   // scratch: the end of a scan or clear range
 	failure  error    // a host-side failure during the call; fails the call
 	emitted  int      // records emitted in the current call
+	// callNote is why the first external call of the current call failed
+	// (calls.go); it explains the guest's failure, if one follows.
+	callNote error
+	callBuf  []byte // scratch: a journal value being written
 	// hold keeps emitted batches in held instead of sending them (a
 	// transactional call of the failure policy, failure.go).
 	hold    bool
@@ -48,7 +53,8 @@ func (e *opEnv) releaseHeld() error {
 
 var _ Env = (*opEnv)(nil)
 
-func (e *opEnv) begin(b []byte) {
+func (e *opEnv) begin(ctx context.Context, b []byte) {
+	e.ctx, e.callNote = ctx, nil
 	e.active, e.failure, e.emitted = true, nil, 0
 	e.keys, e.kgs = e.keys[:0], e.kgs[:0]
 	if !e.p.keyed {
@@ -62,7 +68,7 @@ func (e *opEnv) begin(b []byte) {
 }
 
 func (e *opEnv) end() error {
-	e.active = false
+	e.active, e.ctx = false, nil
 	clear(e.keys) // do not keep the batch reachable
 	return e.failure
 }

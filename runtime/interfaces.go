@@ -40,7 +40,48 @@ type Env interface {
 	// what it keeps.
 	Emit(port uint32, batch []byte) uint32
 	Log(level int32, msg []byte)
+	// Call makes the journaled external call of abi/ABI.md §5.3 for the key of
+	// batch entry entry: the response journaled under idempotency key key, or
+	// else the response of the job's Caller, journaled before it is returned.
+	// response is encoded as abi.AppendCallResponse does.
+	Call(entry uint32, endpoint, request, key []byte) (response []byte, code uint32)
 }
+
+// Caller sends the external calls of a job (abi/ABI.md §5.3) to the endpoints
+// the job spec names. One Caller serves every subtask of a job, so it is safe
+// for concurrent use; it bounds its own concurrency and time per call.
+//
+// A response Call returns is a result of the request, and the runtime journals
+// it: a response that only says "try again later" must be an error instead.
+type Caller interface {
+	// Call sends request to endpoint, carrying the idempotency key key, and
+	// returns the response. Its error wraps ErrUnknownEndpoint when the job has
+	// no such endpoint, ErrBadCall for a request it cannot send, or
+	// ErrResponseTooLarge for a body over
+	// abi.MaxValueBytes; any other error means no response (time-out, a
+	// failed connection, a retry-later answer), and the runtime reports
+	// abi.Unavailable.
+	Call(ctx context.Context, endpoint string, request, key []byte) (CallResponse, error)
+}
+
+// CallResponse is an endpoint's answer to a call.
+type CallResponse struct {
+	Status int // the HTTP status for HTTP endpoints
+	Body   []byte
+}
+
+// ErrUnknownEndpoint is wrapped by a Caller's error when the job configures no
+// endpoint of the name a guest called.
+var ErrUnknownEndpoint = errors.New("unknown endpoint")
+
+// ErrBadCall is wrapped by a Caller's error when the request cannot be sent as
+// the guest gave it (an idempotency key that an HTTP header cannot carry):
+// sending it again would fail again.
+var ErrBadCall = errors.New("call cannot be sent")
+
+// ErrResponseTooLarge is wrapped by a Caller's error when a response body is
+// larger than abi.MaxValueBytes, so that it cannot be journaled.
+var ErrResponseTooLarge = errors.New("response too large to journal")
 
 // Operator is one parallel instance (subtask) of a user operator: a Wasm instance,
 // or a natively compiled SDK operator. It is used from one goroutine at a time.

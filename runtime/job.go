@@ -19,6 +19,9 @@ type Job struct {
 	Sources        []*SourceNode
 	Operators      []*OperatorNode
 	Sinks          []*SinkNode
+	// Caller makes the operators' external calls (abi/ABI.md §5.3); nil: the
+	// job has no endpoints, and every call fails with NOT_FOUND.
+	Caller Caller
 }
 
 // CheckpointConfig says how often checkpoints are taken and how many are kept.

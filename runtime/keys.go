@@ -21,6 +21,9 @@ const MaxKeyGroups = 1 << 15
 // namespaceTimers is the runtime namespace (after a 0 name length) of timers.
 const namespaceTimers = 1
 
+// namespaceCalls is the runtime namespace of the call journal (calls.go).
+const namespaceCalls = 2
+
 // KeyGroupPrefix returns the first key of key group kg.
 func KeyGroupPrefix(kg int) []byte {
 	return []byte{byte(kg >> 8), byte(kg)}

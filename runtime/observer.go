@@ -21,6 +21,10 @@ type Observer interface {
 	// with stateBytes of state files in its handles; alignment is the longest
 	// time a subtask held back inputs that delivered the barrier early.
 	Checkpoint(job string, id int64, d time.Duration, stateBytes int64, alignment time.Duration)
+	// CheckpointFailed says that checkpoint id was abandoned d after it was
+	// triggered, because of err (a subtask's snapshot failed, it timed out,
+	// its manifest could not be written); a later checkpoint tries again.
+	CheckpointFailed(job string, id int64, d time.Duration, err error)
 	// Swap says that subtask of operator runs module from the barrier of
 	// checkpoint id on; pause is how long the swap held the subtask's records
 	// back: the barrier's alignment, the state snapshot and the switch of
@@ -35,6 +39,7 @@ func (nopObserver) Batch(string, string, int, int, int, time.Duration)          
 func (nopObserver) Failure(string, string, int)                                   {}
 func (nopObserver) Blocked(string, string, int, time.Duration)                    {}
 func (nopObserver) Checkpoint(string, int64, time.Duration, int64, time.Duration) {}
+func (nopObserver) CheckpointFailed(string, int64, time.Duration, error)          {}
 func (nopObserver) Swap(string, string, int, string, int64, time.Duration)        {}
 
 // blockTimer measures how long a sender waits on full channels. It is shared

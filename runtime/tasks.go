@@ -386,7 +386,7 @@ func (p *operatorProc) call(ctx context.Context, b []byte) (err error, guest boo
 		now, p.pinnedNow = p.pinnedNow, 0
 	}
 	abi.SetHeader(b, p.t.wm, now)
-	p.env.begin(b)
+	p.env.begin(ctx, b)
 	start := time.Now()
 	err = p.op.Process(ctx, b, &p.env)
 	obs := p.t.at.obs()
@@ -410,7 +410,12 @@ func (p *operatorProc) call(ctx context.Context, b []byte) (err error, guest boo
 		return nil, false
 	}
 	var oe *OperatorError
-	return err, errors.As(err, &oe)
+	guest = errors.As(err, &oe)
+	if note := p.env.callNote; note != nil && guest {
+		// NB: the guest saw only a code; the host knows which endpoint and why.
+		oe.Err = fmt.Errorf("%w (after %v)", oe.Err, note)
+	}
+	return err, guest
 }
 
 // describe completes an operator error with where it happened.

@@ -468,18 +468,27 @@ func (c *client) checkpoints(ctx context.Context, id string, stdout io.Writer) e
 		return apiError(err)
 	}
 	return c.print(stdout, res.Msg, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "CHECKPOINT\tTIME\tDURATION\tSTATE BYTES\tALIGNMENT\tFINISHED\tMODULES")
+		fmt.Fprintln(w, "CHECKPOINT\tTIME\tDURATION\tSTATE BYTES\tINCREMENTAL BYTES\tALIGNMENT\tFINISHED\tMODULES")
 		for _, cp := range res.Msg.Checkpoints {
 			var mods []string
 			for op, m := range cp.Modules {
 				mods = append(mods, op+"="+shortDigest(m))
 			}
 			sort.Strings(mods)
-			dur, size, align := "-", "-", "-"
+			dur, align, incr := "-", "-", "-"
 			if cp.DurationMs > 0 {
-				dur, size, align = fmt.Sprintf("%d ms", cp.DurationMs), strconv.FormatInt(cp.StateBytes, 10), fmt.Sprintf("%d ms", cp.AlignmentMs)
+				dur, align = fmt.Sprintf("%d ms", cp.DurationMs), fmt.Sprintf("%d ms", cp.AlignmentMs)
 			}
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%v\t%s\n", cp.Id, unixMs(cp.TimeUnixMs), dur, size, align, cp.Finished, strings.Join(mods, " "))
+			if cp.IncrementalBytes != nil {
+				incr = strconv.FormatInt(*cp.IncrementalBytes, 10)
+			}
+			fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%s\t%v\t%s\n", cp.Id, unixMs(cp.TimeUnixMs), dur, cp.StateBytes, incr, align, cp.Finished, strings.Join(mods, " "))
+		}
+		if len(res.Msg.Failures) > 0 {
+			fmt.Fprintln(w, "\nFAILED CHECKPOINT\tTIME\tAFTER\tERROR")
+			for _, f := range res.Msg.Failures {
+				fmt.Fprintf(w, "%d\t%s\t%d ms\t%s\n", f.Id, unixMs(f.TimeUnixMs), f.DurationMs, f.Error)
+			}
 		}
 	})
 }

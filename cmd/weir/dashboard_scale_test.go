@@ -117,6 +117,22 @@ func TestDashboardScale(t *testing.T) {
 		c.call()
 		t.Logf("%s: %v", c.name, time.Since(t0).Round(time.Microsecond))
 	}
+	// Bad pages are refused, naming the field.
+	for _, c := range []struct {
+		name  string
+		req   *weirv1.ListJobsRequest
+		field string
+	}{
+		{"page too large", &weirv1.ListJobsRequest{PageSize: 1001}, "page_size"},
+		{"negative page", &weirv1.ListJobsRequest{PageSize: -1}, "page_size"},
+		{"token not given out", &weirv1.ListJobsRequest{PageToken: "x"}, "page_token"},
+		{"token with a path", &weirv1.ListJobsRequest{PageToken: "1/../../etc"}, "page_token"},
+	} {
+		_, err := jobs.List(ctx, connect.NewRequest(c.req))
+		if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("JobService.List, %s: %v, want invalid_argument naming %s", c.name, err, c.field)
+		}
+	}
 	br := newBrowser(t, s)
 	// waitRows waits until the table shows the rows want (ids in order).
 	waitRows := func(what, sel, attr string, want []string) {

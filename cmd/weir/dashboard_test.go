@@ -35,6 +35,9 @@ func TestDashboard(t *testing.T) {
 	spec := filepath.Join(dir, "job.yaml")
 	os.WriteFile(spec, []byte(fmt.Sprintf(benchSpec, "dash", 1<<40, 2000, "discard", "{}")), 0o644)
 	id := strings.TrimSpace(s.mustCLI(auth("job", "submit", spec)...))
+	flakySpec := filepath.Join(dir, "flaky.yaml")
+	os.WriteFile(flakySpec, []byte(flakyCheckpointsSpec), 0o644)
+	flaky := strings.TrimSpace(s.mustCLI(auth("job", "submit", flakySpec)...))
 
 	checkDashboardAuth(t, s, "dash-token")
 
@@ -74,14 +77,26 @@ func TestDashboard(t *testing.T) {
 	}
 	row := fmt.Sprintf(`#checkpoints tr[data-checkpoint="%s"]`, m[1])
 	b.run("checkpoint of the savepoint", chromedp.WaitVisible(css(row)), b.shot("job"))
-	if d := b.text("checkpoint duration", row+" td.duration"); !strings.HasSuffix(d, " ms") {
-		t.Errorf("checkpoint %s: duration %q, want milliseconds", m[1], d)
+	for _, c := range []struct{ col, unit string }{{"duration", " ms"}, {"alignment", " ms"}, {"state-bytes", "B"}} {
+		if v := b.text("checkpoint "+c.col, row+" td."+c.col); !strings.HasSuffix(v, c.unit) {
+			t.Errorf("checkpoint %s: %s %q, want it in %q", m[1], c.col, v, c.unit)
+		}
 	}
 
 	// A swap from the CLI shows up in the module history.
 	s.mustCLI(auth("job", "swap", id, "count", paths[1])...)
 	b.poll("swap in the history", `document.querySelectorAll("#history tbody tr").length === 2`)
 	b.run("screenshot", b.shot("job-after-swap"))
+	// The swap's checkpoint is not the first: its incremental bytes are known.
+	b.poll("two checkpoints", `document.querySelectorAll("#checkpoints tbody tr").length >= 2`)
+	if v := b.text("incremental bytes", "#checkpoints tbody tr td.incremental"); !strings.HasSuffix(v, "B") {
+		t.Errorf("the newest checkpoint's incremental bytes: %q, want bytes", v)
+	}
+
+	// Checkpoints that time out are listed as failed.
+	b.run("flaky job page", chromedp.Navigate(s.url()+"/ui/#/jobs/"+flaky), chromedp.WaitVisible(css("#checkpoint-failures")))
+	b.poll("failed checkpoints", `[...document.querySelectorAll("#checkpoint-failures tbody td.error")].some((td) => td.textContent.includes("timed out"))`)
+	b.run("screenshot", b.shot("job-failed-checkpoints"))
 
 	b.run("modules page",
 		chromedp.Navigate(s.url()+"/ui/#/modules"),
@@ -98,6 +113,25 @@ func TestDashboard(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", b.arts)
 }
+
+// flakyCheckpointsSpec is a job whose checkpoints time out.
+const flakyCheckpointsSpec = `name: flaky
+parallelism: 1
+checkpoint: {interval: 100ms, timeout: 1ms}
+restart: {attempts: 1000, delay: 100ms}
+sources:
+  - name: events
+    kind: datagen
+    options: {seed: 5, count: 0, keys: 10, valueBytes: 20, rate: 100}
+operators:
+  - name: count
+    module: vcount
+    inputs: [{from: events, partition: keyBy}]
+sinks:
+  - name: out
+    kind: discard
+    from: count
+`
 
 // checkDashboardAuth checks that the dashboard, like the API, is served only
 // with the token: its files redirect to the sign-in page, the API answers 401

@@ -27,6 +27,7 @@ type metrics struct {
 	ckptBytes    *prometheus.GaugeVec
 	ckptAlign    *prometheus.GaugeVec
 	ckptLast     *prometheus.GaugeVec
+	ckptFailed   *prometheus.CounterVec
 	swaps        *prometheus.CounterVec
 	swapPause    *prometheus.HistogramVec
 }
@@ -43,16 +44,17 @@ func newMetrics() *metrics {
 		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_backpressure_seconds_total", Help: "Time a subtask waited for room downstream (backpressure)."}, sub),
 		ckptSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_checkpoint_duration_seconds", Help: "Time from a checkpoint's trigger to its completion.",
 			Buckets: prometheus.ExponentialBuckets(1e-3, 3, 10)}, []string{"job"}),
-		ckptBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_state_bytes", Help: "State bytes referenced by the newest complete checkpoint."}, []string{"job"}),
-		ckptAlign: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_alignment_seconds", Help: "Longest barrier alignment of the newest complete checkpoint."}, []string{"job"}),
-		ckptLast:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_last_id", Help: "Id of the newest complete checkpoint."}, []string{"job"}),
-		swaps:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_module_swaps_total", Help: "Hot swaps of an operator's module that reached their barrier."}, []string{"job", "operator", "module"}),
+		ckptBytes:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_state_bytes", Help: "State bytes referenced by the newest complete checkpoint."}, []string{"job"}),
+		ckptAlign:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_alignment_seconds", Help: "Longest barrier alignment of the newest complete checkpoint."}, []string{"job"}),
+		ckptLast:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_last_id", Help: "Id of the newest complete checkpoint."}, []string{"job"}),
+		ckptFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_checkpoint_failures_total", Help: "Checkpoints abandoned (a snapshot failed, a time-out, a manifest not written)."}, []string{"job"}),
+		swaps:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_module_swaps_total", Help: "Hot swaps of an operator's module that reached their barrier."}, []string{"job", "operator", "module"}),
 		swapPause: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_module_swap_pause_seconds", Help: "How long a swap held an operator subtask's records back (alignment, snapshot, switch of instances).",
 			Buckets: prometheus.ExponentialBuckets(100e-6, 3, 10)}, []string{"job", "operator"}),
 	}
 	registerNATSMetrics(m.reg)
 	registerKafkaMetrics(m.reg)
-	m.reg.MustRegister(m.recordsIn, m.recordsOut, m.errors, m.batchSeconds, m.blocked, m.ckptSeconds, m.ckptBytes, m.ckptAlign, m.ckptLast, m.swaps, m.swapPause,
+	m.reg.MustRegister(m.recordsIn, m.recordsOut, m.errors, m.batchSeconds, m.blocked, m.ckptSeconds, m.ckptBytes, m.ckptAlign, m.ckptLast, m.ckptFailed, m.swaps, m.swapPause,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -121,6 +123,10 @@ func (m *metrics) Checkpoint(job string, id int64, d time.Duration, stateBytes i
 	m.ckptBytes.WithLabelValues(job).Set(float64(stateBytes))
 	m.ckptAlign.WithLabelValues(job).Set(alignment.Seconds())
 	m.ckptLast.WithLabelValues(job).Set(float64(id))
+}
+
+func (m *metrics) CheckpointFailed(job string, id int64, d time.Duration, err error) {
+	m.ckptFailed.WithLabelValues(job).Inc()
 }
 
 func (m *metrics) Swap(job, operator string, subtask int, module string, id int64, pause time.Duration) {

@@ -126,6 +126,7 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Loader:          hostLoader{engine},
 		Sources:         reg.Sources,
 		Sinks:           reg.Sinks,
+		NewCaller:       reg.NewCaller,
 		FilesDir:        *filesDir,
 		MaxModuleBytes:  maxModuleBytes,
 		StateCacheBytes: cacheBytes,

@@ -16,6 +16,7 @@ import (
 	"github.com/weirstream/weir/plugins/datagen"
 	"github.com/weirstream/weir/plugins/discard"
 	"github.com/weirstream/weir/plugins/file"
+	"github.com/weirstream/weir/plugins/httpcall"
 	"github.com/weirstream/weir/plugins/kafka"
 	"github.com/weirstream/weir/plugins/localfs"
 	"github.com/weirstream/weir/plugins/nats"
@@ -112,7 +113,17 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			return mods.engine.Load(context.Background(), filepath.Base(path), wasm, host.Limits{MemoryBytes: lim.MemoryBytes, CallTimeout: lim.CallTimeout})
 		},
 		LoadExtism: mods.loadExtism,
+		NewCaller:  newCaller,
 	}
+}
+
+// newCaller sends a job's external calls to its HTTP endpoints.
+func newCaller(eps []jobspec.Endpoint) (runtime.Caller, error) {
+	hs := make([]httpcall.Endpoint, len(eps))
+	for i, e := range eps {
+		hs[i] = httpcall.Endpoint{Name: e.Name, URL: e.URL, Timeout: e.Timeout, MaxConcurrency: e.MaxConcurrency}
+	}
+	return httpcall.New(hs)
 }
 
 func readModule(path string) ([]byte, error) {

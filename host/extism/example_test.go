@@ -22,6 +22,9 @@ func (printEnv) StateClear(uint32, []byte) uint32                 { return uint3
 func (printEnv) TimerSet(uint32, uint32, int64) uint32            { return uint32(abi.NotAllowed) }
 func (printEnv) TimerDelete(uint32, uint32, int64) uint32         { return uint32(abi.NotAllowed) }
 func (printEnv) Log(int32, []byte)                                {}
+func (printEnv) Call(uint32, []byte, []byte, []byte) ([]byte, uint32) {
+	return nil, uint32(abi.NotFound)
+}
 func (printEnv) StateScan(uint32, []byte, []byte, func(userKey, value []byte) bool) uint32 {
 	return uint32(abi.NotAllowed)
 }

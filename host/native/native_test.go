@@ -102,6 +102,10 @@ func (f *fakeEnv) Emit(port uint32, batch []byte) uint32 {
 
 func (f *fakeEnv) Log(level int32, msg []byte) { f.logs = append(f.logs, string(msg)) }
 
+func (f *fakeEnv) Call(entry uint32, endpoint, request, key []byte) ([]byte, uint32) {
+	return nil, uint32(abi.NotFound)
+}
+
 var total = weir.NewValueState("total", weir.Int64)
 
 // sumOp keeps a per-key sum of decimal values and emits it; the value "panic"
@@ -252,13 +256,13 @@ func TestCanceledContext(t *testing.T) {
 // TestSDKMirrorsABI checks that the constants the SDK mirrors (it may not
 // import this module) equal the abi package's.
 func TestSDKMirrorsABI(t *testing.T) {
-	for c := abi.OK; c <= abi.Internal; c++ {
+	for c := abi.OK; c <= abi.Unavailable; c++ {
 		if weir.Code(c).String() != c.String() {
 			t.Errorf("code %d: SDK name %s, abi name %s", c, weir.Code(c), c)
 		}
 	}
-	if weir.Code(abi.Internal+1).String() != (abi.Internal + 1).String() {
-		t.Errorf("the SDK defines code %d, abi does not", abi.Internal+1)
+	if weir.Code(abi.Unavailable+1).String() != (abi.Unavailable + 1).String() {
+		t.Errorf("the SDK defines code %d, abi does not", abi.Unavailable+1)
 	}
 	checks := []struct {
 		name      string
@@ -266,6 +270,7 @@ func TestSDKMirrorsABI(t *testing.T) {
 	}{
 		{"NotFound", int64(weir.NotFound), int64(abi.NotFound)},
 		{"Internal", int64(weir.Internal), int64(abi.Internal)},
+		{"Unavailable", int64(weir.Unavailable), int64(abi.Unavailable)},
 		{"FirstGuestCode", int64(weir.FirstGuestCode), int64(abi.FirstGuestCode)},
 		{"NoTimestamp", weir.NoTimestamp, abi.NoTimestamp},
 		{"MaxKeyBytes", weir.MaxKeyBytes, abi.MaxKeyBytes},

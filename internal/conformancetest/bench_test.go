@@ -57,6 +57,9 @@ func (e *benchEnv) TimerSet(uint32, uint32, int64) uint32    { return 0 }
 func (e *benchEnv) TimerDelete(uint32, uint32, int64) uint32 { return 0 }
 func (e *benchEnv) Emit(uint32, []byte) uint32               { return 0 }
 func (e *benchEnv) Log(int32, []byte)                        {}
+func (*benchEnv) Call(uint32, []byte, []byte, []byte) ([]byte, uint32) {
+	return nil, uint32(abi.NotFound)
+}
 
 // benchWasm runs batches of 1000 records over 100 keys through the Wasm build
 // of a Go reference operator in the real host.

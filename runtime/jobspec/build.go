@@ -27,6 +27,9 @@ type Registry struct {
 	// plugin, into a factory whose operators call the plugin's export function
 	// once per batch ("" for the loader's default, weir_process_batch).
 	LoadExtism func(path, function string, lim ModuleLimits) (runtime.OperatorFactory, error)
+	// NewCaller makes the job's runtime.Caller from its endpoints (called only
+	// when the spec has some).
+	NewCaller func(endpoints []Endpoint) (runtime.Caller, error)
 }
 
 // SourceFactory makes a source from its options: a JSON object (the spec's
@@ -59,6 +62,14 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 		MaxParallelism: s.maxParallelism,
 		Checkpoint:     s.checkpoint,
 		Restart:        s.restart,
+	}
+	if len(s.endpoints) > 0 {
+		switch c, err := s.newCaller(reg); {
+		case err != nil:
+			l.atPos(s.endpointsAt, "endpoints", err)
+		default:
+			job.Caller = c
+		}
 	}
 	noLoader, noExtism := false, false
 	var binders []boundNode
@@ -300,4 +311,12 @@ func (s *Spec) insertDedup(job *runtime.Job, l *errorList) {
 		})
 	}
 	job.Operators = append(inserted, job.Operators...)
+}
+
+// newCaller makes the job's Caller from a copy of its endpoints.
+func (s *Spec) newCaller(reg Registry) (runtime.Caller, error) {
+	if reg.NewCaller == nil {
+		return nil, fmt.Errorf("this runner cannot make external calls: the registry has no caller")
+	}
+	return reg.NewCaller(append([]Endpoint(nil), s.endpoints...))
 }

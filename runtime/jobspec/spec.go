@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,7 +28,19 @@ const (
 	maxRestartAttempts = 1_000_000 // restart.attempts
 	wasmPageBytes      = 64 << 10  // limits.memory is a whole number of Wasm pages
 	maxMemoryBytes     = 4 << 30   // limits.memory: all a 32-bit Wasm memory can address
+	maxEndpoints       = 100       // endpoints of one job
+	maxConcurrency     = 4096      // endpoints[].maxConcurrency
 )
+
+// Endpoint is an external endpoint of the job's endpoints list: what guests
+// reach, by name, with the call host function (abi/ABI.md §5.3). A zero
+// Timeout or MaxConcurrency means the caller's default.
+type Endpoint struct {
+	Name           string
+	URL            string
+	Timeout        time.Duration // of one call, waiting for a free slot included
+	MaxConcurrency int           // calls in flight at once, over all subtasks
+}
 
 // Spec is a parsed job spec: every field has been type-checked and the graph
 // checked (names, inputs, partitionings, cycles), but no plugin has been
@@ -39,6 +52,8 @@ type Spec struct {
 	maxParallelism int
 	checkpoint     runtime.CheckpointConfig
 	restart        runtime.RestartConfig
+	endpoints      []Endpoint
+	endpointsAt    pos
 	nodes          []*node // sources, then operators, then sinks, each in spec order
 }
 
@@ -194,7 +209,7 @@ func yamlError(file string, err error) *Error {
 
 // spec decodes the top level.
 func (d *decoder) spec(root *yaml.Node, s *Spec) {
-	f := d.mapping(root, "", "name", "parallelism", "maxParallelism", "checkpoint", "restart", "sources", "operators", "sinks")
+	f := d.mapping(root, "", "name", "parallelism", "maxParallelism", "checkpoint", "restart", "endpoints", "sources", "operators", "sinks")
 	if f == nil {
 		return
 	}
@@ -246,6 +261,11 @@ func (d *decoder) spec(root *yaml.Node, s *Spec) {
 		}
 	}
 
+	if v, ok := f["endpoints"]; ok {
+		s.endpointsAt = posOf(resolve(v.val))
+		d.endpoints(v.val, s)
+	}
+
 	lists := map[nodeKind][]*yaml.Node{}
 	total := 0
 	for _, k := range []nodeKind{sourceNode, operatorNode, sinkNode} {
@@ -269,6 +289,50 @@ func (d *decoder) spec(root *yaml.Node, s *Spec) {
 			}
 			d.atf(at, k.list(), "a job needs at least one %s", k)
 		}
+	}
+}
+
+// endpoints decodes the endpoints list.
+func (d *decoder) endpoints(v *yaml.Node, s *Spec) {
+	items := d.list(v, "endpoints", "endpoints")
+	if len(items) > maxEndpoints {
+		d.atf(resolve(v), "endpoints", "the job has %d endpoints (at most %d)", len(items), maxEndpoints)
+		return
+	}
+	seen := map[string]bool{}
+	for i, item := range items {
+		path := fmt.Sprintf("endpoints[%d]", i)
+		f := d.mapping(item, path, "name", "url", "timeout", "maxConcurrency")
+		if f == nil {
+			continue
+		}
+		var e Endpoint
+		if x, ok := f["name"]; ok {
+			if name, ok := d.name(x.val, join(path, "name")); ok {
+				if seen[name] {
+					d.atf(resolve(x.val), join(path, "name"), "endpoint %s is defined twice", q(name))
+				}
+				seen[name], e.Name = true, name
+			}
+		} else {
+			d.atf(resolve(item), path, `missing field "name" (the name guests call the endpoint by)`)
+		}
+		if x, ok := f["url"]; ok {
+			e.URL, _ = d.str(x.val, join(path, "url"))
+			if u, err := url.Parse(e.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				d.atf(resolve(x.val), join(path, "url"), "%s is not an absolute http or https URL", q(e.URL))
+			}
+		} else {
+			d.atf(resolve(item), path, `missing field "url" (where the calls are POSTed)`)
+		}
+		if x, ok := f["timeout"]; ok {
+			e.Timeout, _ = d.duration(x.val, join(path, "timeout"), false)
+		}
+		if x, ok := f["maxConcurrency"]; ok {
+			n, _ := d.integer(x.val, join(path, "maxConcurrency"), 1, maxConcurrency)
+			e.MaxConcurrency = int(n)
+		}
+		s.endpoints = append(s.endpoints, e)
 	}
 }
 

@@ -357,16 +357,41 @@ func (js *jobService) ListCheckpoints(ctx context.Context, req *connect.Request[
 	stats := j.stats
 	j.mu.Unlock()
 	out := &weirv1.ListCheckpointsResponse{}
-	for _, id := range ids {
+	// Oldest first, so that each checkpoint's files can be told apart from
+	// those of the one before.
+	var before map[string]bool // the state objects of the checkpoint before
+	for _, id := range slices.Backward(ids) {
 		m, err := runtime.ReadManifest(ctx, store, runtime.ManifestObject(id))
 		if err != nil {
+			before = nil
 			continue // removed by garbage collection meanwhile, or corrupt
 		}
 		c := &weirv1.Checkpoint{Id: id, TimeUnixMs: m.TimeUnixMs, Finished: m.Finished, Modules: m.LiveModules()}
 		if st, ok := stats.checkpoint(id); ok {
-			c.DurationMs, c.StateBytes, c.AlignmentMs = st.duration.Milliseconds(), st.stateBytes, st.alignment.Milliseconds()
+			c.DurationMs, c.AlignmentMs = st.duration.Milliseconds(), st.alignment.Milliseconds()
 		}
+		objects := map[string]bool{}
+		var incremental int64
+		for _, o := range m.Operators {
+			for _, h := range o.State {
+				for _, f := range h.Files {
+					c.StateBytes += f.Size
+					if !before[f.Object] {
+						incremental += f.Size
+					}
+					objects[f.Object] = true
+				}
+			}
+		}
+		if before != nil {
+			c.IncrementalBytes = &incremental
+		}
+		before = objects
 		out.Checkpoints = append(out.Checkpoints, c)
+	}
+	slices.Reverse(out.Checkpoints)
+	for _, f := range stats.failedCheckpoints() {
+		out.Failures = append(out.Failures, &weirv1.CheckpointFailure{Id: f.id, TimeUnixMs: f.timeUnixMs, DurationMs: f.duration.Milliseconds(), Error: f.err})
 	}
 	return connect.NewResponse(out), nil
 }

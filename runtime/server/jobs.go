@@ -32,6 +32,9 @@ type Config struct {
 	Loader    ModuleLoader
 	Sources   map[string]jobspec.SourceFactory
 	Sinks     map[string]jobspec.SinkFactory
+	// NewCaller makes a job's external caller from its endpoints (nil: a job
+	// spec with endpoints is refused).
+	NewCaller func([]jobspec.Endpoint) (runtime.Caller, error)
 	// FilesDir is the directory the path options of file sources and sinks
 	// are relative to; they cannot leave it.
 	FilesDir string
@@ -204,7 +207,7 @@ func (s *Server) build(ctx context.Context, rec *jobRecord, pin bool) (*runtime.
 		return nil, nil, &validationError{err}
 	}
 	var loadErrs []error
-	reg := jobspec.Registry{Sources: map[string]jobspec.SourceFactory{}, Sinks: map[string]jobspec.SinkFactory{}}
+	reg := jobspec.Registry{Sources: map[string]jobspec.SourceFactory{}, Sinks: map[string]jobspec.SinkFactory{}, NewCaller: s.cfg.NewCaller}
 	for k, f := range s.cfg.Sources {
 		reg.Sources[k] = func(opts json.RawMessage, _ string) (runtime.Source, error) {
 			if err := sandboxOptions(opts, s.cfg.FilesDir); err != nil {
@@ -321,7 +324,7 @@ func (s *Server) start(j *jobRun) error {
 	if j.stats == nil {
 		j.stats = newJobStats()
 	}
-	obs := jobObserver{next: s.cfg.Observer, stats: j.stats}
+	obs := jobObserver{next: s.cfg.Observer, stats: j.stats, clock: s.cfg.Clock}
 	j.mu.Unlock()
 	cfg := runtime.Config{
 		Store: store, State: s.cfg.State, WorkDir: filepath.Join(s.jobDir(rec.ID), "work"),

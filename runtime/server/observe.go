@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -13,16 +14,26 @@ import (
 type jobObserver struct {
 	next  runtime.Observer // nil: none
 	stats *jobStats
+	clock runtime.Clock
 }
 
 var _ runtime.Observer = jobObserver{}
 
-// maxCheckpointStats bounds the checkpoint measurements a job keeps.
-const maxCheckpointStats = 512
+// maxCheckpointStats bounds the checkpoint measurements a job keeps;
+// maxCheckpointFailures the failed checkpoints (the newest).
+const (
+	maxCheckpointStats    = 512
+	maxCheckpointFailures = 64
+)
 
-type checkpointStat struct {
-	duration, alignment time.Duration
-	stateBytes          int64
+type checkpointStat struct{ duration, alignment time.Duration }
+
+// checkpointFailure is an abandoned checkpoint.
+type checkpointFailure struct {
+	id         int64
+	timeUnixMs int64
+	duration   time.Duration
+	err        string
 }
 
 // jobStats are one job's measurements in this server process.
@@ -31,7 +42,8 @@ type jobStats struct {
 	blocked     map[string]time.Duration // per node, over every subtask
 	failures    map[string]int64
 	checkpoints map[int64]checkpointStat
-	oldest      int64 // the smallest id in checkpoints
+	oldest      int64               // the smallest id in checkpoints
+	failed      []checkpointFailure // oldest first
 
 	// The backpressure ratio between the last two samples.
 	lastBlocked map[string]time.Duration
@@ -70,7 +82,7 @@ func (o jobObserver) Blocked(job, node string, subtask int, d time.Duration) {
 func (o jobObserver) Checkpoint(job string, id int64, d time.Duration, stateBytes int64, alignment time.Duration) {
 	st := o.stats
 	st.mu.Lock()
-	st.checkpoints[id] = checkpointStat{duration: d, alignment: alignment, stateBytes: stateBytes}
+	st.checkpoints[id] = checkpointStat{duration: d, alignment: alignment}
 	if st.oldest == 0 || id < st.oldest {
 		st.oldest = id
 	}
@@ -81,6 +93,19 @@ func (o jobObserver) Checkpoint(job string, id int64, d time.Duration, stateByte
 	st.mu.Unlock()
 	if o.next != nil {
 		o.next.Checkpoint(job, id, d, stateBytes, alignment)
+	}
+}
+
+func (o jobObserver) CheckpointFailed(job string, id int64, d time.Duration, err error) {
+	st := o.stats
+	st.mu.Lock()
+	st.failed = append(st.failed, checkpointFailure{id: id, timeUnixMs: o.clock.Now().UnixMilli(), duration: d, err: err.Error()})
+	if n := len(st.failed); n > maxCheckpointFailures {
+		st.failed = slices.Delete(st.failed, 0, n-maxCheckpointFailures)
+	}
+	st.mu.Unlock()
+	if o.next != nil {
+		o.next.CheckpointFailed(job, id, d, err)
 	}
 }
 
@@ -129,4 +154,16 @@ func (st *jobStats) checkpoint(id int64) (checkpointStat, bool) {
 	defer st.mu.Unlock()
 	c, ok := st.checkpoints[id]
 	return c, ok
+}
+
+// failedCheckpoints returns the failed checkpoints, newest first.
+func (st *jobStats) failedCheckpoints() []checkpointFailure {
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := slices.Clone(st.failed)
+	slices.Reverse(out)
+	return out
 }

@@ -112,6 +112,8 @@ extern "C" {
 
 /* WEIR_ABI_VERSION is the ABI version this header implements (ABI §2). */
 #define WEIR_ABI_VERSION 1
+/* WEIR_ABI_MINOR_VERSION is its minor version (ABI §2): 1 added call. */
+#define WEIR_ABI_MINOR_VERSION 1
 
 /* Status codes (ABI §8). 0 is success; 100..65535 are the operator's own. */
 enum {
@@ -125,6 +127,7 @@ enum {
 	WEIR_MALFORMED = 7,        /* an emitted batch is not valid (ABI §4.3) */
 	WEIR_NOT_ALLOWED = 8,      /* no current batch, or no keyed input */
 	WEIR_INTERNAL = 9,         /* the host failed; the call fails whatever the guest returns */
+	WEIR_UNAVAILABLE = 10,     /* (ABI 1.1) call: no response; calling again with the same key is safe */
 	/* WEIR_FIRST_GUEST_CODE is the lowest code an operator may use for its own errors. */
 	WEIR_FIRST_GUEST_CODE = 100,
 	/* WEIR_ERROR is the operator code for an error that has no code of its
@@ -236,6 +239,15 @@ void weir_host_log(int32_t level, const void *ptr, uint32_t len);
  * the guest is about to return. */
 WEIR_IMPORT("set_error")
 void weir_host_set_error(const void *ptr, uint32_t len);
+/* weir_host_call (ABI 1.1) makes the journaled external call of ABI §5.3:
+ * it returns the length n >= 4 of the response (u32 status, then the body),
+ * copying it to out only if n <= out_cap; or -code. See weir_call. NB: the
+ * linker imports it only into modules that call it, so that others still
+ * load on 1.0 hosts. */
+WEIR_IMPORT("call")
+int64_t weir_host_call(uint32_t entry, const void *endpoint, uint32_t endpoint_len,
+                       const void *request, uint32_t request_len, const void *key, uint32_t key_len,
+                       void *out, uint32_t out_cap);
 
 /* Little-endian field access; wasm32 allows unaligned loads and stores. */
 static inline uint32_t weir_load_u32(const void *p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
@@ -855,6 +867,37 @@ static inline int weir_state_read(uint32_t entry, const char *name, const void *
 	if (n < 0) return (int)-n;
 	if ((uint64_t)n > out->cap) return WEIR_INTERNAL; /* the value grew between the two calls: impossible */
 	out->len = (uint32_t)n;
+	return WEIR_OK;
+}
+
+/* --- Journaled external calls (ABI §5.3, since 1.1) ---------------------- */
+
+/* weir_call sends request to the job's endpoint named endpoint with the
+ * idempotency key key, for the key of entry, and stores the response's status
+ * in *status and its body in body (replacing its contents; it grows as
+ * needed). The host journals the response in the entry key's state before it
+ * returns it: a replay after a restore, or a later call with the same key,
+ * gets the journaled response and the endpoint is not called again; a call
+ * whose response was not journaled is sent again with the same key, so the
+ * endpoint must deduplicate by key (the HTTP header Idempotency-Key). It
+ * returns WEIR_OK or the host's code: WEIR_NOT_FOUND (no such endpoint),
+ * WEIR_UNAVAILABLE (no response: failing the batch retries it with the same
+ * key), WEIR_BAD_ARGUMENT, WEIR_LIMIT_EXCEEDED, WEIR_NOT_ALLOWED. */
+static inline int weir_call(uint32_t entry, const char *endpoint, const void *request, uint32_t request_len,
+                            const void *key, uint32_t key_len, uint32_t *status, weir_buf *body) {
+	uint32_t el = weir_strlen(endpoint);
+	body->len = 0;
+	if (body->cap < 4) weir_buf_grow(body, 256);
+	int64_t n = weir_host_call(entry, endpoint, el, request, request_len, key, key_len, body->data, body->cap);
+	if (n >= 0 && (uint64_t)n > body->cap) {
+		weir_buf_grow(body, (uint32_t)n); /* the second call is answered from the journal */
+		n = weir_host_call(entry, endpoint, el, request, request_len, key, key_len, body->data, body->cap);
+	}
+	if (n < 0) return (int)-n;
+	if (n < 4 || (uint64_t)n > body->cap) return WEIR_INTERNAL;
+	*status = weir_load_u32(body->data);
+	__builtin_memmove(body->data, body->data + 4, (uint32_t)n - 4);
+	body->len = (uint32_t)n - 4;
 	return WEIR_OK;
 }
 

@@ -69,6 +69,10 @@ func (h *benchHost) Emit(port uint32, batch []byte) uint32 {
 
 func (h *benchHost) Log(int32, []byte) {}
 
+func (h *benchHost) Call(uint32, []byte, []byte, []byte) ([]byte, uint32) {
+	return nil, uint32(weir.NotFound)
+}
+
 // benchBatch returns a batch of benchBatchRecords records over nKeys keys, and
 // the key of each entry.
 func benchBatch(nKeys int) ([]byte, [][]byte) {

@@ -27,6 +27,10 @@ const (
 	Malformed      Code = 7 // an emitted batch is not valid (ABI §4.3)
 	NotAllowed     Code = 8 // no current batch, or state/timers on an input that is not keyed
 	Internal       Code = 9 // the host failed; the call fails even if the operator ignores it
+	// Unavailable (ABI 1.1): Context.Call got no response (time-out, failed
+	// connection, a retry-later answer); calling again with the same
+	// idempotency key is safe.
+	Unavailable Code = 10
 
 	// FirstGuestCode is the lowest code an operator may use for errors of its
 	// own (see Errorf).
@@ -42,7 +46,7 @@ var codeNames = [...]string{
 	OK: "OK", NotFound: "NOT_FOUND", BufferTooSmall: "BUFFER_TOO_SMALL",
 	OutOfBounds: "OUT_OF_BOUNDS", BadEntry: "BAD_ENTRY", BadArgument: "BAD_ARGUMENT",
 	LimitExceeded: "LIMIT_EXCEEDED", Malformed: "MALFORMED", NotAllowed: "NOT_ALLOWED",
-	Internal: "INTERNAL",
+	Internal: "INTERNAL", Unavailable: "UNAVAILABLE",
 }
 
 // String returns the ABI name of c ("NOT_FOUND"), "GUEST_ERROR(n)" for an

@@ -22,6 +22,7 @@ type hostABI interface {
 	timerDelete(entry uint32, kind TimerKind, ms int64) Code
 	emit(port uint32, batch []byte) Code
 	log(level int32, msg []byte)
+	call(entry uint32, endpoint, request, key, out []byte) int64
 }
 
 // NativeHost is the host side of a native (in-process) call: the host
@@ -51,6 +52,10 @@ type NativeHost interface {
 	// what it keeps.
 	Emit(port uint32, batch []byte) uint32
 	Log(level int32, msg []byte)
+	// Call makes the journaled external call of ABI §5.3 for the entry's key:
+	// the response (u32 status, then the body) journaled under idempotency key
+	// key, or else the endpoint's, journaled first.
+	Call(entry uint32, endpoint, request, key []byte) (response []byte, code uint32)
 }
 
 // Native runs an Operator in-process, without Wasm: the same core as the Wasm
@@ -191,3 +196,14 @@ func (a *nativeABI) timerDelete(entry uint32, kind TimerKind, ms int64) Code {
 func (a *nativeABI) emit(port uint32, batch []byte) Code { return Code(a.h.Emit(port, batch)) }
 
 func (a *nativeABI) log(level int32, msg []byte) { a.h.Log(level, msg) }
+
+func (a *nativeABI) call(entry uint32, endpoint, request, key, out []byte) int64 {
+	r, c := a.h.Call(entry, endpoint, request, key)
+	if c != 0 {
+		return -int64(c)
+	}
+	if len(r) <= len(out) {
+		copy(out, r)
+	}
+	return int64(len(r))
+}

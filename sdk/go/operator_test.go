@@ -469,7 +469,7 @@ func TestHeaders(t *testing.T) {
 }
 
 func TestCodeString(t *testing.T) {
-	for c, want := range map[weir.Code]string{0: "OK", 1: "NOT_FOUND", 9: "INTERNAL", 10: "UNKNOWN(10)", 100: "GUEST_ERROR(100)"} {
+	for c, want := range map[weir.Code]string{0: "OK", 1: "NOT_FOUND", 9: "INTERNAL", 10: "UNAVAILABLE", 11: "UNKNOWN(11)", 100: "GUEST_ERROR(100)"} {
 		if c.String() != want {
 			t.Errorf("Code(%d) = %s, want %s", c, c, want)
 		}

@@ -44,6 +44,12 @@ func wasmLog(level int32, msg unsafe.Pointer, msgLen uint32)
 //go:wasmimport weir_v1 set_error
 func wasmSetError(msg unsafe.Pointer, msgLen uint32)
 
+// NB: a module imports call (ABI 1.1) only if it uses Context.Call: the Go
+// linker drops unreferenced imports, so other modules still load on 1.0 hosts.
+//
+//go:wasmimport weir_v1 call
+func wasmCall(entry uint32, endpoint unsafe.Pointer, endpointLen uint32, request unsafe.Pointer, requestLen uint32, key unsafe.Pointer, keyLen uint32, out unsafe.Pointer, outCap uint32) int64
+
 func ptr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
 
 func size(b []byte) uint32 { return uint32(len(b)) }
@@ -90,6 +96,10 @@ func (*wasmABI) emit(port uint32, batch []byte) Code {
 }
 
 func (*wasmABI) log(level int32, msg []byte) { wasmLog(level, ptr(msg), size(msg)) }
+
+func (*wasmABI) call(entry uint32, endpoint, request, key, out []byte) int64 {
+	return wasmCall(entry, ptr(endpoint), size(endpoint), ptr(request), size(request), ptr(key), size(key), ptr(out), size(out))
+}
 
 // minReserveBytes is the smallest input buffer weir_v1_reserve hands out.
 const minReserveBytes = 64 << 10

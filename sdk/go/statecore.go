@@ -35,6 +35,10 @@ type stateScratch struct {
 	get   []byte
 	log   []byte
 	scans []*scanBuf // free list; one in use per nested scan
+	// callName and call are the endpoint name and the response buffer of
+	// Context.Call.
+	callName []byte
+	call     []byte
 }
 
 // putFixed stores x big-endian in fixed and returns it: the encoding of an

@@ -26,6 +26,9 @@ type Env struct {
 	// then changes nothing; and of Emit too if FailEmits is set.
 	Fail      uint32
 	FailEmits bool
+	// Answer answers the call host function (nil: every endpoint is unknown,
+	// NOT_FOUND). Its response is encoded as abi.AppendCallResponse does.
+	Answer func(entry uint32, endpoint, request, key []byte) (response []byte, code uint32)
 }
 
 // StateKey names one state value: the key of the entry it belongs to, the
@@ -154,6 +157,15 @@ func (e *Env) Emit(port uint32, batch []byte) uint32 {
 	}
 	e.Emits = append(e.Emits, Emitted{port, bytes.Clone(batch)})
 	return 0
+}
+
+// Call returns what Answer does, and NOT_FOUND when Answer is nil.
+func (e *Env) Call(entry uint32, endpoint, request, key []byte) ([]byte, uint32) {
+	if e.Answer == nil {
+		return nil, uint32(abi.NotFound)
+	}
+	e.key(entry) // panics on an entry out of range, as state calls do
+	return e.Answer(entry, endpoint, request, key)
 }
 
 // Log appends msg to Logs; the level is dropped.

@@ -170,9 +170,15 @@ func Start(t testing.TB, opts Options) *Broker {
 		"appender.f.layout.type=PatternLayout",
 		"appender.f.layout.pattern=[%d] %p %m (%c)%n",
 	}, "\n")+"\n")
-	var id [16]byte
-	rand.Read(id[:])
-	clusterID := base64.RawURLEncoding.EncodeToString(id[:])
+	// A cluster id is 16 random bytes in URL-safe base64. One that starts
+	// with '-' (1 in 64) would be taken for an option by StorageTool's
+	// argument parser, so draw again (Kafka's own generator does the same).
+	var clusterID string
+	for clusterID == "" || clusterID[0] == '-' {
+		var id [16]byte
+		rand.Read(id[:])
+		clusterID = base64.RawURLEncoding.EncodeToString(id[:])
+	}
 	cmd := b.javaCmd("kafka.tools.StorageTool", "format", "-t", clusterID, "-c", filepath.Join(dir, "server.properties"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kafka: format the log directory: %v\n%s", err, out)

@@ -1428,8 +1428,13 @@ func (x *ListCheckpointsRequest) GetId() string {
 }
 
 type ListCheckpointsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Checkpoints   []*Checkpoint          `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// checkpoints: the complete checkpoints the job's snapshot store keeps,
+	// newest first.
+	Checkpoints []*Checkpoint `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	// failures: the checkpoints that failed (were abandoned) while this server
+	// process ran the job, the newest 64, newest first.
+	Failures      []*CheckpointFailure `protobuf:"bytes,2,rep,name=failures,proto3" json:"failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1471,6 +1476,84 @@ func (x *ListCheckpointsResponse) GetCheckpoints() []*Checkpoint {
 	return nil
 }
 
+func (x *ListCheckpointsResponse) GetFailures() []*CheckpointFailure {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+type CheckpointFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id: the checkpoint's id (after a restart a later checkpoint may have the
+	// same id).
+	Id         int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	TimeUnixMs int64 `protobuf:"varint,2,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// duration_ms: from the checkpoint's trigger to its failure.
+	DurationMs    int64  `protobuf:"varint,3,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointFailure) Reset() {
+	*x = CheckpointFailure{}
+	mi := &file_weir_v1_weir_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointFailure) ProtoMessage() {}
+
+func (x *CheckpointFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointFailure.ProtoReflect.Descriptor instead.
+func (*CheckpointFailure) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CheckpointFailure) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *CheckpointFailure) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *CheckpointFailure) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *CheckpointFailure) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type Checkpoint struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Id         int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1478,20 +1561,25 @@ type Checkpoint struct {
 	Finished   bool                   `protobuf:"varint,3,opt,name=finished,proto3" json:"finished,omitempty"`
 	// modules: the module each operator runs after this checkpoint.
 	Modules map[string]string `protobuf:"bytes,4,rep,name=modules,proto3" json:"modules,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// duration_ms: from the checkpoint's trigger to its completion; state_bytes:
-	// the state files its handles reference; alignment_ms: the longest time a
-	// subtask held back inputs for its barrier. 0 when the checkpoint completed
-	// before this server process started the job.
-	DurationMs    int64 `protobuf:"varint,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
-	StateBytes    int64 `protobuf:"varint,6,opt,name=state_bytes,json=stateBytes,proto3" json:"state_bytes,omitempty"`
-	AlignmentMs   int64 `protobuf:"varint,7,opt,name=alignment_ms,json=alignmentMs,proto3" json:"alignment_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// duration_ms: from the checkpoint's trigger to its completion;
+	// alignment_ms: the longest time a subtask held back inputs for its barrier.
+	// 0 when the checkpoint completed before this server process started the
+	// job.
+	DurationMs int64 `protobuf:"varint,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// state_bytes: the state files the checkpoint's handles reference.
+	StateBytes  int64 `protobuf:"varint,6,opt,name=state_bytes,json=stateBytes,proto3" json:"state_bytes,omitempty"`
+	AlignmentMs int64 `protobuf:"varint,7,opt,name=alignment_ms,json=alignmentMs,proto3" json:"alignment_ms,omitempty"`
+	// incremental_bytes: those of its state files that the checkpoint before
+	// it did not reference (the bytes it uploaded). Unset for the oldest
+	// checkpoint listed, whose predecessor is gone.
+	IncrementalBytes *int64 `protobuf:"varint,8,opt,name=incremental_bytes,json=incrementalBytes,proto3,oneof" json:"incremental_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_weir_v1_weir_proto_msgTypes[23]
+	mi := &file_weir_v1_weir_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1591,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[23]
+	mi := &file_weir_v1_weir_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1604,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{23}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Checkpoint) GetId() int64 {
@@ -1568,6 +1656,13 @@ func (x *Checkpoint) GetAlignmentMs() int64 {
 	return 0
 }
 
+func (x *Checkpoint) GetIncrementalBytes() int64 {
+	if x != nil && x.IncrementalBytes != nil {
+		return *x.IncrementalBytes
+	}
+	return 0
+}
+
 type RescaleJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1581,7 +1676,7 @@ type RescaleJobRequest struct {
 
 func (x *RescaleJobRequest) Reset() {
 	*x = RescaleJobRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[24]
+	mi := &file_weir_v1_weir_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +1688,7 @@ func (x *RescaleJobRequest) String() string {
 func (*RescaleJobRequest) ProtoMessage() {}
 
 func (x *RescaleJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[24]
+	mi := &file_weir_v1_weir_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +1701,7 @@ func (x *RescaleJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RescaleJobRequest.ProtoReflect.Descriptor instead.
 func (*RescaleJobRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{24}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RescaleJobRequest) GetId() string {
@@ -1647,7 +1742,7 @@ type SwapModuleRequest struct {
 
 func (x *SwapModuleRequest) Reset() {
 	*x = SwapModuleRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[25]
+	mi := &file_weir_v1_weir_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1754,7 @@ func (x *SwapModuleRequest) String() string {
 func (*SwapModuleRequest) ProtoMessage() {}
 
 func (x *SwapModuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[25]
+	mi := &file_weir_v1_weir_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1767,7 @@ func (x *SwapModuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwapModuleRequest.ProtoReflect.Descriptor instead.
 func (*SwapModuleRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{25}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SwapModuleRequest) GetJob() string {
@@ -1722,7 +1817,7 @@ type StartShadowRequest struct {
 
 func (x *StartShadowRequest) Reset() {
 	*x = StartShadowRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[26]
+	mi := &file_weir_v1_weir_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1829,7 @@ func (x *StartShadowRequest) String() string {
 func (*StartShadowRequest) ProtoMessage() {}
 
 func (x *StartShadowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[26]
+	mi := &file_weir_v1_weir_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1842,7 @@ func (x *StartShadowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartShadowRequest.ProtoReflect.Descriptor instead.
 func (*StartShadowRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{26}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StartShadowRequest) GetJob() string {
@@ -1781,7 +1876,7 @@ type StopShadowRequest struct {
 
 func (x *StopShadowRequest) Reset() {
 	*x = StopShadowRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[27]
+	mi := &file_weir_v1_weir_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1888,7 @@ func (x *StopShadowRequest) String() string {
 func (*StopShadowRequest) ProtoMessage() {}
 
 func (x *StopShadowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[27]
+	mi := &file_weir_v1_weir_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1901,7 @@ func (x *StopShadowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopShadowRequest.ProtoReflect.Descriptor instead.
 func (*StopShadowRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{27}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StopShadowRequest) GetJob() string {
@@ -1834,7 +1929,7 @@ type PromoteRequest struct {
 
 func (x *PromoteRequest) Reset() {
 	*x = PromoteRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[28]
+	mi := &file_weir_v1_weir_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +1941,7 @@ func (x *PromoteRequest) String() string {
 func (*PromoteRequest) ProtoMessage() {}
 
 func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[28]
+	mi := &file_weir_v1_weir_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +1954,7 @@ func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteRequest.ProtoReflect.Descriptor instead.
 func (*PromoteRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{28}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PromoteRequest) GetJob() string {
@@ -1912,7 +2007,7 @@ type Shadow struct {
 
 func (x *Shadow) Reset() {
 	*x = Shadow{}
-	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	mi := &file_weir_v1_weir_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2019,7 @@ func (x *Shadow) String() string {
 func (*Shadow) ProtoMessage() {}
 
 func (x *Shadow) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	mi := &file_weir_v1_weir_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2032,7 @@ func (x *Shadow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Shadow.ProtoReflect.Descriptor instead.
 func (*Shadow) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{29}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Shadow) GetOperator() string {
@@ -2037,7 +2132,7 @@ type ShadowDiff struct {
 
 func (x *ShadowDiff) Reset() {
 	*x = ShadowDiff{}
-	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	mi := &file_weir_v1_weir_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2144,7 @@ func (x *ShadowDiff) String() string {
 func (*ShadowDiff) ProtoMessage() {}
 
 func (x *ShadowDiff) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	mi := &file_weir_v1_weir_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2157,7 @@ func (x *ShadowDiff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShadowDiff.ProtoReflect.Descriptor instead.
 func (*ShadowDiff) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{30}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ShadowDiff) GetSubtask() int32 {
@@ -2139,7 +2234,7 @@ type ShadowRecord struct {
 
 func (x *ShadowRecord) Reset() {
 	*x = ShadowRecord{}
-	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	mi := &file_weir_v1_weir_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2151,7 +2246,7 @@ func (x *ShadowRecord) String() string {
 func (*ShadowRecord) ProtoMessage() {}
 
 func (x *ShadowRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	mi := &file_weir_v1_weir_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2164,7 +2259,7 @@ func (x *ShadowRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShadowRecord.ProtoReflect.Descriptor instead.
 func (*ShadowRecord) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{31}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ShadowRecord) GetPort() int32 {
@@ -2200,7 +2295,7 @@ type SwapModuleResponse struct {
 
 func (x *SwapModuleResponse) Reset() {
 	*x = SwapModuleResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2307,7 @@ func (x *SwapModuleResponse) String() string {
 func (*SwapModuleResponse) ProtoMessage() {}
 
 func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2320,7 @@ func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwapModuleResponse.ProtoReflect.Descriptor instead.
 func (*SwapModuleResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{32}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SwapModuleResponse) GetCheckpoint() int64 {
@@ -2283,7 +2378,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2390,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2403,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeadLetter) GetId() int64 {
@@ -2451,7 +2546,7 @@ type DeadLetterFilter struct {
 
 func (x *DeadLetterFilter) Reset() {
 	*x = DeadLetterFilter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2463,7 +2558,7 @@ func (x *DeadLetterFilter) String() string {
 func (*DeadLetterFilter) ProtoMessage() {}
 
 func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2476,7 +2571,7 @@ func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetterFilter.ProtoReflect.Descriptor instead.
 func (*DeadLetterFilter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeadLetterFilter) GetOperator() string {
@@ -2523,7 +2618,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2535,7 +2630,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2548,7 +2643,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListDeadLettersRequest) GetJob() string {
@@ -2601,7 +2696,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2708,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2721,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListDeadLettersResponse) GetEntries() []*DeadLetter {
@@ -2667,7 +2762,7 @@ type GetDeadLetterRequest struct {
 
 func (x *GetDeadLetterRequest) Reset() {
 	*x = GetDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2679,7 +2774,7 @@ func (x *GetDeadLetterRequest) String() string {
 func (*GetDeadLetterRequest) ProtoMessage() {}
 
 func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2692,7 +2787,7 @@ func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*GetDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetDeadLetterRequest) GetJob() string {
@@ -2722,7 +2817,7 @@ type EditDeadLetterRequest struct {
 
 func (x *EditDeadLetterRequest) Reset() {
 	*x = EditDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[38]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2734,7 +2829,7 @@ func (x *EditDeadLetterRequest) String() string {
 func (*EditDeadLetterRequest) ProtoMessage() {}
 
 func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[38]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2747,7 +2842,7 @@ func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*EditDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{38}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *EditDeadLetterRequest) GetJob() string {
@@ -2793,7 +2888,7 @@ type ResubmitDeadLettersRequest struct {
 
 func (x *ResubmitDeadLettersRequest) Reset() {
 	*x = ResubmitDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[39]
+	mi := &file_weir_v1_weir_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +2900,7 @@ func (x *ResubmitDeadLettersRequest) String() string {
 func (*ResubmitDeadLettersRequest) ProtoMessage() {}
 
 func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[39]
+	mi := &file_weir_v1_weir_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +2913,7 @@ func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{39}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ResubmitDeadLettersRequest) GetJob() string {
@@ -2869,7 +2964,7 @@ type DropDeadLettersRequest struct {
 
 func (x *DropDeadLettersRequest) Reset() {
 	*x = DropDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[40]
+	mi := &file_weir_v1_weir_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +2976,7 @@ func (x *DropDeadLettersRequest) String() string {
 func (*DropDeadLettersRequest) ProtoMessage() {}
 
 func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[40]
+	mi := &file_weir_v1_weir_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +2989,7 @@ func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*DropDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{40}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DropDeadLettersRequest) GetJob() string {
@@ -2944,7 +3039,7 @@ type ChangeDeadLettersResponse struct {
 
 func (x *ChangeDeadLettersResponse) Reset() {
 	*x = ChangeDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[41]
+	mi := &file_weir_v1_weir_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3051,7 @@ func (x *ChangeDeadLettersResponse) String() string {
 func (*ChangeDeadLettersResponse) ProtoMessage() {}
 
 func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[41]
+	mi := &file_weir_v1_weir_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3064,7 @@ func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ChangeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{41}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ChangeDeadLettersResponse) GetCheckpoint() int64 {
@@ -2995,7 +3090,7 @@ type ListDLQAuditRequest struct {
 
 func (x *ListDLQAuditRequest) Reset() {
 	*x = ListDLQAuditRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[42]
+	mi := &file_weir_v1_weir_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3007,7 +3102,7 @@ func (x *ListDLQAuditRequest) String() string {
 func (*ListDLQAuditRequest) ProtoMessage() {}
 
 func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[42]
+	mi := &file_weir_v1_weir_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3020,7 +3115,7 @@ func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{42}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListDLQAuditRequest) GetJob() string {
@@ -3039,7 +3134,7 @@ type ListDLQAuditResponse struct {
 
 func (x *ListDLQAuditResponse) Reset() {
 	*x = ListDLQAuditResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[43]
+	mi := &file_weir_v1_weir_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3146,7 @@ func (x *ListDLQAuditResponse) String() string {
 func (*ListDLQAuditResponse) ProtoMessage() {}
 
 func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[43]
+	mi := &file_weir_v1_weir_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3159,7 @@ func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{43}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListDLQAuditResponse) GetRecords() []*DLQAuditRecord {
@@ -3089,7 +3184,7 @@ type DLQAuditRecord struct {
 
 func (x *DLQAuditRecord) Reset() {
 	*x = DLQAuditRecord{}
-	mi := &file_weir_v1_weir_proto_msgTypes[44]
+	mi := &file_weir_v1_weir_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3101,7 +3196,7 @@ func (x *DLQAuditRecord) String() string {
 func (*DLQAuditRecord) ProtoMessage() {}
 
 func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[44]
+	mi := &file_weir_v1_weir_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3114,7 +3209,7 @@ func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQAuditRecord.ProtoReflect.Descriptor instead.
 func (*DLQAuditRecord) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{44}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DLQAuditRecord) GetKind() string {
@@ -3248,9 +3343,17 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\x04 \x01(\x03R\n" +
 	"timeUnixMs\"(\n" +
 	"\x16ListCheckpointsRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x88\x01\n" +
 	"\x17ListCheckpointsResponse\x125\n" +
-	"\vcheckpoints\x18\x01 \x03(\v2\x13.weir.v1.CheckpointR\vcheckpoints\"\xb7\x02\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2\x13.weir.v1.CheckpointR\vcheckpoints\x126\n" +
+	"\bfailures\x18\x02 \x03(\v2\x1a.weir.v1.CheckpointFailureR\bfailures\"|\n" +
+	"\x11CheckpointFailure\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12 \n" +
+	"\ftime_unix_ms\x18\x02 \x01(\x03R\n" +
+	"timeUnixMs\x12\x1f\n" +
+	"\vduration_ms\x18\x03 \x01(\x03R\n" +
+	"durationMs\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xff\x02\n" +
 	"\n" +
 	"Checkpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12 \n" +
@@ -3262,10 +3365,12 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"durationMs\x12\x1f\n" +
 	"\vstate_bytes\x18\x06 \x01(\x03R\n" +
 	"stateBytes\x12!\n" +
-	"\falignment_ms\x18\a \x01(\x03R\valignmentMs\x1a:\n" +
+	"\falignment_ms\x18\a \x01(\x03R\valignmentMs\x120\n" +
+	"\x11incremental_bytes\x18\b \x01(\x03H\x00R\x10incrementalBytes\x88\x01\x01\x1a:\n" +
 	"\fModulesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"^\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
+	"\x12_incremental_bytes\"^\n" +
 	"\x11RescaleJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vparallelism\x18\x02 \x01(\x05R\vparallelism\x12\x17\n" +
@@ -3459,7 +3564,7 @@ func file_weir_v1_weir_proto_rawDescGZIP() []byte {
 }
 
 var file_weir_v1_weir_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_weir_v1_weir_proto_goTypes = []any{
 	(JobState)(0),                      // 0: weir.v1.JobState
 	(*UploadRequest)(nil),              // 1: weir.v1.UploadRequest
@@ -3485,29 +3590,30 @@ var file_weir_v1_weir_proto_goTypes = []any{
 	(*Savepoint)(nil),                  // 21: weir.v1.Savepoint
 	(*ListCheckpointsRequest)(nil),     // 22: weir.v1.ListCheckpointsRequest
 	(*ListCheckpointsResponse)(nil),    // 23: weir.v1.ListCheckpointsResponse
-	(*Checkpoint)(nil),                 // 24: weir.v1.Checkpoint
-	(*RescaleJobRequest)(nil),          // 25: weir.v1.RescaleJobRequest
-	(*SwapModuleRequest)(nil),          // 26: weir.v1.SwapModuleRequest
-	(*StartShadowRequest)(nil),         // 27: weir.v1.StartShadowRequest
-	(*StopShadowRequest)(nil),          // 28: weir.v1.StopShadowRequest
-	(*PromoteRequest)(nil),             // 29: weir.v1.PromoteRequest
-	(*Shadow)(nil),                     // 30: weir.v1.Shadow
-	(*ShadowDiff)(nil),                 // 31: weir.v1.ShadowDiff
-	(*ShadowRecord)(nil),               // 32: weir.v1.ShadowRecord
-	(*SwapModuleResponse)(nil),         // 33: weir.v1.SwapModuleResponse
-	(*DeadLetter)(nil),                 // 34: weir.v1.DeadLetter
-	(*DeadLetterFilter)(nil),           // 35: weir.v1.DeadLetterFilter
-	(*ListDeadLettersRequest)(nil),     // 36: weir.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),    // 37: weir.v1.ListDeadLettersResponse
-	(*GetDeadLetterRequest)(nil),       // 38: weir.v1.GetDeadLetterRequest
-	(*EditDeadLetterRequest)(nil),      // 39: weir.v1.EditDeadLetterRequest
-	(*ResubmitDeadLettersRequest)(nil), // 40: weir.v1.ResubmitDeadLettersRequest
-	(*DropDeadLettersRequest)(nil),     // 41: weir.v1.DropDeadLettersRequest
-	(*ChangeDeadLettersResponse)(nil),  // 42: weir.v1.ChangeDeadLettersResponse
-	(*ListDLQAuditRequest)(nil),        // 43: weir.v1.ListDLQAuditRequest
-	(*ListDLQAuditResponse)(nil),       // 44: weir.v1.ListDLQAuditResponse
-	(*DLQAuditRecord)(nil),             // 45: weir.v1.DLQAuditRecord
-	nil,                                // 46: weir.v1.Checkpoint.ModulesEntry
+	(*CheckpointFailure)(nil),          // 24: weir.v1.CheckpointFailure
+	(*Checkpoint)(nil),                 // 25: weir.v1.Checkpoint
+	(*RescaleJobRequest)(nil),          // 26: weir.v1.RescaleJobRequest
+	(*SwapModuleRequest)(nil),          // 27: weir.v1.SwapModuleRequest
+	(*StartShadowRequest)(nil),         // 28: weir.v1.StartShadowRequest
+	(*StopShadowRequest)(nil),          // 29: weir.v1.StopShadowRequest
+	(*PromoteRequest)(nil),             // 30: weir.v1.PromoteRequest
+	(*Shadow)(nil),                     // 31: weir.v1.Shadow
+	(*ShadowDiff)(nil),                 // 32: weir.v1.ShadowDiff
+	(*ShadowRecord)(nil),               // 33: weir.v1.ShadowRecord
+	(*SwapModuleResponse)(nil),         // 34: weir.v1.SwapModuleResponse
+	(*DeadLetter)(nil),                 // 35: weir.v1.DeadLetter
+	(*DeadLetterFilter)(nil),           // 36: weir.v1.DeadLetterFilter
+	(*ListDeadLettersRequest)(nil),     // 37: weir.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),    // 38: weir.v1.ListDeadLettersResponse
+	(*GetDeadLetterRequest)(nil),       // 39: weir.v1.GetDeadLetterRequest
+	(*EditDeadLetterRequest)(nil),      // 40: weir.v1.EditDeadLetterRequest
+	(*ResubmitDeadLettersRequest)(nil), // 41: weir.v1.ResubmitDeadLettersRequest
+	(*DropDeadLettersRequest)(nil),     // 42: weir.v1.DropDeadLettersRequest
+	(*ChangeDeadLettersResponse)(nil),  // 43: weir.v1.ChangeDeadLettersResponse
+	(*ListDLQAuditRequest)(nil),        // 44: weir.v1.ListDLQAuditRequest
+	(*ListDLQAuditResponse)(nil),       // 45: weir.v1.ListDLQAuditResponse
+	(*DLQAuditRecord)(nil),             // 46: weir.v1.DLQAuditRecord
+	nil,                                // 47: weir.v1.Checkpoint.ModulesEntry
 }
 var file_weir_v1_weir_proto_depIdxs = []int32{
 	2,  // 0: weir.v1.UploadRequest.header:type_name -> weir.v1.UploadHeader
@@ -3516,70 +3622,71 @@ var file_weir_v1_weir_proto_depIdxs = []int32{
 	0,  // 3: weir.v1.Job.state:type_name -> weir.v1.JobState
 	12, // 4: weir.v1.Job.nodes:type_name -> weir.v1.Node
 	13, // 5: weir.v1.Job.module_history:type_name -> weir.v1.ModuleChange
-	30, // 6: weir.v1.Job.shadows:type_name -> weir.v1.Shadow
+	31, // 6: weir.v1.Job.shadows:type_name -> weir.v1.Shadow
 	15, // 7: weir.v1.ListJobsRequest.filter:type_name -> weir.v1.JobFilter
 	0,  // 8: weir.v1.JobFilter.states:type_name -> weir.v1.JobState
 	11, // 9: weir.v1.ListJobsResponse.jobs:type_name -> weir.v1.Job
 	11, // 10: weir.v1.CancelJobResponse.job:type_name -> weir.v1.Job
 	21, // 11: weir.v1.CancelJobResponse.savepoint:type_name -> weir.v1.Savepoint
-	24, // 12: weir.v1.ListCheckpointsResponse.checkpoints:type_name -> weir.v1.Checkpoint
-	46, // 13: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
-	31, // 14: weir.v1.Shadow.diffs:type_name -> weir.v1.ShadowDiff
-	32, // 15: weir.v1.ShadowDiff.live:type_name -> weir.v1.ShadowRecord
-	32, // 16: weir.v1.ShadowDiff.shadow:type_name -> weir.v1.ShadowRecord
-	11, // 17: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
-	35, // 18: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	34, // 19: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
-	35, // 20: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	35, // 21: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	45, // 22: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
-	1,  // 23: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
-	5,  // 24: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
-	7,  // 25: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
-	8,  // 26: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
-	10, // 27: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
-	14, // 28: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
-	17, // 29: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
-	18, // 30: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
-	20, // 31: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
-	22, // 32: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
-	25, // 33: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
-	26, // 34: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
-	27, // 35: weir.v1.JobService.StartShadow:input_type -> weir.v1.StartShadowRequest
-	28, // 36: weir.v1.JobService.StopShadow:input_type -> weir.v1.StopShadowRequest
-	29, // 37: weir.v1.JobService.Promote:input_type -> weir.v1.PromoteRequest
-	36, // 38: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
-	38, // 39: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
-	39, // 40: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
-	40, // 41: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
-	41, // 42: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
-	43, // 43: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
-	3,  // 44: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
-	6,  // 45: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
-	4,  // 46: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
-	9,  // 47: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
-	11, // 48: weir.v1.JobService.Submit:output_type -> weir.v1.Job
-	16, // 49: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
-	11, // 50: weir.v1.JobService.Get:output_type -> weir.v1.Job
-	19, // 51: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
-	21, // 52: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
-	23, // 53: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
-	11, // 54: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
-	33, // 55: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
-	30, // 56: weir.v1.JobService.StartShadow:output_type -> weir.v1.Shadow
-	30, // 57: weir.v1.JobService.StopShadow:output_type -> weir.v1.Shadow
-	33, // 58: weir.v1.JobService.Promote:output_type -> weir.v1.SwapModuleResponse
-	37, // 59: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
-	34, // 60: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
-	42, // 61: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
-	42, // 62: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
-	42, // 63: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
-	44, // 64: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
-	44, // [44:65] is the sub-list for method output_type
-	23, // [23:44] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	25, // 12: weir.v1.ListCheckpointsResponse.checkpoints:type_name -> weir.v1.Checkpoint
+	24, // 13: weir.v1.ListCheckpointsResponse.failures:type_name -> weir.v1.CheckpointFailure
+	47, // 14: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
+	32, // 15: weir.v1.Shadow.diffs:type_name -> weir.v1.ShadowDiff
+	33, // 16: weir.v1.ShadowDiff.live:type_name -> weir.v1.ShadowRecord
+	33, // 17: weir.v1.ShadowDiff.shadow:type_name -> weir.v1.ShadowRecord
+	11, // 18: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
+	36, // 19: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	35, // 20: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
+	36, // 21: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	36, // 22: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	46, // 23: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
+	1,  // 24: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
+	5,  // 25: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
+	7,  // 26: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
+	8,  // 27: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
+	10, // 28: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
+	14, // 29: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
+	17, // 30: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
+	18, // 31: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
+	20, // 32: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
+	22, // 33: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
+	26, // 34: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
+	27, // 35: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
+	28, // 36: weir.v1.JobService.StartShadow:input_type -> weir.v1.StartShadowRequest
+	29, // 37: weir.v1.JobService.StopShadow:input_type -> weir.v1.StopShadowRequest
+	30, // 38: weir.v1.JobService.Promote:input_type -> weir.v1.PromoteRequest
+	37, // 39: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
+	39, // 40: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
+	40, // 41: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
+	41, // 42: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
+	42, // 43: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
+	44, // 44: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
+	3,  // 45: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
+	6,  // 46: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
+	4,  // 47: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
+	9,  // 48: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
+	11, // 49: weir.v1.JobService.Submit:output_type -> weir.v1.Job
+	16, // 50: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
+	11, // 51: weir.v1.JobService.Get:output_type -> weir.v1.Job
+	19, // 52: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
+	21, // 53: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
+	23, // 54: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
+	11, // 55: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
+	34, // 56: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
+	31, // 57: weir.v1.JobService.StartShadow:output_type -> weir.v1.Shadow
+	31, // 58: weir.v1.JobService.StopShadow:output_type -> weir.v1.Shadow
+	34, // 59: weir.v1.JobService.Promote:output_type -> weir.v1.SwapModuleResponse
+	38, // 60: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
+	35, // 61: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
+	43, // 62: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
+	43, // 63: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
+	43, // 64: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
+	45, // 65: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
+	45, // [45:66] is the sub-list for method output_type
+	24, // [24:45] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_weir_v1_weir_proto_init() }
@@ -3591,13 +3698,14 @@ func file_weir_v1_weir_proto_init() {
 		(*UploadRequest_Header)(nil),
 		(*UploadRequest_Chunk)(nil),
 	}
+	file_weir_v1_weir_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weir_v1_weir_proto_rawDesc), len(file_weir_v1_weir_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   46,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

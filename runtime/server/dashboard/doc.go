@@ -7,6 +7,7 @@
 // The page shows the jobs (state, uptime, restarts, newest checkpoint; a page
 // at a time, paged and filtered by the server like the dead letters), one
 // job's graph with per-node records and records per second, its module
-// history, its checkpoints with a savepoint button, and the module store. It
-// refreshes itself every second.
+// history, its checkpoints (duration, size, incremental bytes, alignment, the
+// failed ones) with a savepoint button, and the module store. It refreshes
+// itself every second.
 package dashboard

@@ -40,6 +40,22 @@ func WrapHost(wrap func(weir.NativeHost) weir.NativeHost) Option {
 	return func(h *Harness) { h.nh = wrap(h.nh) }
 }
 
+// Endpoint answers a call (weir.Context.Call) to an endpoint of the job. An
+// error stands for no response: the call fails with Unavailable.
+type Endpoint func(request, key []byte) (weir.Response, error)
+
+// WithEndpoint makes Context.Call to name reach ep. Responses are journaled
+// per record key and idempotency key, as the runtime does: ep sees each key
+// once, unless a batch that called it failed.
+func WithEndpoint(name string, ep Endpoint) Option {
+	return func(h *Harness) {
+		if h.host.endpoints == nil {
+			h.host.endpoints = map[string]Endpoint{}
+		}
+		h.host.endpoints[name] = ep
+	}
+}
+
 // QuietLogs stops the harness from copying the operator's log messages to the
 // test log (Logs still returns them).
 func QuietLogs() Option { return func(h *Harness) { h.host.logHandler = nil } }

@@ -3,6 +3,8 @@ package weirtest
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
+	"encoding/hex"
 	"slices"
 
 	weir "github.com/weirstream/weir/sdk/go"
@@ -50,7 +52,12 @@ type memHost struct {
 	emitBytes  int
 	logs       []Log
 	logHandler func(Log)
+	endpoints  map[string]Endpoint
 }
+
+// callState is the name under which memHost journals calls: a state name no
+// operator can use (names are 1..255 bytes, and this one is 256).
+var callState = string(make([]byte, 256))
 
 func newMemHost(keyed bool) *memHost {
 	return &memHost{keyed: keyed, state: map[stateID]map[string][]byte{}, timers: map[timerID]struct{}{}}
@@ -280,3 +287,41 @@ func (m *memHost) Log(level int32, msg []byte) {
 		m.logHandler(l)
 	}
 }
+
+// Call journals responses under (record key, idempotency key) as the runtime
+// does (ABI §5.3), undone with the rest of a failed batch.
+func (m *memHost) Call(entry uint32, endpoint, request, key []byte) ([]byte, uint32) {
+	rk, c := m.scope(entry)
+	switch {
+	case c != weir.OK:
+		return nil, uint32(c)
+	case len(endpoint) == 0 || len(endpoint) > weir.MaxStateNameBytes || len(key) == 0:
+		return nil, uint32(weir.BadArgument)
+	case len(key) > weir.MaxKeyBytes || len(request) > weir.MaxValueBytes:
+		return nil, uint32(weir.LimitExceeded)
+	}
+	id := stateID{name: callState, key: string(rk)}
+	if v, ok := m.values(id, false)[string(key)]; ok {
+		req, resp, _ := bytes.Cut(v, []byte{0})
+		if string(req) != hexString(request) {
+			return nil, uint32(weir.BadArgument)
+		}
+		return resp, 0
+	}
+	ep := m.endpoints[string(endpoint)]
+	if ep == nil {
+		return nil, uint32(weir.NotFound)
+	}
+	r, err := ep(bytes.Clone(request), bytes.Clone(key))
+	if err != nil {
+		return nil, uint32(weir.Unavailable)
+	}
+	v := append([]byte(hexString(request)), 0)
+	v = binary.LittleEndian.AppendUint32(v, uint32(r.Status))
+	v = append(v, r.Body...)
+	m.journal(id, string(key))
+	m.values(id, true)[string(key)] = v
+	return v[len(v)-len(r.Body)-4:], 0
+}
+
+func hexString(b []byte) string { return hex.EncodeToString(b) }

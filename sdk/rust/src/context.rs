@@ -552,6 +552,44 @@ impl<'b> Context<'b> {
         Ok(())
     }
 
+    /// `call` sends `request` to the job's endpoint named `endpoint` with the
+    /// idempotency key `key` (ABI §5.3) and returns its response. The host
+    /// journals the response in the current key's state before returning it:
+    /// a replay after a restore, or a later call with the same key, gets the
+    /// journaled response without calling the endpoint again. A call whose
+    /// response was not journaled (the job restarted from an earlier
+    /// checkpoint) is sent again with the same key, so the endpoint must
+    /// deduplicate by key (for HTTP, the `Idempotency-Key` header). It blocks
+    /// until the response arrives or the endpoint's time-out passes.
+    ///
+    /// A failure's code says why: NOT_FOUND (no such endpoint in the job
+    /// spec), UNAVAILABLE (no response; failing the batch retries it with the
+    /// same key), BAD_ARGUMENT (an empty name or key, or a key used before
+    /// with another request), LIMIT_EXCEEDED, NOT_ALLOWED (the input is not
+    /// keyed).
+    pub fn call(&mut self, endpoint: &str, request: &[u8], key: &[u8]) -> Result<Response, Error> {
+        let mut out = vec![0u8; 4096];
+        for _ in 0..2 {
+            let n = sys::call(self.entry, endpoint.as_bytes(), request, key, &mut out);
+            if n < 0 {
+                return Err(self.core.host_failed(Code::from_raw((-n) as u32), "call", endpoint.as_bytes()));
+            }
+            let n = n as usize;
+            if n < 4 {
+                return Err(self.core.host_failed(Code::INTERNAL, "call", endpoint.as_bytes()));
+            }
+            if n <= out.len() {
+                let status = u32::from_le_bytes([out[0], out[1], out[2], out[3]]);
+                out.truncate(n);
+                out.drain(..4);
+                return Ok(Response { status, body: out });
+            }
+            // The second call is answered from the journal.
+            out = vec![0u8; n];
+        }
+        Err(self.core.host_failed(Code::INTERNAL, "call", endpoint.as_bytes()))
+    }
+
     /// `log` writes `msg` to the host log at `level`, tagged by the host with
     /// the operator and subtask.
     pub fn log(&mut self, level: Level, msg: &str) {
@@ -724,4 +762,13 @@ fn malformed_input(head: &[u8], body: &[u8]) -> Failure {
     let mut b = head.to_vec();
     b.extend_from_slice(body);
     malformed(&b)
+}
+
+/// `Response` is an endpoint's answer to [`Context::call`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// `status` is the HTTP status code for HTTP endpoints.
+    pub status: u32,
+    /// `body` is the response body.
+    pub body: Vec<u8>,
 }

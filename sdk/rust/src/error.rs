@@ -32,6 +32,10 @@ impl Code {
     /// `INTERNAL`: the host failed; the batch fails even if the operator
     /// ignores the error.
     pub const INTERNAL: Code = Code(9);
+    /// `UNAVAILABLE` (ABI 1.1): [`crate::Context::call`] got no response (a
+    /// time-out, a failed connection, a retry-later answer); calling again
+    /// with the same idempotency key is safe.
+    pub const UNAVAILABLE: Code = Code(10);
     /// `FIRST_GUEST` is the lowest code an operator may use for errors of its own.
     pub const FIRST_GUEST: Code = Code(100);
     /// `ERROR` is the code a batch fails with when the operator's error has no
@@ -72,6 +76,7 @@ impl Code {
             7 => "MALFORMED",
             8 => "NOT_ALLOWED",
             9 => "INTERNAL",
+            10 => "UNAVAILABLE",
             _ => return None,
         })
     }

@@ -87,7 +87,7 @@ extern crate self as weir;
 
 pub use abi::{append_header, Headers, MAX_KEY_BYTES, MAX_PORT, MAX_VALUE_BYTES, NO_TIMESTAMP};
 pub use codec::{Codec, Decode, Encode};
-pub use context::{log, Context, Level};
+pub use context::{log, Context, Level, Response};
 pub use error::{Code, Error};
 pub use record::{Output, Record, Timer, TimerKind};
 pub use state::{

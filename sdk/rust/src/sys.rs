@@ -65,6 +65,20 @@ mod imp {
         pub fn log(level: i32, msg: *const u8, msg_len: u32);
         #[link_name = "set_error"]
         pub fn set_error(msg: *const u8, msg_len: u32);
+        // NB: ABI 1.1; the linker imports it only into modules that use
+        // Context::call, so others still load on 1.0 hosts.
+        #[link_name = "call"]
+        pub fn call(
+            entry: u32,
+            endpoint: *const u8,
+            endpoint_len: u32,
+            request: *const u8,
+            request_len: u32,
+            key: *const u8,
+            key_len: u32,
+            out: *mut u8,
+            out_cap: u32,
+        ) -> i64;
     }
 }
 
@@ -200,6 +214,29 @@ pub(crate) fn log(level: i32, msg: &[u8]) {
     native::with((), |h| h.log(level, msg))
 }
 
+/// `call` makes the journaled external call of ABI §5.3 and returns the
+/// response's length (copied into `out` if it fits), or `-code`.
+pub(crate) fn call(entry: u32, endpoint: &[u8], request: &[u8], key: &[u8], out: &mut [u8]) -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    unsafe {
+        imp::call(
+            entry,
+            endpoint.as_ptr(),
+            len(endpoint),
+            request.as_ptr(),
+            len(request),
+            key.as_ptr(),
+            len(key),
+            out.as_mut_ptr(),
+            out.len() as u32,
+        )
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    native::with(-(Code::NOT_ALLOWED.get() as i64), |h| {
+        h.call(entry, endpoint, request, key, out)
+    })
+}
+
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn set_error(msg: &[u8]) {
     unsafe { imp::set_error(msg.as_ptr(), len(msg)) }
@@ -264,6 +301,11 @@ pub(crate) mod native {
         fn timer_delete(&mut self, entry: u32, kind: u32, time: i64) -> u32;
         fn emit(&mut self, port: u32, batch: &[u8]) -> u32;
         fn log(&mut self, level: i32, msg: &[u8]);
+        /// `call` answers an external call; a host without endpoints knows
+        /// none of them.
+        fn call(&mut self, _entry: u32, _endpoint: &[u8], _request: &[u8], _key: &[u8], _out: &mut [u8]) -> i64 {
+            -(crate::error::Code::NOT_FOUND.get() as i64)
+        }
     }
 
     thread_local! {

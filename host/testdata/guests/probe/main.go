@@ -20,6 +20,10 @@
 //	clock               emit "NANOS RANDHEX" read through WASI
 //	calls               emit the number of weir_v1_process calls this instance has had
 //	init                emit "config=CONFIG get=CODE emit=CODE timer=CODE", what weir_v1_init saw
+//	call EP KEY REQ CAP call endpoint EP with idempotency key KEY and request REQ into a
+//	                    CAP-byte buffer; emit "n=RESULT status=S body=BODY" (status and
+//	                    body only if the response fit) and return 0
+//	callbad             emit "case=CODE ..." for calls with bad pointers, names and sizes
 package main
 
 import (
@@ -63,6 +67,9 @@ func hostLog(level int32, ptr, n uint32)
 
 //go:wasmimport weir_v1 set_error
 func setError(ptr, n uint32)
+
+//go:wasmimport weir_v1 call
+func call(entry, epPtr, epLen, reqPtr, reqLen, keyPtr, keyLen, outPtr, outCap uint32) int64
 
 var (
 	le       = binary.LittleEndian
@@ -186,6 +193,31 @@ func run(entry, count uint32, w []string) uint32 {
 			"bad_port=" + itoa(int64(emit(256, addr(buf), 0))),
 			"get=" + itoa(stateGet(entry, addr(name), 1, 0, 0, addr(buf), size(buf))),
 			"timer=" + itoa(int64(timerSet(entry, 2, 5))),
+		}
+		return emitText(strings.Join(codes, " "))
+	case "call":
+		ep, key, req := []byte(w[1]), []byte(w[2]), []byte(w[3])
+		out := make([]byte, num(4)+1)
+		n := call(entry, addr(ep), size(ep), addr(req), size(req), addr(key), size(key), addr(out), uint32(num(4)))
+		text := "n=" + itoa(n)
+		if n >= 4 && n <= num(4) {
+			text += " status=" + itoa(int64(le.Uint32(out))) + " body=" + string(out[4:n])
+		}
+		return emitText(text)
+	case "callbad":
+		ep, key, req := []byte("svc"), []byte("k"), []byte("r")
+		long, bigKey := make([]byte, 256), make([]byte, 64<<10+1)
+		out := make([]byte, 64)
+		codes := []string{
+			"endpoint_oob=" + itoa(call(entry, far, 3, addr(req), 1, addr(key), 1, addr(out), 64)),
+			"request_oob=" + itoa(call(entry, addr(ep), 3, addr(req), 0x8000_0000, addr(key), 1, addr(out), 64)),
+			"key_oob=" + itoa(call(entry, addr(ep), 3, addr(req), 1, far, 0x1000, addr(out), 64)),
+			"out_oob=" + itoa(call(entry, addr(ep), 3, addr(req), 1, addr(key), 1, far, 0x1000)),
+			"bad_entry=" + itoa(call(count, addr(ep), 3, addr(req), 1, addr(key), 1, addr(out), 64)),
+			"empty_endpoint=" + itoa(call(entry, addr(ep), 0, addr(req), 1, addr(key), 1, addr(out), 64)),
+			"long_endpoint=" + itoa(call(entry, addr(long), 256, addr(req), 1, addr(key), 1, addr(out), 64)),
+			"empty_key=" + itoa(call(entry, addr(ep), 3, addr(req), 1, addr(key), 0, addr(out), 64)),
+			"long_key=" + itoa(call(entry, addr(ep), 3, addr(req), 1, addr(bigKey), size(bigKey), addr(out), 64)),
 		}
 		return emitText(strings.Join(codes, " "))
 	case "malformed":

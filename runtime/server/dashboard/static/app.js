@@ -149,13 +149,15 @@ const views = {
     const hist = (j.moduleHistory || []).map((h) =>
       el("tr", {}, el("td", {}, h.operator), el("td", { class: "num" }, h.fromCheckpoint || 0), el("td", {}, time(h.timeUnixMs)), el("td", {}, el("code", {}, h.module))));
     const checkpoints = cps.checkpoints || []; // newest first
+    const failures = cps.failures || []; // newest first
     const page = state.page || 0;
     const cpRows = checkpoints.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map((c) =>
       el("tr", { "data-checkpoint": c.id },
         el("td", { class: "num" }, c.id), el("td", {}, time(c.timeUnixMs)),
         el("td", { class: "num duration" }, c.durationMs !== undefined ? `${c.durationMs} ms` : "-"),
-        el("td", { class: "num" }, bytes(c.stateBytes)),
-        el("td", { class: "num" }, c.durationMs !== undefined ? `${c.alignmentMs || 0} ms` : "-"),
+        el("td", { class: "num state-bytes" }, bytes(c.stateBytes)),
+        el("td", { class: "num incremental" }, c.incrementalBytes === undefined ? "-" : Number(c.incrementalBytes) ? bytes(c.incrementalBytes) : "0 B"),
+        el("td", { class: "num alignment" }, c.durationMs !== undefined ? `${c.alignmentMs || 0} ms` : "-"),
         el("td", {}, c.finished ? "yes" : ""),
         el("td", {}, Object.entries(c.modules || {}).map(([op, m]) => `${op}=${shortDigest(m)}`).join(" "))));
     const button = el("button", { id: "savepoint", onclick: async () => {
@@ -183,8 +185,13 @@ const views = {
       table("history", ["Operator", "From checkpoint", "Time", "Module"], hist),
       el("h2", {}, "Checkpoints"),
       el("p", {}, button, " ", el("span", { id: "savepoint-result" }, state.savepoint || "")),
-      table("checkpoints", ["Checkpoint", "Time", "Duration", "State", "Alignment", "Finished", "Modules"], cpRows),
+      table("checkpoints", ["Checkpoint", "Time", "Duration", "State", "Incremental", "Alignment", "Finished", "Modules"], cpRows),
       pager(checkpoints.length, page, undefined, (p) => { state.page = p; render(); }),
+      el("h2", {}, `Failed checkpoints (${failures.length})`),
+      table("checkpoint-failures", ["Checkpoint", "Time", "After", "Error"], failures.map((f) =>
+        el("tr", { "data-checkpoint": f.id },
+          el("td", { class: "num" }, f.id), el("td", {}, time(f.timeUnixMs)),
+          el("td", { class: "num" }, `${f.durationMs || 0} ms`), el("td", { class: "error" }, f.error || "")))),
     ];
   },
 
