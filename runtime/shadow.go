@@ -392,8 +392,8 @@ func (p *operatorProc) runShadow(ctx context.Context, b []byte) *shadowSub {
 	p.pinnedNow = now // the live instance's first call sees the same header
 	sh.out.reset()
 	sh.live.reset()
-	sh.env.begin(b)
 	cctx, cancel := context.WithTimeout(ctx, shadowCallTimeout)
+	sh.env.begin(cctx, b)
 	err := sh.op.Process(cctx, b, &sh.env)
 	cancel()
 	if envErr := sh.env.end(); envErr != nil && err == nil {
