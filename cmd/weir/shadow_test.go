@@ -73,7 +73,7 @@ type shadowJSON struct {
 	Failed         string `json:"failed"`
 	FromCheckpoint string `json:"fromCheckpoint"`
 	Diffs          []struct {
-		Input  []byte `json:"input"`
+		Input  []byte                   `json:"input"`
 		Live   []struct{ Value []byte } `json:"live"`
 		Shadow []struct{ Value []byte } `json:"shadow"`
 	} `json:"diffs"`
