@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -18,16 +17,7 @@ import (
 // its doc) into dir.
 func vshadowModules(t *testing.T, dir string, variants ...int) []string {
 	t.Helper()
-	base := filepath.Join(dir, "vshadow.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", base, "./testdata/vshadow")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build vshadow: %v\n%s", err, out)
-	}
-	wasm, err := os.ReadFile(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm := buildGuest(t, dir, "vshadow")
 	marker := []byte("weir-vshadow-variant:0")
 	at := bytes.Index(wasm, marker)
 	if at < 0 || bytes.Count(wasm, marker) != 1 {
