@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -62,25 +60,7 @@ func BenchmarkNATS(b *testing.B) {
 	cache := b.TempDir()
 	ctx := context.Background()
 	js := srv.JetStream(b)
-	job := func(spec string) time.Duration {
-		dir := b.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "job.yaml"), []byte(spec), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		cmd := weirRun(bin, dir, cache)
-		cmd.Env = append(os.Environ(), "WEIR_TEST_NATS="+srv.URL())
-		running, done, stderr := startRun(b, cmd)
-		select {
-		case err := <-done:
-			b.Fatalf("job ended before it ran (%v):\n%s", err, stderr)
-		case <-running:
-		}
-		start := time.Now()
-		if err := <-done; err != nil {
-			b.Fatalf("job failed: %v\n%s", err, stderr)
-		}
-		return time.Since(start)
-	}
+	job := func(spec string) time.Duration { return timeJob(b, bin, cache, spec, "WEIR_TEST_NATS="+srv.URL()) }
 	count := func(stream string) uint64 {
 		st, err := js.Stream(ctx, stream)
 		if err != nil {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -69,25 +67,7 @@ func BenchmarkPostgres(b *testing.B) {
 			b.Fatalf("%s: %v", q, err)
 		}
 	}
-	job := func(spec string) time.Duration {
-		dir := b.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "job.yaml"), []byte(spec), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		cmd := weirRun(bin, dir, cache)
-		cmd.Env = append(os.Environ(), "WEIR_TEST_PG="+srv.ConnString())
-		running, done, stderr := startRun(b, cmd)
-		select {
-		case err := <-done:
-			b.Fatalf("job ended before it ran (%v):\n%s", err, stderr)
-		case <-running:
-		}
-		start := time.Now()
-		if err := <-done; err != nil {
-			b.Fatalf("job failed: %v\n%s", err, stderr)
-		}
-		return time.Since(start)
-	}
+	job := func(spec string) time.Duration { return timeJob(b, bin, cache, spec, "WEIR_TEST_PG="+srv.ConnString()) }
 	count := func(table string) int {
 		var n int
 		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {

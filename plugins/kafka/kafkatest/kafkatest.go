@@ -216,6 +216,15 @@ func (b *Broker) javaCmd(main string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// Tool returns a command that runs main, a class of the Kafka jars (e.g.
+// "org.apache.kafka.tools.ProducerPerformance", the class behind
+// kafka-producer-perf-test.sh), with args, under the same capped JVM as the
+// broker: benchmarks compare Weir with Kafka's own tools this way, since the
+// Maven jars come without the shell scripts that wrap them.
+func (b *Broker) Tool(main string, args ...string) *exec.Cmd {
+	return b.javaCmd(main, args...)
+}
+
 // Restart starts the broker again on the same ports and log directory (after
 // Stop; also used by Start) and waits until it serves metadata and can create
 // a topic.
