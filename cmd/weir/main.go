@@ -47,6 +47,11 @@ Client (--server URL or WEIR_SERVER, default http://127.0.0.1:8181; token: WEIR_
   weir job rescale ID N [--no-wait]    restart the job at parallelism N from a final checkpoint
   weir job swap ID OPERATOR FILE|REF [--migrate] [--no-wait]
                                        hot-swap an operator's module at a checkpoint barrier
+  weir job shadow ID OPERATOR FILE|REF run a second module beside the live one and compare outputs
+  weir job shadow ID --status          show shadows: match/mismatch counts, newest differing records
+  weir job shadow ID OPERATOR --stop   drop the operator's shadow
+  weir job promote ID OPERATOR [--migrate]
+                                       swap the operator to its shadow's module at a barrier (docs/rollouts.md)
   weir job checkpoints ID              list the job's checkpoints
   weir dlq ls JOB [--operator OP] [--filter TEXT]
                                        list a job's dead-letter queue (docs/dlq.md)

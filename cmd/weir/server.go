@@ -137,6 +137,7 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer srv.Close()
+	metrics.reg.MustRegister(newShadowCollector(srv.Shadows))
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
