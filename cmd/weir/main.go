@@ -36,6 +36,7 @@ Local runs:
 
 Server:
   weir server [flags]                  serve the API (Connect, gRPC, gRPC-Web) and run submitted jobs
+  weir jobmanager --nats URL [flags]   the same, as one of several JobManagers: serves only while elected leader
 
 Client (--server URL or WEIR_SERVER, default http://127.0.0.1:8181; token: WEIR_TOKEN or --token-file; -o table|json|yaml):
   weir module push FILE [--name N]     upload a module (validated before it is stored)
@@ -94,6 +95,8 @@ func weirMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	case "server":
 		err = serverCmd(ctx, args[1:], stdout, stderr)
+	case "jobmanager":
+		err = jobmanagerCmd(ctx, args[1:], stdout, stderr)
 	case "module", "modules":
 		err = moduleCmd(ctx, args[1:], stdout, stderr)
 	case "job", "jobs":

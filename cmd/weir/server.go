@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,10 +42,28 @@ func (l hostLoader) Load(ctx context.Context, name string, wasm []byte, lim jobs
 //	<data>/cache/wasm/    compiled modules
 //	<data>/nats/          the embedded NATS server's JetStream store (HTTP ingest)
 func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	return runServer(ctx, "server", args, stdout, stderr)
+}
+
+// jobmanagerCmd is `weir jobmanager`: `weir server` with its catalog on the
+// -nats server (required), that stands by until it wins the leader election
+// there, and serves the API and runs the jobs only while it leads. A leader
+// that loses its lease stops its jobs and exits (a restart stands by).
+func jobmanagerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runServer(ctx, "jobmanager", args, stdout, stderr)
+}
+
+// runServer is `weir server` (role "server") or `weir jobmanager`.
+func runServer(ctx context.Context, role string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(role, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c commonFlags
 	c.register(fs)
+	var jm *jobmanagerFlags
+	if role == "jobmanager" {
+		jm = &jobmanagerFlags{}
+		jm.register(fs)
+	}
 	listen := fs.String("listen", envOr("WEIR_LISTEN", "127.0.0.1:8181"), "address of the API (Connect, gRPC and gRPC-Web) and /metrics (env WEIR_LISTEN)")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token clients must send (env WEIR_TOKEN holds the token itself); required to listen on a non-loopback address")
 	filesDir := fs.String("files-dir", "", "directory that file sources and sinks of submitted jobs read and write, relative paths only (default DATA_DIR/files)")
@@ -96,6 +115,18 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	budget, err := memBudget.budget()
 	if err != nil {
 		return err
+	}
+	if jm != nil {
+		if *natsURL == "" {
+			return fmt.Errorf("%w: jobmanager needs -nats URL: the JobManagers elect their leader and share their catalog there", errUsage)
+		}
+		*catalogKind = catalogNATS
+		lctx, stop, err := jm.lead(ctx, *natsURL, log)
+		if err != nil {
+			return err
+		}
+		defer stop() // after the jobs have stopped (deferred below)
+		ctx = lctx
 	}
 	engine, err := host.NewEngine(ctx, host.Config{CacheDir: filepath.Join(dataDir, "cache", "wasm"), Logger: log, MemoryBudget: budget})
 	if err != nil {
@@ -180,6 +211,9 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(shutdownCtx)
+	if err := context.Cause(ctx); errors.Is(err, errLostLeadership) {
+		return err
+	}
 	return nil
 }
 
