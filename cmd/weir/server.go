@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/weirstream/weir/host"
-	"github.com/weirstream/weir/plugins/localfs"
 	weirnats "github.com/weirstream/weir/plugins/nats"
 	"github.com/weirstream/weir/plugins/nats/embedded"
 	"github.com/weirstream/weir/runtime"
@@ -35,7 +34,7 @@ func (l hostLoader) Load(ctx context.Context, name string, wasm []byte, lim jobs
 
 // serverLayout is where `weir server` keeps its files under the data directory:
 //
-//	<data>/catalog/       module bytes, module and job records
+//	<data>/catalog/       module bytes, module and job records (-catalog local)
 //	<data>/jobs/<id>/     each job's checkpoints and live state
 //	<data>/savepoints/<id>/sp-<n>/  savepoints
 //	<data>/files/         where file sources and sinks of submitted jobs read and write (--files-dir)
@@ -51,6 +50,7 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	filesDir := fs.String("files-dir", "", "directory that file sources and sinks of submitted jobs read and write, relative paths only (default DATA_DIR/files)")
 	maxModule := fs.String("max-module-size", "64MiB", "largest module an upload may carry")
 	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask")
+	catalogKind := fs.String("catalog", catalogLocal, "where module and job records are kept: local (DATA_DIR/catalog) or nats (a JetStream object store on the -nats server, the embedded one when -nats is not given), which several server processes can share")
 	natsURL := fs.String("nats", "", "URL of the NATS server (JetStream) that keeps HTTP ingest requests; default: one embedded in this process, storing under DATA_DIR/nats")
 	ingestRetention := fs.Duration("ingest-retention", weirnats.DefaultIngestRetention, "how long an HTTP ingest endpoint's stream keeps records (a job further behind finds a gap)")
 	var memBudget memoryBudgetFlag
@@ -102,9 +102,13 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer engine.Close(context.Background())
-	catalog, err := localfs.New(filepath.Join(dataDir, "catalog"))
+	cat, err := openCatalog(ctx, *catalogKind, *natsURL, dataDir)
 	if err != nil {
 		return err
+	}
+	defer cat.close()
+	if *natsURL == "" {
+		*natsURL = cat.natsURL // the catalog's embedded server, if it started one
 	}
 	openSnapshots, err := snaps.opener(ctx, dataDir)
 	if err != nil {
@@ -120,7 +124,7 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	metrics.reg.MustRegister(newGuestMemoryCollector(budget))
 	srv, err := server.New(ctx, server.Config{
 		DataDir:         dataDir,
-		Catalog:         catalog,
+		Catalog:         cat.store,
 		OpenStore:       openSnapshots,
 		State:           stateBackend,
 		Loader:          hostLoader{engine},
