@@ -34,7 +34,9 @@ import (
 //   - its timers are not kept (TimerSet is accepted and forgotten), so output
 //     that timers would emit is not compared;
 //   - a guest failure of the shadow (trap, time-out, error status) counts the
-//     batch's records as failed and the live path goes on; after
+//     batch's records as failed, empties the shadow's namespace (which then
+//     reads through to the live state again: resyncShadow) and the live path
+//     goes on; after
 //     shadowMaxFailedBatches failed batches in a row a subtask stops running
 //     the shadow (Suspended), so a looping shadow costs the live path at most
 //     that many shadowCallTimeouts.
@@ -332,14 +334,7 @@ func (p *operatorProc) startShadow(ctx context.Context, run *shadowRun) *shadowS
 	op, err := run.factory.NewOperator(ctx, OperatorInfo{Job: at.job.Name, Name: n.Name, Subtask: i, Parallelism: n.Parallelism, Keyed: p.keyed, Config: n.Config, Logger: p.t.log.With("shadow", run.module)})
 	if err == nil && p.keyed {
 		var own StateBackend
-		own, err = at.cfg.State.Open(ctx, BackendConfig{
-			Dir:        filepath.Join(at.cfg.WorkDir, "shadow", at.job.Name, n.Name, fmt.Sprint(i)),
-			KeyGroups:  KeyGroupsFor(i, n.Parallelism, at.job.MaxParallelism),
-			Store:      at.cfg.Store,
-			Prefix:     "shadow/" + n.Name + "/", // NB: never used: the shadow's state is not checkpointed
-			CacheBytes: at.cfg.StateCacheBytes,
-			Logger:     p.t.log,
-		})
+		own, err = p.openShadowState(ctx)
 		if err != nil {
 			op.Close()
 		} else {
@@ -364,6 +359,42 @@ func (p *operatorProc) closeShadow() {
 		return
 	}
 	sh.stop()
+}
+
+// resyncShadow empties the shadow's state namespace, so that it reads
+// through to the live state again: after the shadow failed on a batch, or the
+// live instance did. Either way the two states no longer hold the same
+// records: the shadow's holds a partial run of the batch, or lacks records the
+// live instance processed (those after the shadow's failure, of keys it had
+// copied already). Kept, that difference would show on every later record of
+// those keys, not only on the records the modules differ on.
+func (p *operatorProc) resyncShadow() {
+	sh := p.sh
+	if sh.state == nil {
+		return
+	}
+	sh.state.own.Close()
+	sh.state = nil
+	own, err := p.openShadowState(context.Background())
+	if err != nil {
+		sh.run.suspend(fmt.Errorf("subtask %d: empty the shadow's state after a failed batch: %w", p.t.id.subtask, err))
+		sh.stop()
+		return
+	}
+	sh.state = &shadowState{live: p.backend, own: own}
+}
+
+// openShadowState opens the subtask's shadow state namespace, empty.
+func (p *operatorProc) openShadowState(ctx context.Context) (StateBackend, error) {
+	at, n, i := p.t.at, p.node, p.t.id.subtask
+	return at.cfg.State.Open(ctx, BackendConfig{
+		Dir:        filepath.Join(at.cfg.WorkDir, "shadow", at.job.Name, n.Name, fmt.Sprint(i)),
+		KeyGroups:  KeyGroupsFor(i, n.Parallelism, at.job.MaxParallelism),
+		Store:      at.cfg.Store,
+		Prefix:     "shadow/" + n.Name + "/", // NB: never used: the shadow's state is not checkpointed
+		CacheBytes: at.cfg.StateCacheBytes,
+		Logger:     p.t.log,
+	})
 }
 
 // stop closes the instance and removes the state namespace.
@@ -427,6 +458,9 @@ func (p *operatorProc) shadowFailed(b []byte, err error) {
 		d.Position = p.t.at.describeTracking(e.TrackingID)
 	}
 	sh.run.add(n, 0, 0, n, []ShadowDiff{d})
+	if p.resyncShadow(); sh.op == nil {
+		return // suspended by resyncShadow
+	}
 	sh.failed++
 	if sh.failed >= shadowMaxFailedBatches {
 		err = fmt.Errorf("subtask %d stopped running the shadow after %d failed batches in a row: %w", p.t.id.subtask, sh.failed, err)
@@ -443,7 +477,11 @@ func (p *operatorProc) shadowFailed(b []byte, err error) {
 // counted.
 func (p *operatorProc) compare(sh *shadowSub, b []byte, liveOK bool) {
 	sh.capturing = false
-	if !liveOK || sh != p.sh {
+	if sh != p.sh {
+		return
+	}
+	if !liveOK {
+		p.resyncShadow() // the batch runs again, shadow first
 		return
 	}
 	n := int64(abi.Count(b))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +16,7 @@ import (
 
 // vshadowModules builds testdata/vshadow once and writes its variants (see
 // its doc) into dir.
-func vshadowModules(t *testing.T, dir string, variants ...int) []string {
+func vshadowModules(t testing.TB, dir string, variants ...int) []string {
 	t.Helper()
 	wasm := buildGuest(t, dir, "vshadow")
 	marker := []byte("weir-vshadow-variant:0")
@@ -69,7 +70,7 @@ type shadowJSON struct {
 	} `json:"diffs"`
 }
 
-func num(t *testing.T, s string) int64 {
+func num(t testing.TB, s string) int64 {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if s != "" && err != nil {
 		t.Fatalf("not a number: %q", s)
@@ -207,4 +208,131 @@ func TestServerShadowPromote(t *testing.T) {
 		}
 	}
 	t.Logf("shadow from checkpoint %d: %d records, %d mismatched; promoted at %d", from, recs, wantMismatch, at)
+}
+
+// shadowStatusJSON is `weir job shadow ID --status -o json`.
+type shadowStatusJSON struct {
+	Shadows []struct {
+		shadowJSON
+		Suspended int    `json:"suspended"`
+		LastError string `json:"lastError"`
+		Diffs     []struct {
+			Error  string                   `json:"error"`
+			Input  []byte                   `json:"input"`
+			Live   []struct{ Value []byte } `json:"live"`
+			Shadow []struct{ Value []byte } `json:"shadow"`
+		} `json:"diffs"`
+	} `json:"shadows"`
+}
+
+// waitShadow polls the shadow's status until done holds for it.
+func waitShadow(t *testing.T, s *serverProc, id, what string, done func(st shadowStatusJSON) bool) shadowStatusJSON {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var st shadowStatusJSON
+		out := s.mustCLI("job", "shadow", id, "--status", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatalf("weir job shadow --status -o json: %v\n%s", err, out)
+		}
+		if len(st.Shadows) == 1 && done(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("shadow not %s after 90s: %s\nserver log:\n%s", what, out, s.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestServerShadowLiveUnchanged runs two identical jobs side by side in one
+// server; one of them is shadowed, in turn, by a module that traps, one that
+// loops and one that emits twice. The shadowed job's committed output must be
+// byte-identical to the plain job's, and each hostile shadow must be reported
+// (failed and suspended, or mismatched) rather than reach the live path.
+func TestServerShadowLiveUnchanged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds weir and a Go guest")
+	}
+	const n = 80000
+	bin := buildWeir(t)
+	dir := t.TempDir()
+	paths := vshadowModules(t, dir, 0, 2, 3, 4)
+	s := startServer(t, bin, filepath.Join(dir, "data"))
+	s.mustCLI("module", "push", paths[0], "--name", "vshadow")
+	submit := func(name string) string {
+		spec := strings.NewReplacer("name: shadow", "name: "+name, "path: out", "path: "+name+"/out").
+			Replace(fmt.Sprintf(shadowSpec, n, 4000))
+		p := filepath.Join(dir, name+".yaml")
+		os.WriteFile(p, []byte(spec), 0o644)
+		return strings.TrimSpace(s.mustCLI("job", "submit", p))
+	}
+	plain, shadowed := submit("plain"), submit("shadowed")
+
+	// Variant 2 traps on the special records: a batch with one fails, and
+	// after shadowMaxFailedBatches such batches in a row each subtask (2)
+	// stops running it. The batches without one match: a failed batch's
+	// partial writes do not stay in the shadow's state.
+	s.mustCLI("job", "shadow", shadowed, "count", paths[1])
+	st := waitShadow(t, s, shadowed, "suspended after traps", func(st shadowStatusJSON) bool { return st.Shadows[0].Suspended == 2 })
+	if sh := st.Shadows[0]; num(t, sh.Failed) == 0 || num(t, sh.Mismatched) != 0 || !strings.Contains(sh.LastError, "failed batches in a row") {
+		for _, d := range sh.Diffs {
+			if d.Error == "" {
+				t.Logf("mismatch: input %q live %q shadow %q", d.Input, d.Live, d.Shadow)
+			}
+		}
+		t.Fatalf("trapping shadow: %+v", sh.shadowJSON)
+	}
+	s.mustCLI("job", "shadow", shadowed, "count", "--stop")
+
+	// Variant 3 loops: each call is cut at shadowCallTimeout.
+	s.mustCLI("job", "shadow", shadowed, "count", paths[2])
+	st = waitShadow(t, s, shadowed, "suspended after loops", func(st shadowStatusJSON) bool { return st.Shadows[0].Suspended == 2 })
+	if sh := st.Shadows[0]; num(t, sh.Failed) == 0 || num(t, sh.Mismatched) != 0 || len(sh.Diffs) == 0 || sh.Diffs[0].Error == "" {
+		t.Fatalf("looping shadow: %+v", sh)
+	}
+	t.Logf("looping shadow: %s", st.Shadows[0].LastError)
+	s.mustCLI("job", "shadow", shadowed, "count", "--stop")
+
+	// Variant 4 emits the special records twice: mismatches, not failures.
+	s.mustCLI("job", "shadow", shadowed, "count", paths[3])
+	st = waitShadow(t, s, shadowed, "mismatched", func(st shadowStatusJSON) bool { return num(t, st.Shadows[0].Mismatched) > 0 })
+	if sh := st.Shadows[0]; num(t, sh.Failed) != 0 || len(sh.Diffs) == 0 || len(sh.Diffs[0].Shadow) != 2 {
+		t.Fatalf("doubling shadow: %+v", sh)
+	}
+	s.mustCLI("job", "shadow", shadowed, "count", "--stop")
+
+	for _, id := range []string{plain, shadowed} {
+		if j := waitJob(t, s, id, 3*time.Minute); j.State != "JOB_STATE_FINISHED" {
+			t.Fatalf("job %s: %s", id, j.State)
+		}
+	}
+	files := filepath.Join(dir, "data", "files")
+	want, got := committedLines(t, filepath.Join(files, "plain")), committedLines(t, filepath.Join(files, "shadowed"))
+	if len(want) != n {
+		t.Fatalf("the plain job committed %d lines, want %d", len(want), n)
+	}
+	if !slices.Equal(want, got) {
+		for i := range min(len(want), len(got)) {
+			if want[i] != got[i] {
+				t.Fatalf("the shadowed job's output differs from the plain job's at sorted line %d: %q, want %q (%d and %d lines)", i, got[i], want[i], len(got), len(want))
+			}
+		}
+		t.Fatalf("the shadowed job committed %d lines, the plain job %d", len(got), len(want))
+	}
+}
+
+// committedLines is every line of the part files under dir/out, sorted.
+func committedLines(t *testing.T, dir string) []string {
+	files, _ := filepath.Glob(filepath.Join(dir, "out", "part-*"))
+	var out []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")...)
+	}
+	sort.Strings(out)
+	return out
 }
