@@ -50,6 +50,12 @@ func idOK(s string) bool {
 // ends (with cause errLostLeadership) when its lease runs out, and stop,
 // which resigns (call it after the jobs have stopped).
 func (f *jobmanagerFlags) lead(ctx context.Context, url string, log *slog.Logger) (context.Context, func(), error) {
+	if !idOK(f.id) {
+		return nil, nil, fmt.Errorf("%w: -id %q: the candidate id must be 1-64 of a-z A-Z 0-9 _ -", errUsage, f.id)
+	}
+	if f.lease <= 0 {
+		return nil, nil, fmt.Errorf("%w: -lease %v: want > 0", errUsage, f.lease)
+	}
 	nc, err := nats.Connect(url, nats.Name("weir jobmanager "+f.id), nats.MaxReconnects(-1), nats.ReconnectWait(catalogReconnectWait))
 	if err != nil {
 		return nil, nil, fmt.Errorf("jobmanager: connect to NATS: %w", err)

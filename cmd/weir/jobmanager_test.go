@@ -108,11 +108,24 @@ func TestJobManagerFailover(t *testing.T) {
 	}
 }
 
-// TestJobManagerNeedsNATS: the role refuses to start without -nats.
-func TestJobManagerNeedsNATS(t *testing.T) {
-	var out, errb bytes.Buffer
-	err := jobmanagerCmd(t.Context(), []string{"--data-dir", t.TempDir()}, &out, &errb)
-	if err == nil || !strings.Contains(err.Error(), "needs -nats") {
-		t.Fatalf("jobmanager without -nats: %v", err)
+// TestJobManagerBadFlags: the role refuses to start without -nats, or with
+// a local catalog.
+func TestJobManagerBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "no nats", args: nil, want: "needs -nats"},
+		{name: "local catalog", args: []string{"--nats", "nats://127.0.0.1:1", "--catalog", "local"}, want: "keeps its catalog in NATS"},
+		{name: "bad id", args: []string{"--nats", "nats://127.0.0.1:1", "--id", "jm.0"}, want: "candidate id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := jobmanagerCmd(t.Context(), append([]string{"--data-dir", t.TempDir()}, tc.args...), &out, &errb)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("jobmanager %v: %v, want an error saying %q", tc.args, err, tc.want)
+			}
+		})
 	}
 }

@@ -120,6 +120,14 @@ func runServer(ctx context.Context, role string, args []string, stdout, stderr i
 		if *natsURL == "" {
 			return fmt.Errorf("%w: jobmanager needs -nats URL: the JobManagers elect their leader and share their catalog there", errUsage)
 		}
+		if *catalogKind != catalogLocal && *catalogKind != catalogNATS {
+			return fmt.Errorf("%w: -catalog %q: a jobmanager keeps its catalog in NATS", errUsage, *catalogKind)
+		}
+		explicit := false
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "catalog" })
+		if explicit && *catalogKind == catalogLocal {
+			return fmt.Errorf("%w: -catalog local: a jobmanager keeps its catalog in NATS, shared with the other JobManagers", errUsage)
+		}
 		*catalogKind = catalogNATS
 		lctx, stop, err := jm.lead(ctx, *natsURL, log)
 		if err != nil {

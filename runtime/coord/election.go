@@ -146,6 +146,8 @@ func (e *Elector) Tick(ctx context.Context) (Leadership, error) {
 // Leading returns this candidate's epoch while it leads, by its own clock:
 // false once its lease has run out, even before a Tick learns of a new
 // leader. The epoch is what fenced writes ([Catalog.Complete]) present.
+//
+// NB: it waits for a Tick in progress (which may wait for the store).
 func (e *Elector) Leading() (Epoch, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
