@@ -17,7 +17,7 @@ WASMGO  := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 WASM_MAINS := $(wildcard examples/*/*/wasm)
 WASM       := $(patsubst %/wasm,%.wasm,$(WASM_MAINS))
 
-.PHONY: all build wasm demo test test-go test-sdk check bench bench-memory bench-guest-memory clean toolchains minio kafka
+.PHONY: all build wasm demo test test-go test-sdk check bench bench-memory bench-guest-memory clean toolchains minio kafka natscli
 
 all: build wasm
 
@@ -68,6 +68,11 @@ minio:
 # fetched from Maven Central once and cached (idempotent).
 kafka:
 	bash scripts/install-kafka.sh
+
+# BenchmarkNATSBench (cmd/weir) runs `nats bench` beside Weir; the NATS CLI is
+# built from its Go module once and cached (idempotent). No test needs it.
+natscli:
+	bash scripts/install-natscli.sh
 
 test: toolchains check test-go test-sdk test-rust
 

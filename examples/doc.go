@@ -20,6 +20,8 @@
 //     call host function, docs/calls.md), with a test service in paysvc.
 //   - nats: a job spec only, copying a JetStream stream's orders to subjects
 //     by customer with the nats source and its exactly-once sink.
+//   - http-ingest: a job spec and a README with curl commands, records POSTed
+//     to `weir server`'s ingest endpoint into an exactly-once file sink.
 //
 // Build the modules with `make wasm` and run one with
 // `bin/weir run examples/wordcount/job.yaml`.

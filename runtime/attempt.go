@@ -46,8 +46,9 @@ type attempt struct {
 	splitNames [][]string
 	stats      *Stats
 
-	swapMu sync.Mutex
-	swaps  []*swapPlan // armed swaps, by barrier
+	swapMu        sync.Mutex
+	swaps         []*swapPlan     // armed swaps, by barrier
+	shadowChanges []*shadowChange // armed shadow starts and stops, by barrier
 
 	// injections are resubmitted dead letters waiting for their operator
 	// subtask (dlq.go); injected counts them, for a check without the lock.
@@ -286,6 +287,9 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 				p.module = mod
 			}
 			p.env.p = p
+			if cfg.shadows != nil {
+				p.shadowRun = cfg.shadows.slots[n.Name].Load()
+			}
 			t.proc = p
 			op, err := factory.NewOperator(ctx, OperatorInfo{Job: job.Name, Name: n.Name, Subtask: i, Parallelism: n.Parallelism, Keyed: keyed, Config: n.Config, Logger: t.log})
 			if err != nil {

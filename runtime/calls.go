@@ -36,6 +36,10 @@ func appendCallKey(dst []byte, kg int, key, idemKey []byte) []byte {
 // a call through the job's Caller whose response is journaled first. The
 // reason for a failure is kept in e.callNote for the error of the batch.
 func (e *opEnv) Call(entry uint32, endpoint, request, key []byte) ([]byte, uint32) {
+	if e.shadow != nil {
+		// NB: a shadow has no side effects (shadow.go): its external calls are refused.
+		return nil, uint32(abi.NotAllowed)
+	}
 	kg, recordKey, code := e.scope(entry)
 	if code != 0 {
 		return nil, code

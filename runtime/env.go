@@ -30,6 +30,9 @@ type opEnv struct {
 	hold    bool
 	held    []heldEmit
 	heldBuf []byte
+	// shadow is set in the Env of a shadow instance (shadow.go): state goes
+	// to its overlay, emits to its capture, timers nowhere.
+	shadow *shadowSub
 }
 
 type heldEmit struct{ port, from, to int }
@@ -41,7 +44,7 @@ func (e *opEnv) dropHeld() { e.held, e.heldBuf = e.held[:0], e.heldBuf[:0] }
 func (e *opEnv) releaseHeld() error {
 	defer e.dropHeld()
 	for _, h := range e.held {
-		if err := e.p.t.outs.emit(h.port, e.heldBuf[h.from:h.to]); err != nil {
+		if err := e.p.send(h.port, e.heldBuf[h.from:h.to]); err != nil {
 			return fmt.Errorf("operator %s: emit: %w", e.p.t.id, err)
 		}
 	}
@@ -94,6 +97,14 @@ func (e *opEnv) scope(entry uint32) (int, []byte, uint32) {
 	return int(kg), e.keys[entry], 0
 }
 
+// state is what the call reads and writes.
+func (e *opEnv) state() StateBackend {
+	if e.shadow != nil {
+		return e.shadow.state
+	}
+	return e.p.state
+}
+
 func validName(name []byte) bool { return len(name) >= 1 && len(name) <= abi.MaxStateNameBytes }
 
 func (e *opEnv) stateKey(entry uint32, name, userKey []byte) uint32 {
@@ -112,7 +123,7 @@ func (e *opEnv) StateGet(entry uint32, name, userKey []byte) ([]byte, uint32) {
 	if code := e.stateKey(entry, name, userKey); code != 0 {
 		return nil, code
 	}
-	v, ok, err := e.p.state.Get(e.key)
+	v, ok, err := e.state().Get(e.key)
 	if err != nil {
 		return nil, e.fail("state get", err)
 	}
@@ -126,7 +137,7 @@ func (e *opEnv) StatePut(entry uint32, name, userKey, value []byte) uint32 {
 	if code := e.stateKey(entry, name, userKey); code != 0 {
 		return code
 	}
-	if err := e.p.state.Set(e.key, value); err != nil {
+	if err := e.state().Set(e.key, value); err != nil {
 		return e.fail("state put", err)
 	}
 	return 0
@@ -136,7 +147,7 @@ func (e *opEnv) StateDelete(entry uint32, name, userKey []byte) uint32 {
 	if code := e.stateKey(entry, name, userKey); code != 0 {
 		return code
 	}
-	if err := e.p.state.Delete(e.key); err != nil {
+	if err := e.state().Delete(e.key); err != nil {
 		return e.fail("state delete", err)
 	}
 	return 0
@@ -161,7 +172,7 @@ func (e *opEnv) StateClear(entry uint32, name []byte) uint32 {
 		return code
 	}
 	e.prefixEnd()
-	if err := e.p.state.DeleteRange(e.key, e.rangeEnd); err != nil {
+	if err := e.state().DeleteRange(e.key, e.rangeEnd); err != nil {
 		return e.fail("state clear", err)
 	}
 	return 0
@@ -174,7 +185,7 @@ func (e *opEnv) StateScan(entry uint32, name, start []byte, fn func(userKey, val
 	prefixLen := len(e.key)
 	e.prefixEnd()
 	e.key = append(e.key, start...)
-	err := e.p.state.Scan(e.key, e.rangeEnd, func(k, v []byte) bool { return fn(k[prefixLen:], v) })
+	err := e.state().Scan(e.key, e.rangeEnd, func(k, v []byte) bool { return fn(k[prefixLen:], v) })
 	if err != nil {
 		return e.fail("state scan", err)
 	}
@@ -194,8 +205,8 @@ func (e *opEnv) timer(entry uint32, kind uint32) (int, []byte, uint32) {
 
 func (e *opEnv) TimerSet(entry uint32, kind uint32, time int64) uint32 {
 	kg, key, code := e.timer(entry, kind)
-	if code != 0 {
-		return code
+	if code != 0 || e.shadow != nil {
+		return code // NB: a shadow's timers are forgotten (shadow.go)
 	}
 	if err := e.p.timers.set(kg, abi.Kind(kind), time, key); err != nil {
 		return e.fail("timer set", err)
@@ -205,7 +216,7 @@ func (e *opEnv) TimerSet(entry uint32, kind uint32, time int64) uint32 {
 
 func (e *opEnv) TimerDelete(entry uint32, kind uint32, time int64) uint32 {
 	kg, key, code := e.timer(entry, kind)
-	if code != 0 {
+	if code != 0 || e.shadow != nil {
 		return code
 	}
 	if err := e.p.timers.remove(kg, abi.Kind(kind), time, key); err != nil {
@@ -221,12 +232,14 @@ func (e *opEnv) Emit(port uint32, batch []byte) uint32 {
 	if port > abi.MaxPort {
 		return uint32(abi.BadArgument)
 	}
-	if e.hold {
+	if e.shadow != nil {
+		e.shadow.out.add(int(port), batch)
+	} else if e.hold {
 		// NB: batch may alias guest memory; keep a copy (as outs.emit does).
 		from := len(e.heldBuf)
 		e.heldBuf = append(e.heldBuf, batch...)
 		e.held = append(e.held, heldEmit{port: int(port), from: from, to: len(e.heldBuf)})
-	} else if err := e.p.t.outs.emit(int(port), batch); err != nil {
+	} else if err := e.p.send(int(port), batch); err != nil {
 		return e.fail("emit", err)
 	}
 	e.emitted += abi.Count(batch)
@@ -234,5 +247,18 @@ func (e *opEnv) Emit(port uint32, batch []byte) uint32 {
 }
 
 func (e *opEnv) Log(level int32, msg []byte) {
+	if e.shadow != nil {
+		e.p.t.log.Log(context.Background(), slog.Level(level), string(msg), "shadow", e.shadow.run.module)
+		return
+	}
 	e.p.t.log.Log(context.Background(), slog.Level(level), string(msg))
+}
+
+// send hands an emitted batch of the live instance to the outputs, and to the
+// shadow's comparison while one runs.
+func (p *operatorProc) send(port int, b []byte) error {
+	if p.sh != nil && p.sh.capturing {
+		p.sh.live.add(port, b)
+	}
+	return p.t.outs.emit(port, b)
 }

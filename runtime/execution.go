@@ -41,7 +41,8 @@ type Config struct {
 	Clock    Clock        // default: the wall clock
 	Logger   *slog.Logger // default: slog.Default()
 
-	fromSavepoint bool // the attempt restores from Savepoint
+	fromSavepoint bool       // the attempt restores from Savepoint
+	shadows       *shadowSet // the Execution's shadows (nil: none can run)
 }
 
 func (cfg *Config) setDefaults() {
@@ -85,7 +86,8 @@ type Execution struct {
 	res    Result
 	err    error
 
-	ctl chan *controlReq // SwapModule and Checkpoint requests
+	ctl     chan *controlReq // SwapModule and Checkpoint requests
+	shadows *shadowSet
 
 	mu       sync.Mutex
 	progress Progress
@@ -112,7 +114,8 @@ func Start(ctx context.Context, job *Job, cfg Config) (*Execution, error) {
 		return nil, errors.New("runtime config: no snapshot store")
 	}
 	cfg.setDefaults()
-	x := &Execution{job: job, cfg: cfg, stats: newStats(job), stopCh: make(chan struct{}), doneCh: make(chan struct{}), ctl: make(chan *controlReq)}
+	cfg.shadows = newShadowSet(job)
+	x := &Execution{job: job, cfg: cfg, shadows: cfg.shadows, stats: newStats(job), stopCh: make(chan struct{}), doneCh: make(chan struct{}), ctl: make(chan *controlReq)}
 	go func() {
 		defer close(x.doneCh)
 		x.res, x.err = x.run(ctx)

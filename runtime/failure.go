@@ -105,8 +105,18 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// records runs a batch of records from the operator's inputs.
+// records runs a batch of records from the operator's inputs, through the
+// shadow first when one runs (shadow.go).
 func (p *operatorProc) records(ctx context.Context, b []byte) error {
+	sh := p.runShadow(ctx, b)
+	err := p.liveRecords(ctx, b)
+	if sh != nil {
+		p.compare(sh, b, err == nil)
+	}
+	return err
+}
+
+func (p *operatorProc) liveRecords(ctx context.Context, b []byte) error {
 	if p.tx == nil {
 		err, guest := p.call(ctx, b)
 		switch {

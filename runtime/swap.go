@@ -45,6 +45,9 @@ type SwapRequest struct {
 	// Migrate runs the new instances' migrate step (Migrator) before the swap;
 	// an instance without one refuses the swap.
 	Migrate bool
+	// EndShadow stops the operator's shadow at the swap's barrier: a
+	// promotion of the shadow's module (shadow.go).
+	EndShadow bool
 }
 
 // ErrNotRunning is returned by control requests that reach a job which is
@@ -68,7 +71,11 @@ func (x *Execution) SwapModule(ctx context.Context, req SwapRequest) (int64, err
 	if req.Factory == nil {
 		return 0, errors.New("swap: no factory for the new module")
 	}
-	return x.control(ctx, &controlReq{swap: &req})
+	r := &controlReq{swap: &req}
+	if req.EndShadow {
+		r.shadow = &shadowChange{operator: req.Operator}
+	}
+	return x.control(ctx, r)
 }
 
 // Checkpoint triggers a checkpoint now (or joins the one in progress) and waits
@@ -105,10 +112,13 @@ func (x *Execution) ModuleHistory() []ModuleChange {
 }
 
 type controlReq struct {
-	swap  *SwapRequest // nil: a checkpoint only
-	dlq   *DLQRequest  // a change of the DLQ, committed with the checkpoint
-	reply chan controlResult
-	plan  *swapPlan
+	swap *SwapRequest // nil: a checkpoint only
+	dlq  *DLQRequest  // a change of the DLQ, committed with the checkpoint
+	// shadow starts or stops a shadow at the barrier (shadow.go); with swap,
+	// at the swap's barrier (a promotion).
+	shadow *shadowChange
+	reply  chan controlResult
+	plan   *swapPlan
 }
 
 type controlResult struct {
@@ -296,6 +306,9 @@ func (c *controller) triggered(id int64, nowUnixMs int64) *DLQAction {
 	}
 	c.forced = nil
 	c.awaiting = append(c.awaiting, awaitingReq{id, r})
+	if r.shadow != nil {
+		a.armShadow(id, r.shadow)
+	}
 	if r.plan != nil {
 		a.armSwap(id, r.plan)
 		c.live[r.plan.operator] = r.plan.module

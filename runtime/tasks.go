@@ -348,6 +348,11 @@ type operatorProc struct {
 	module   string       // the module running now, for dead letters
 	attempt  int          // delivery attempt of the records being run (0: a first delivery)
 	dead     []DeadLetter // dead letters since the last barrier
+	// shadowRun is the operator's shadow from the last barrier on (shadow.go),
+	// sh its instance here.
+	shadowRun *shadowRun
+	sh        *shadowSub
+	pinnedNow int64 // the processing time of the next call, if not 0 (the shadow's)
 }
 
 func (p *operatorProc) batch(ctx context.Context, b []byte) error {
@@ -377,6 +382,9 @@ func (p *operatorProc) process(ctx context.Context, b []byte) error {
 // the guest's failure rather than the host's.
 func (p *operatorProc) call(ctx context.Context, b []byte) (err error, guest bool) {
 	now := p.t.at.clock.Now().UnixMilli()
+	if p.pinnedNow != 0 {
+		now, p.pinnedNow = p.pinnedNow, 0
+	}
 	abi.SetHeader(b, p.t.wm, now)
 	p.env.begin(ctx, b)
 	start := time.Now()
@@ -511,6 +519,9 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 		p.t.log.Info("module swapped", "checkpoint", id, "module", plan.module, "pause", pause)
 		p.t.at.obs().Swap(p.t.at.job.Name, p.node.Name, p.t.id.subtask, plan.module, id, pause)
 	}
+	if ch, ok := p.t.at.shadowAt(id, p.node.Name); ok {
+		p.shadowRun = ch.run // the shadow's records start (or end) after this barrier
+	}
 	dead := p.dead
 	p.dead = nil
 	if upload == nil {
@@ -530,6 +541,7 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 }
 
 func (p *operatorProc) close() {
+	p.closeShadow()
 	if err := p.op.Close(); err != nil {
 		p.t.log.Warn("close operator", "err", err)
 	}

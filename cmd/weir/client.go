@@ -297,16 +297,16 @@ func (c *client) push(ctx context.Context, path, name string, stderr io.Writer) 
 
 func jobCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a subcommand: submit, ls, get, cancel, savepoint, rescale, swap, checkpoints", errUsage)
+		return fmt.Errorf("%w: want a subcommand: submit, ls, get, cancel, savepoint, rescale, swap, shadow, promote, checkpoints", errUsage)
 	}
 	fs := flag.NewFlagSet("job "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags
-	long := args[0] == "swap" || args[0] == "rescale"
+	long := args[0] == "swap" || args[0] == "rescale" || args[0] == "promote"
 	cf.register(fs, long)
 	var pos []string
 	var err error
-	var withSavepoint, migrate *bool
+	var withSavepoint, migrate, stop, status *bool
 	switch args[0] {
 	case "submit":
 		pos, err = parseFlags(fs, args[1:], "SPEC")
@@ -322,8 +322,15 @@ func jobCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case "swap":
 		migrate = fs.Bool("migrate", false, "run the new module's migrate step before it takes over")
 		pos, err = parseFlags(fs, args[1:], "ID", "OPERATOR", "FILE|NAME|DIGEST")
+	case "shadow":
+		stop = fs.Bool("stop", false, "drop the operator's shadow (weir job shadow ID OPERATOR --stop)")
+		status = fs.Bool("status", false, "show the job's shadows: counts and the newest differing records (weir job shadow ID --status)")
+		pos, err = parseFlags(fs, args[1:], shadowArgs(args[1:])...)
+	case "promote":
+		migrate = fs.Bool("migrate", false, "run the new module's migrate step before it takes over")
+		pos, err = parseFlags(fs, args[1:], "ID", "OPERATOR")
 	default:
-		return fmt.Errorf("%w: unknown subcommand job %q (want submit, ls, get, cancel, savepoint, rescale, swap, checkpoints)", errUsage, args[0])
+		return fmt.Errorf("%w: unknown subcommand job %q (want submit, ls, get, cancel, savepoint, rescale, swap, shadow, promote, checkpoints)", errUsage, args[0])
 	}
 	if err != nil {
 		return err
@@ -406,18 +413,25 @@ func jobCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return c.print(stdout, res.Msg, func(w *tabwriter.Writer) { jobTable(w, res.Msg) })
 	case "swap":
 		return c.swap(ctx, pos[0], pos[1], pos[2], *migrate, stdout, stderr)
+	case "shadow":
+		switch {
+		case *status:
+			return c.shadowStatus(ctx, pos[0], stdout)
+		case *stop:
+			return c.stopShadow(ctx, pos[0], pos[1], stdout)
+		}
+		return c.startShadow(ctx, pos[0], pos[1], pos[2], stdout, stderr)
+	case "promote":
+		return c.promote(ctx, pos[0], pos[1], *migrate, stdout, stderr)
 	}
 	return nil
 }
 
 // swap swaps to a module reference, pushing it first when it is a file.
 func (c *client) swap(ctx context.Context, id, operator, ref string, migrate bool, stdout, stderr io.Writer) error {
-	if st, err := os.Stat(ref); err == nil && !st.IsDir() {
-		m, err := c.push(ctx, ref, "", stderr)
-		if err != nil {
-			return err
-		}
-		ref = m.Digest
+	ref, err := c.pushIfFile(ctx, ref, stderr)
+	if err != nil {
+		return err
 	}
 	if !c.flags.noWait {
 		fmt.Fprintf(stderr, "swapping %s of %s to %s: waiting for the swap's checkpoint...\n", operator, id, ref)
@@ -433,6 +447,19 @@ func (c *client) swap(ctx context.Context, id, operator, ref string, migrate boo
 		}
 		fmt.Fprintf(w, "%s runs %s from checkpoint %d on\n", operator, res.Msg.Module, res.Msg.Checkpoint)
 	})
+}
+
+// pushIfFile pushes ref when it names a file and returns its digest;
+// otherwise it returns ref (a module name or digest).
+func (c *client) pushIfFile(ctx context.Context, ref string, stderr io.Writer) (string, error) {
+	if st, err := os.Stat(ref); err == nil && !st.IsDir() {
+		m, err := c.push(ctx, ref, "", stderr)
+		if err != nil {
+			return "", err
+		}
+		return m.Digest, nil
+	}
+	return ref, nil
 }
 
 func (c *client) checkpoints(ctx context.Context, id string, stdout io.Writer) error {
@@ -481,6 +508,10 @@ func jobTable(w *tabwriter.Writer, j *weirv1.Job) {
 		for _, h := range j.ModuleHistory {
 			fmt.Fprintf(w, "%s\t%d\t%s\n", h.Operator, h.FromCheckpoint, h.Module)
 		}
+	}
+	if len(j.Shadows) > 0 {
+		fmt.Fprintln(w)
+		shadowCounts(w, j.Shadows)
 	}
 }
 

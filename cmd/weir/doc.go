@@ -5,6 +5,7 @@
 //	weir savepoint [flags] JOBSPEC DIR   write a portable savepoint of the job's last checkpoint
 //	weir checkpoints [flags] JOBSPEC     list the job's checkpoints
 //	weir server [flags]                  serve the weir.v1 API and run submitted jobs (server.go)
+//	weir jobmanager --nats URL [flags]   the same while elected leader among JobManagers (jobmanager.go)
 //	weir module push|ls|get|rm ...       client commands against a server (client.go)
 //	weir job submit|ls|get|cancel|savepoint|rescale|swap|checkpoints ...
 //	weir version

@@ -36,6 +36,7 @@ Local runs:
 
 Server:
   weir server [flags]                  serve the API (Connect, gRPC, gRPC-Web) and run submitted jobs
+  weir jobmanager --nats URL [flags]   the same, as one of several JobManagers: serves only while elected leader
 
 Client (--server URL or WEIR_SERVER, default http://127.0.0.1:8181; token: WEIR_TOKEN or --token-file; -o table|json|yaml):
   weir module push FILE [--name N]     upload a module (validated before it is stored)
@@ -47,6 +48,11 @@ Client (--server URL or WEIR_SERVER, default http://127.0.0.1:8181; token: WEIR_
   weir job rescale ID N [--no-wait]    restart the job at parallelism N from a final checkpoint
   weir job swap ID OPERATOR FILE|REF [--migrate] [--no-wait]
                                        hot-swap an operator's module at a checkpoint barrier
+  weir job shadow ID OPERATOR FILE|REF run a second module beside the live one and compare outputs
+  weir job shadow ID --status          show shadows: match/mismatch counts, newest differing records
+  weir job shadow ID OPERATOR --stop   drop the operator's shadow
+  weir job promote ID OPERATOR [--migrate]
+                                       swap the operator to its shadow's module at a barrier (docs/rollouts.md)
   weir job checkpoints ID              list the job's checkpoints
   weir dlq ls JOB [--operator OP] [--filter TEXT]
                                        list a job's dead-letter queue (docs/dlq.md)
@@ -89,6 +95,8 @@ func weirMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	case "server":
 		err = serverCmd(ctx, args[1:], stdout, stderr)
+	case "jobmanager":
+		err = jobmanagerCmd(ctx, args[1:], stdout, stderr)
 	case "module", "modules":
 		err = moduleCmd(ctx, args[1:], stdout, stderr)
 	case "job", "jobs":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/weirstream/weir/plugins/kafka"
 	"github.com/weirstream/weir/plugins/nats"
+	"github.com/weirstream/weir/runtime"
 )
 
 // metrics is the server's runtime.Observer: Prometheus metrics on /metrics.
@@ -133,4 +134,33 @@ func (m *metrics) Swap(job, operator string, subtask int, module string, id int6
 		m.swaps.WithLabelValues(job, operator, module).Inc()
 	}
 	m.swapPause.WithLabelValues(job, operator).Observe(pause.Seconds())
+}
+
+// shadowCollector exports the shadows' counts (runtime/shadow.go), read at
+// each scrape from the server: weir_shadow_records_total{result=matched|
+// mismatched|failed} per job and operator.
+type shadowCollector struct {
+	shadows func() map[string][]runtime.ShadowStatus
+	records *prometheus.Desc
+}
+
+func newShadowCollector(shadows func() map[string][]runtime.ShadowStatus) *shadowCollector {
+	return &shadowCollector{shadows: shadows, records: prometheus.NewDesc("weir_shadow_records_total",
+		"Input records a shadow module compared with the live module: matched (byte-identical output), mismatched, or failed (the shadow failed on their batch).",
+		[]string{"job", "operator", "module", "result"}, nil)}
+}
+
+func (c *shadowCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.records }
+
+func (c *shadowCollector) Collect(ch chan<- prometheus.Metric) {
+	for job, shadows := range c.shadows() {
+		for _, st := range shadows {
+			for _, r := range []struct {
+				result string
+				n      int64
+			}{{"matched", st.Matched}, {"mismatched", st.Mismatched}, {"failed", st.Failed}} {
+				ch <- prometheus.MustNewConstMetric(c.records, prometheus.CounterValue, float64(r.n), job, st.Operator, st.Module, r.result)
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"github.com/weirstream/weir/host"
-	"github.com/weirstream/weir/plugins/localfs"
 	weirnats "github.com/weirstream/weir/plugins/nats"
 	"github.com/weirstream/weir/plugins/nats/embedded"
 	"github.com/weirstream/weir/runtime"
@@ -35,22 +35,41 @@ func (l hostLoader) Load(ctx context.Context, name string, wasm []byte, lim jobs
 
 // serverLayout is where `weir server` keeps its files under the data directory:
 //
-//	<data>/catalog/       module bytes, module and job records
+//	<data>/catalog/       module bytes, module and job records (-catalog local)
 //	<data>/jobs/<id>/     each job's checkpoints and live state
 //	<data>/savepoints/<id>/sp-<n>/  savepoints
 //	<data>/files/         where file sources and sinks of submitted jobs read and write (--files-dir)
 //	<data>/cache/wasm/    compiled modules
 //	<data>/nats/          the embedded NATS server's JetStream store (HTTP ingest)
 func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	return runServer(ctx, "server", args, stdout, stderr)
+}
+
+// jobmanagerCmd is `weir jobmanager`: `weir server` with its catalog on the
+// -nats server (required), that stands by until it wins the leader election
+// there, and serves the API and runs the jobs only while it leads. A leader
+// that loses its lease stops its jobs and exits (a restart stands by).
+func jobmanagerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runServer(ctx, "jobmanager", args, stdout, stderr)
+}
+
+// runServer is `weir server` (role "server") or `weir jobmanager`.
+func runServer(ctx context.Context, role string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(role, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c commonFlags
 	c.register(fs)
+	var jm *jobmanagerFlags
+	if role == "jobmanager" {
+		jm = &jobmanagerFlags{}
+		jm.register(fs)
+	}
 	listen := fs.String("listen", envOr("WEIR_LISTEN", "127.0.0.1:8181"), "address of the API (Connect, gRPC and gRPC-Web) and /metrics (env WEIR_LISTEN)")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token clients must send (env WEIR_TOKEN holds the token itself); required to listen on a non-loopback address")
 	filesDir := fs.String("files-dir", "", "directory that file sources and sinks of submitted jobs read and write, relative paths only (default DATA_DIR/files)")
 	maxModule := fs.String("max-module-size", "64MiB", "largest module an upload may carry")
 	stateCache := fs.String("state-cache", "64MiB", "in-memory state cache per keyed subtask")
+	catalogKind := fs.String("catalog", catalogLocal, "where module and job records are kept: local (DATA_DIR/catalog) or nats (a JetStream object store on the -nats server, the embedded one when -nats is not given), which several server processes can share")
 	natsURL := fs.String("nats", "", "URL of the NATS server (JetStream) that keeps HTTP ingest requests; default: one embedded in this process, storing under DATA_DIR/nats")
 	ingestRetention := fs.Duration("ingest-retention", weirnats.DefaultIngestRetention, "how long an HTTP ingest endpoint's stream keeps records (a job further behind finds a gap)")
 	var memBudget memoryBudgetFlag
@@ -97,14 +116,38 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if jm != nil {
+		if *natsURL == "" {
+			return fmt.Errorf("%w: jobmanager needs -nats URL: the JobManagers elect their leader and share their catalog there", errUsage)
+		}
+		if *catalogKind != catalogLocal && *catalogKind != catalogNATS {
+			return fmt.Errorf("%w: -catalog %q: a jobmanager keeps its catalog in NATS", errUsage, *catalogKind)
+		}
+		explicit := false
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "catalog" })
+		if explicit && *catalogKind == catalogLocal {
+			return fmt.Errorf("%w: -catalog local: a jobmanager keeps its catalog in NATS, shared with the other JobManagers", errUsage)
+		}
+		*catalogKind = catalogNATS
+		lctx, stop, err := jm.lead(ctx, *natsURL, log)
+		if err != nil {
+			return err
+		}
+		defer stop() // after the jobs have stopped (deferred below)
+		ctx = lctx
+	}
 	engine, err := host.NewEngine(ctx, host.Config{CacheDir: filepath.Join(dataDir, "cache", "wasm"), Logger: log, MemoryBudget: budget})
 	if err != nil {
 		return err
 	}
 	defer engine.Close(context.Background())
-	catalog, err := localfs.New(filepath.Join(dataDir, "catalog"))
+	cat, err := openCatalog(ctx, *catalogKind, *natsURL, dataDir)
 	if err != nil {
 		return err
+	}
+	defer cat.close()
+	if *natsURL == "" {
+		*natsURL = cat.natsURL // the catalog's embedded server, if it started one
 	}
 	openSnapshots, err := snaps.opener(ctx, dataDir)
 	if err != nil {
@@ -120,7 +163,7 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	metrics.reg.MustRegister(newGuestMemoryCollector(budget))
 	srv, err := server.New(ctx, server.Config{
 		DataDir:         dataDir,
-		Catalog:         catalog,
+		Catalog:         cat.store,
 		OpenStore:       openSnapshots,
 		State:           stateBackend,
 		Loader:          hostLoader{engine},
@@ -137,6 +180,7 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer srv.Close()
+	metrics.reg.MustRegister(newShadowCollector(srv.Shadows))
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -175,6 +219,9 @@ func serverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(shutdownCtx)
+	if err := context.Cause(ctx); errors.Is(err, errLostLeadership) {
+		return err
+	}
 	return nil
 }
 

@@ -25,16 +25,7 @@ import (
 // (versions 1..n, distinct bytes, see its doc) into dir.
 func vcountModules(t testing.TB, dir string, n int) []string {
 	t.Helper()
-	base := filepath.Join(dir, "vcount.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", base, "./testdata/vcount")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build vcount: %v\n%s", err, out)
-	}
-	wasm, err := os.ReadFile(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm := buildGuest(t, dir, "vcount")
 	marker := []byte("weir-vcount-version:01")
 	at := bytes.Index(wasm, marker)
 	if at < 0 || bytes.Count(wasm, marker) != 1 {
@@ -51,6 +42,22 @@ func vcountModules(t testing.TB, dir string, n int) []string {
 		paths = append(paths, p)
 	}
 	return paths
+}
+
+// buildGuest builds the Go guest testdata/name into dir and returns its bytes.
+func buildGuest(t testing.TB, dir, name string) []byte {
+	t.Helper()
+	out := filepath.Join(dir, name+".wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./testdata/"+name)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, msg)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wasm
 }
 
 // patchVersion writes the vcount module src as version v to dst.

@@ -472,7 +472,7 @@ func (s *Server) jobMsg(ctx context.Context, j *jobRun) *weirv1.Job {
 	j.mu.Lock()
 	rec, x, job := j.rec, j.x, j.job
 	restarts := j.restarts
-	counts, stats := j.lastCounts, j.stats
+	counts, stats, shadows := j.lastCounts, j.stats, j.lastShadows
 	j.mu.Unlock()
 	out := &weirv1.Job{Id: rec.ID, Name: rec.Name, State: jobStates[rec.State], Error: rec.Error, SubmittedUnixMs: rec.SubmittedUnixMs, Spec: rec.Spec}
 	var hist []runtime.ModuleChange
@@ -488,6 +488,10 @@ func (s *Server) jobMsg(ctx context.Context, j *jobRun) *weirv1.Job {
 		}
 		hist = x.ModuleHistory()
 		counts = x.Stats().Records()
+		shadows = x.Shadows()
+	}
+	for _, st := range shadows {
+		out.Shadows = append(out.Shadows, shadowMsg(st))
 	}
 	if len(hist) == 0 {
 		// Not running, or its first attempt is still restoring: the newest

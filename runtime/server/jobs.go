@@ -114,6 +114,9 @@ type jobRun struct {
 	// endedDLQ is the DLQ of a job that has ended, read once: it cannot
 	// change any more.
 	endedDLQ *runtime.DLQSnapshot
+	// lastShadows are the shadows of the last execution that ended in this
+	// process, with their final counts.
+	lastShadows []runtime.ShadowStatus
 }
 
 // New opens the server's records and resumes every job that was running.
@@ -365,8 +368,9 @@ func (s *Server) watch(j *jobRun, x *runtime.Execution, cancel context.CancelFun
 	}
 	res, err := x.Wait()
 	counts := x.Stats().Records()
+	shadows := x.Shadows()
 	j.mu.Lock()
-	j.lastCounts = counts
+	j.lastCounts, j.lastShadows = counts, shadows
 	j.restarts += res.Restarts
 	if j.x == x {
 		j.x = nil
@@ -482,10 +486,13 @@ var errPrecondition = errors.New("precondition failed")
 func (s *Server) Swap(ctx context.Context, j *jobRun, operator, ref string, migrate bool) (int64, string, error) {
 	j.op.Lock()
 	defer j.op.Unlock()
-	x, job, err := j.running()
-	if err != nil {
-		return 0, "", err
-	}
+	return s.swap(ctx, j, operator, ref, migrate, false)
+}
+
+// newModuleFor resolves ref to a module that can take the place of
+// operator's module in job j (same ABI version) and returns its digest and
+// factory, with the operator's limits.
+func (s *Server) newModuleFor(ctx context.Context, j *jobRun, job *runtime.Job, operator, ref string) (string, runtime.OperatorFactory, error) {
 	var node *runtime.OperatorNode
 	for _, n := range job.Operators {
 		if n.Name == operator {
@@ -497,25 +504,39 @@ func (s *Server) Swap(ctx context.Context, j *jobRun, operator, ref string, migr
 		for _, n := range job.Operators {
 			names = append(names, n.Name)
 		}
-		return 0, "", notFound{fmt.Errorf("job %s has no operator %q (operators: %s)", j.rec.ID, short(operator), strings.Join(names, ", "))}
+		return "", nil, notFound{fmt.Errorf("job %s has no operator %q (operators: %s)", j.rec.ID, short(operator), strings.Join(names, ", "))}
 	}
 	digest, err := s.mods.resolve(ctx, ref)
 	if err != nil {
-		return 0, "", err
+		return "", nil, err
 	}
 	meta, err := s.mods.meta(ctx, digest)
 	if err != nil {
-		return 0, "", err
+		return "", nil, err
 	}
 	if cur, err := s.mods.meta(ctx, node.Module); err == nil && cur.ABIVersion != meta.ABIVersion {
-		return 0, "", &validationError{fmt.Errorf("module %s implements ABI v%d but operator %q runs ABI v%d", digest, meta.ABIVersion, operator, cur.ABIVersion)}
+		return "", nil, &validationError{fmt.Errorf("module %s implements ABI v%d but operator %q runs ABI v%d", digest, meta.ABIVersion, operator, cur.ABIVersion)}
 	}
 	j.mu.Lock()
 	lim := j.limits[operator]
 	j.mu.Unlock()
 	f, err := s.factory(ctx, digest, lim)
 	if err != nil {
-		return 0, "", &validationError{err}
+		return "", nil, &validationError{err}
+	}
+	return digest, f, nil
+}
+
+// swap is Swap with j.op held; endShadow drops the operator's shadow at the
+// swap's barrier (Promote).
+func (s *Server) swap(ctx context.Context, j *jobRun, operator, ref string, migrate, endShadow bool) (int64, string, error) {
+	x, job, err := j.running()
+	if err != nil {
+		return 0, "", err
+	}
+	digest, f, err := s.newModuleFor(ctx, j, job, operator, ref)
+	if err != nil {
+		return 0, "", err
 	}
 	// NB: the job uses the new module from before the barrier: a crash after
 	// the swap's checkpoint completes restores it, so it must not be deleted.
@@ -527,7 +548,7 @@ func (s *Server) Swap(ctx context.Context, j *jobRun, operator, ref string, migr
 	if err := s.save(ctx, j); err != nil {
 		return 0, "", err
 	}
-	id, err := x.SwapModule(ctx, runtime.SwapRequest{Operator: operator, Module: digest, Factory: f, Migrate: migrate})
+	id, err := x.SwapModule(ctx, runtime.SwapRequest{Operator: operator, Module: digest, Factory: f, Migrate: migrate, EndShadow: endShadow})
 	if err != nil {
 		if strings.Contains(err.Error(), "refused") {
 			return 0, "", &validationError{err}

@@ -633,6 +633,8 @@ type Job struct {
 	// module_history: which module each operator ran from which checkpoint on.
 	ModuleHistory []*ModuleChange `protobuf:"bytes,10,rep,name=module_history,json=moduleHistory,proto3" json:"module_history,omitempty"`
 	Spec          string          `protobuf:"bytes,11,opt,name=spec,proto3" json:"spec,omitempty"`
+	// shadows: the shadow modules running beside operators.
+	Shadows       []*Shadow `protobuf:"bytes,12,rep,name=shadows,proto3" json:"shadows,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -742,6 +744,13 @@ func (x *Job) GetSpec() string {
 		return x.Spec
 	}
 	return ""
+}
+
+func (x *Job) GetShadows() []*Shadow {
+	if x != nil {
+		return x.Shadows
+	}
+	return nil
 }
 
 type Node struct {
@@ -1796,6 +1805,484 @@ func (x *SwapModuleRequest) GetNoWait() bool {
 	return false
 }
 
+type StartShadowRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Job      string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Operator string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	// module: a name or a digest of an uploaded module.
+	Module        string `protobuf:"bytes,3,opt,name=module,proto3" json:"module,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartShadowRequest) Reset() {
+	*x = StartShadowRequest{}
+	mi := &file_weir_v1_weir_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartShadowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartShadowRequest) ProtoMessage() {}
+
+func (x *StartShadowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartShadowRequest.ProtoReflect.Descriptor instead.
+func (*StartShadowRequest) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *StartShadowRequest) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *StartShadowRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *StartShadowRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+type StopShadowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Operator      string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopShadowRequest) Reset() {
+	*x = StopShadowRequest{}
+	mi := &file_weir_v1_weir_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopShadowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopShadowRequest) ProtoMessage() {}
+
+func (x *StopShadowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopShadowRequest.ProtoReflect.Descriptor instead.
+func (*StopShadowRequest) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *StopShadowRequest) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *StopShadowRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type PromoteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Operator      string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	Migrate       bool                   `protobuf:"varint,3,opt,name=migrate,proto3" json:"migrate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteRequest) Reset() {
+	*x = PromoteRequest{}
+	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteRequest) ProtoMessage() {}
+
+func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteRequest.ProtoReflect.Descriptor instead.
+func (*PromoteRequest) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *PromoteRequest) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *PromoteRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *PromoteRequest) GetMigrate() bool {
+	if x != nil {
+		return x.Migrate
+	}
+	return false
+}
+
+// Shadow is what a shadow module has compared so far. Counts are of input
+// records, in this server process; a record replayed after a restart of the
+// job is compared and counted again.
+type Shadow struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Operator string                 `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	// module: the shadow's digest.
+	Module        string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
+	StartedUnixMs int64  `protobuf:"varint,3,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	Records       int64  `protobuf:"varint,4,opt,name=records,proto3" json:"records,omitempty"`
+	// matched: records whose live and shadow outputs are byte-identical.
+	Matched    int64 `protobuf:"varint,5,opt,name=matched,proto3" json:"matched,omitempty"`
+	Mismatched int64 `protobuf:"varint,6,opt,name=mismatched,proto3" json:"mismatched,omitempty"`
+	// failed: records of batches the shadow failed on (trap, time-out, error).
+	Failed int64 `protobuf:"varint,7,opt,name=failed,proto3" json:"failed,omitempty"`
+	// suspended: subtasks that stopped running the shadow after failures.
+	Suspended int32  `protobuf:"varint,8,opt,name=suspended,proto3" json:"suspended,omitempty"`
+	LastError string `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// diffs: the newest differing records (at most 100), oldest first.
+	Diffs []*ShadowDiff `protobuf:"bytes,10,rep,name=diffs,proto3" json:"diffs,omitempty"`
+	// from_checkpoint: the barrier after which the shadow runs; it compares
+	// the records after it.
+	FromCheckpoint int64 `protobuf:"varint,11,opt,name=from_checkpoint,json=fromCheckpoint,proto3" json:"from_checkpoint,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Shadow) Reset() {
+	*x = Shadow{}
+	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Shadow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Shadow) ProtoMessage() {}
+
+func (x *Shadow) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Shadow.ProtoReflect.Descriptor instead.
+func (*Shadow) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *Shadow) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *Shadow) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *Shadow) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+func (x *Shadow) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *Shadow) GetMatched() int64 {
+	if x != nil {
+		return x.Matched
+	}
+	return 0
+}
+
+func (x *Shadow) GetMismatched() int64 {
+	if x != nil {
+		return x.Mismatched
+	}
+	return 0
+}
+
+func (x *Shadow) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *Shadow) GetSuspended() int32 {
+	if x != nil {
+		return x.Suspended
+	}
+	return 0
+}
+
+func (x *Shadow) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *Shadow) GetDiffs() []*ShadowDiff {
+	if x != nil {
+		return x.Diffs
+	}
+	return nil
+}
+
+func (x *Shadow) GetFromCheckpoint() int64 {
+	if x != nil {
+		return x.FromCheckpoint
+	}
+	return 0
+}
+
+type ShadowDiff struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subtask    int32                  `protobuf:"varint,1,opt,name=subtask,proto3" json:"subtask,omitempty"`
+	TrackingId uint64                 `protobuf:"varint,2,opt,name=tracking_id,json=trackingId,proto3" json:"tracking_id,omitempty"`
+	// position: where the input record came from.
+	Position string `protobuf:"bytes,3,opt,name=position,proto3" json:"position,omitempty"`
+	Key      []byte `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	// input: the input record's value.
+	Input  []byte          `protobuf:"bytes,5,opt,name=input,proto3" json:"input,omitempty"`
+	Live   []*ShadowRecord `protobuf:"bytes,6,rep,name=live,proto3" json:"live,omitempty"`
+	Shadow []*ShadowRecord `protobuf:"bytes,7,rep,name=shadow,proto3" json:"shadow,omitempty"`
+	// error: the shadow's failure, when it failed on the record's batch.
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	TimeUnixMs    int64  `protobuf:"varint,9,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShadowDiff) Reset() {
+	*x = ShadowDiff{}
+	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShadowDiff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShadowDiff) ProtoMessage() {}
+
+func (x *ShadowDiff) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShadowDiff.ProtoReflect.Descriptor instead.
+func (*ShadowDiff) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ShadowDiff) GetSubtask() int32 {
+	if x != nil {
+		return x.Subtask
+	}
+	return 0
+}
+
+func (x *ShadowDiff) GetTrackingId() uint64 {
+	if x != nil {
+		return x.TrackingId
+	}
+	return 0
+}
+
+func (x *ShadowDiff) GetPosition() string {
+	if x != nil {
+		return x.Position
+	}
+	return ""
+}
+
+func (x *ShadowDiff) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ShadowDiff) GetInput() []byte {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *ShadowDiff) GetLive() []*ShadowRecord {
+	if x != nil {
+		return x.Live
+	}
+	return nil
+}
+
+func (x *ShadowDiff) GetShadow() []*ShadowRecord {
+	if x != nil {
+		return x.Shadow
+	}
+	return nil
+}
+
+func (x *ShadowDiff) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ShadowDiff) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+type ShadowRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          int32                  `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShadowRecord) Reset() {
+	*x = ShadowRecord{}
+	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShadowRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShadowRecord) ProtoMessage() {}
+
+func (x *ShadowRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShadowRecord.ProtoReflect.Descriptor instead.
+func (*ShadowRecord) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ShadowRecord) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *ShadowRecord) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ShadowRecord) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
 type SwapModuleResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// checkpoint: the barrier from which on the new module runs.
@@ -1808,7 +2295,7 @@ type SwapModuleResponse struct {
 
 func (x *SwapModuleResponse) Reset() {
 	*x = SwapModuleResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[27]
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +2307,7 @@ func (x *SwapModuleResponse) String() string {
 func (*SwapModuleResponse) ProtoMessage() {}
 
 func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[27]
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +2320,7 @@ func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwapModuleResponse.ProtoReflect.Descriptor instead.
 func (*SwapModuleResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{27}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SwapModuleResponse) GetCheckpoint() int64 {
@@ -1891,7 +2378,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[28]
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +2390,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[28]
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +2403,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{28}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeadLetter) GetId() int64 {
@@ -2059,7 +2546,7 @@ type DeadLetterFilter struct {
 
 func (x *DeadLetterFilter) Reset() {
 	*x = DeadLetterFilter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2558,7 @@ func (x *DeadLetterFilter) String() string {
 func (*DeadLetterFilter) ProtoMessage() {}
 
 func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2571,7 @@ func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetterFilter.ProtoReflect.Descriptor instead.
 func (*DeadLetterFilter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{29}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeadLetterFilter) GetOperator() string {
@@ -2131,7 +2618,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2143,7 +2630,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2156,7 +2643,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{30}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListDeadLettersRequest) GetJob() string {
@@ -2209,7 +2696,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2221,7 +2708,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2234,7 +2721,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{31}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListDeadLettersResponse) GetEntries() []*DeadLetter {
@@ -2275,7 +2762,7 @@ type GetDeadLetterRequest struct {
 
 func (x *GetDeadLetterRequest) Reset() {
 	*x = GetDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2774,7 @@ func (x *GetDeadLetterRequest) String() string {
 func (*GetDeadLetterRequest) ProtoMessage() {}
 
 func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2787,7 @@ func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*GetDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{32}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetDeadLetterRequest) GetJob() string {
@@ -2330,7 +2817,7 @@ type EditDeadLetterRequest struct {
 
 func (x *EditDeadLetterRequest) Reset() {
 	*x = EditDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2829,7 @@ func (x *EditDeadLetterRequest) String() string {
 func (*EditDeadLetterRequest) ProtoMessage() {}
 
 func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2842,7 @@ func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*EditDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *EditDeadLetterRequest) GetJob() string {
@@ -2401,7 +2888,7 @@ type ResubmitDeadLettersRequest struct {
 
 func (x *ResubmitDeadLettersRequest) Reset() {
 	*x = ResubmitDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2413,7 +2900,7 @@ func (x *ResubmitDeadLettersRequest) String() string {
 func (*ResubmitDeadLettersRequest) ProtoMessage() {}
 
 func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2426,7 +2913,7 @@ func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ResubmitDeadLettersRequest) GetJob() string {
@@ -2477,7 +2964,7 @@ type DropDeadLettersRequest struct {
 
 func (x *DropDeadLettersRequest) Reset() {
 	*x = DropDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2976,7 @@ func (x *DropDeadLettersRequest) String() string {
 func (*DropDeadLettersRequest) ProtoMessage() {}
 
 func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2989,7 @@ func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*DropDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DropDeadLettersRequest) GetJob() string {
@@ -2552,7 +3039,7 @@ type ChangeDeadLettersResponse struct {
 
 func (x *ChangeDeadLettersResponse) Reset() {
 	*x = ChangeDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2564,7 +3051,7 @@ func (x *ChangeDeadLettersResponse) String() string {
 func (*ChangeDeadLettersResponse) ProtoMessage() {}
 
 func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2577,7 +3064,7 @@ func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ChangeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ChangeDeadLettersResponse) GetCheckpoint() int64 {
@@ -2603,7 +3090,7 @@ type ListDLQAuditRequest struct {
 
 func (x *ListDLQAuditRequest) Reset() {
 	*x = ListDLQAuditRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2615,7 +3102,7 @@ func (x *ListDLQAuditRequest) String() string {
 func (*ListDLQAuditRequest) ProtoMessage() {}
 
 func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2628,7 +3115,7 @@ func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListDLQAuditRequest) GetJob() string {
@@ -2647,7 +3134,7 @@ type ListDLQAuditResponse struct {
 
 func (x *ListDLQAuditResponse) Reset() {
 	*x = ListDLQAuditResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[38]
+	mi := &file_weir_v1_weir_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2659,7 +3146,7 @@ func (x *ListDLQAuditResponse) String() string {
 func (*ListDLQAuditResponse) ProtoMessage() {}
 
 func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[38]
+	mi := &file_weir_v1_weir_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2672,7 +3159,7 @@ func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{38}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListDLQAuditResponse) GetRecords() []*DLQAuditRecord {
@@ -2697,7 +3184,7 @@ type DLQAuditRecord struct {
 
 func (x *DLQAuditRecord) Reset() {
 	*x = DLQAuditRecord{}
-	mi := &file_weir_v1_weir_proto_msgTypes[39]
+	mi := &file_weir_v1_weir_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2709,7 +3196,7 @@ func (x *DLQAuditRecord) String() string {
 func (*DLQAuditRecord) ProtoMessage() {}
 
 func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[39]
+	mi := &file_weir_v1_weir_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2722,7 +3209,7 @@ func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQAuditRecord.ProtoReflect.Descriptor instead.
 func (*DLQAuditRecord) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{39}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DLQAuditRecord) GetKind() string {
@@ -2794,7 +3281,7 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x06module\x18\x01 \x01(\tR\x06module\"\x16\n" +
 	"\x14DeleteModuleResponse\"&\n" +
 	"\x10SubmitJobRequest\x12\x12\n" +
-	"\x04spec\x18\x01 \x01(\tR\x04spec\"\x87\x03\n" +
+	"\x04spec\x18\x01 \x01(\tR\x04spec\"\xb2\x03\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -2807,7 +3294,8 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\brestarts\x18\t \x01(\x05R\brestarts\x12<\n" +
 	"\x0emodule_history\x18\n" +
 	" \x03(\v2\x15.weir.v1.ModuleChangeR\rmoduleHistory\x12\x12\n" +
-	"\x04spec\x18\v \x01(\tR\x04spec\"\x93\x02\n" +
+	"\x04spec\x18\v \x01(\tR\x04spec\x12)\n" +
+	"\ashadows\x18\f \x03(\v2\x0f.weir.v1.ShadowR\ashadows\"\x93\x02\n" +
 	"\x04Node\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12 \n" +
@@ -2892,7 +3380,51 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
 	"\x06module\x18\x03 \x01(\tR\x06module\x12\x18\n" +
 	"\amigrate\x18\x04 \x01(\bR\amigrate\x12\x17\n" +
-	"\ano_wait\x18\x05 \x01(\bR\x06noWait\"l\n" +
+	"\ano_wait\x18\x05 \x01(\bR\x06noWait\"Z\n" +
+	"\x12StartShadowRequest\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
+	"\x06module\x18\x03 \x01(\tR\x06module\"A\n" +
+	"\x11StopShadowRequest\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\"X\n" +
+	"\x0ePromoteRequest\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12\x18\n" +
+	"\amigrate\x18\x03 \x01(\bR\amigrate\"\xe1\x02\n" +
+	"\x06Shadow\x12\x1a\n" +
+	"\boperator\x18\x01 \x01(\tR\boperator\x12\x16\n" +
+	"\x06module\x18\x02 \x01(\tR\x06module\x12&\n" +
+	"\x0fstarted_unix_ms\x18\x03 \x01(\x03R\rstartedUnixMs\x12\x18\n" +
+	"\arecords\x18\x04 \x01(\x03R\arecords\x12\x18\n" +
+	"\amatched\x18\x05 \x01(\x03R\amatched\x12\x1e\n" +
+	"\n" +
+	"mismatched\x18\x06 \x01(\x03R\n" +
+	"mismatched\x12\x16\n" +
+	"\x06failed\x18\a \x01(\x03R\x06failed\x12\x1c\n" +
+	"\tsuspended\x18\b \x01(\x05R\tsuspended\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\t \x01(\tR\tlastError\x12)\n" +
+	"\x05diffs\x18\n" +
+	" \x03(\v2\x13.weir.v1.ShadowDiffR\x05diffs\x12'\n" +
+	"\x0ffrom_checkpoint\x18\v \x01(\x03R\x0efromCheckpoint\"\x9d\x02\n" +
+	"\n" +
+	"ShadowDiff\x12\x18\n" +
+	"\asubtask\x18\x01 \x01(\x05R\asubtask\x12\x1f\n" +
+	"\vtracking_id\x18\x02 \x01(\x04R\n" +
+	"trackingId\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\tR\bposition\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\fR\x03key\x12\x14\n" +
+	"\x05input\x18\x05 \x01(\fR\x05input\x12)\n" +
+	"\x04live\x18\x06 \x03(\v2\x15.weir.v1.ShadowRecordR\x04live\x12-\n" +
+	"\x06shadow\x18\a \x03(\v2\x15.weir.v1.ShadowRecordR\x06shadow\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x12 \n" +
+	"\ftime_unix_ms\x18\t \x01(\x03R\n" +
+	"timeUnixMs\"J\n" +
+	"\fShadowRecord\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\x05R\x04port\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\"l\n" +
 	"\x12SwapModuleResponse\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\x03R\n" +
@@ -2994,7 +3526,7 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x06Upload\x12\x16.weir.v1.UploadRequest\x1a\x17.weir.v1.UploadResponse(\x01\x12A\n" +
 	"\x04List\x12\x1b.weir.v1.ListModulesRequest\x1a\x1c.weir.v1.ListModulesResponse\x121\n" +
 	"\x03Get\x12\x19.weir.v1.GetModuleRequest\x1a\x0f.weir.v1.Module\x12E\n" +
-	"\x06Delete\x12\x1c.weir.v1.DeleteModuleRequest\x1a\x1d.weir.v1.DeleteModuleResponse2\x86\x04\n" +
+	"\x06Delete\x12\x1c.weir.v1.DeleteModuleRequest\x1a\x1d.weir.v1.DeleteModuleResponse2\xbf\x05\n" +
 	"\n" +
 	"JobService\x121\n" +
 	"\x06Submit\x12\x19.weir.v1.SubmitJobRequest\x1a\f.weir.v1.Job\x12;\n" +
@@ -3005,7 +3537,11 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x0fListCheckpoints\x12\x1f.weir.v1.ListCheckpointsRequest\x1a .weir.v1.ListCheckpointsResponse\x123\n" +
 	"\aRescale\x12\x1a.weir.v1.RescaleJobRequest\x1a\f.weir.v1.Job\x12E\n" +
 	"\n" +
-	"SwapModule\x12\x1a.weir.v1.SwapModuleRequest\x1a\x1b.weir.v1.SwapModuleResponse2\xca\x03\n" +
+	"SwapModule\x12\x1a.weir.v1.SwapModuleRequest\x1a\x1b.weir.v1.SwapModuleResponse\x12;\n" +
+	"\vStartShadow\x12\x1b.weir.v1.StartShadowRequest\x1a\x0f.weir.v1.Shadow\x129\n" +
+	"\n" +
+	"StopShadow\x12\x1a.weir.v1.StopShadowRequest\x1a\x0f.weir.v1.Shadow\x12?\n" +
+	"\aPromote\x12\x17.weir.v1.PromoteRequest\x1a\x1b.weir.v1.SwapModuleResponse2\xca\x03\n" +
 	"\n" +
 	"DLQService\x12I\n" +
 	"\x04List\x12\x1f.weir.v1.ListDeadLettersRequest\x1a .weir.v1.ListDeadLettersResponse\x129\n" +
@@ -3028,7 +3564,7 @@ func file_weir_v1_weir_proto_rawDescGZIP() []byte {
 }
 
 var file_weir_v1_weir_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_weir_v1_weir_proto_goTypes = []any{
 	(JobState)(0),                      // 0: weir.v1.JobState
 	(*UploadRequest)(nil),              // 1: weir.v1.UploadRequest
@@ -3058,20 +3594,26 @@ var file_weir_v1_weir_proto_goTypes = []any{
 	(*Checkpoint)(nil),                 // 25: weir.v1.Checkpoint
 	(*RescaleJobRequest)(nil),          // 26: weir.v1.RescaleJobRequest
 	(*SwapModuleRequest)(nil),          // 27: weir.v1.SwapModuleRequest
-	(*SwapModuleResponse)(nil),         // 28: weir.v1.SwapModuleResponse
-	(*DeadLetter)(nil),                 // 29: weir.v1.DeadLetter
-	(*DeadLetterFilter)(nil),           // 30: weir.v1.DeadLetterFilter
-	(*ListDeadLettersRequest)(nil),     // 31: weir.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),    // 32: weir.v1.ListDeadLettersResponse
-	(*GetDeadLetterRequest)(nil),       // 33: weir.v1.GetDeadLetterRequest
-	(*EditDeadLetterRequest)(nil),      // 34: weir.v1.EditDeadLetterRequest
-	(*ResubmitDeadLettersRequest)(nil), // 35: weir.v1.ResubmitDeadLettersRequest
-	(*DropDeadLettersRequest)(nil),     // 36: weir.v1.DropDeadLettersRequest
-	(*ChangeDeadLettersResponse)(nil),  // 37: weir.v1.ChangeDeadLettersResponse
-	(*ListDLQAuditRequest)(nil),        // 38: weir.v1.ListDLQAuditRequest
-	(*ListDLQAuditResponse)(nil),       // 39: weir.v1.ListDLQAuditResponse
-	(*DLQAuditRecord)(nil),             // 40: weir.v1.DLQAuditRecord
-	nil,                                // 41: weir.v1.Checkpoint.ModulesEntry
+	(*StartShadowRequest)(nil),         // 28: weir.v1.StartShadowRequest
+	(*StopShadowRequest)(nil),          // 29: weir.v1.StopShadowRequest
+	(*PromoteRequest)(nil),             // 30: weir.v1.PromoteRequest
+	(*Shadow)(nil),                     // 31: weir.v1.Shadow
+	(*ShadowDiff)(nil),                 // 32: weir.v1.ShadowDiff
+	(*ShadowRecord)(nil),               // 33: weir.v1.ShadowRecord
+	(*SwapModuleResponse)(nil),         // 34: weir.v1.SwapModuleResponse
+	(*DeadLetter)(nil),                 // 35: weir.v1.DeadLetter
+	(*DeadLetterFilter)(nil),           // 36: weir.v1.DeadLetterFilter
+	(*ListDeadLettersRequest)(nil),     // 37: weir.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),    // 38: weir.v1.ListDeadLettersResponse
+	(*GetDeadLetterRequest)(nil),       // 39: weir.v1.GetDeadLetterRequest
+	(*EditDeadLetterRequest)(nil),      // 40: weir.v1.EditDeadLetterRequest
+	(*ResubmitDeadLettersRequest)(nil), // 41: weir.v1.ResubmitDeadLettersRequest
+	(*DropDeadLettersRequest)(nil),     // 42: weir.v1.DropDeadLettersRequest
+	(*ChangeDeadLettersResponse)(nil),  // 43: weir.v1.ChangeDeadLettersResponse
+	(*ListDLQAuditRequest)(nil),        // 44: weir.v1.ListDLQAuditRequest
+	(*ListDLQAuditResponse)(nil),       // 45: weir.v1.ListDLQAuditResponse
+	(*DLQAuditRecord)(nil),             // 46: weir.v1.DLQAuditRecord
+	nil,                                // 47: weir.v1.Checkpoint.ModulesEntry
 }
 var file_weir_v1_weir_proto_depIdxs = []int32{
 	2,  // 0: weir.v1.UploadRequest.header:type_name -> weir.v1.UploadHeader
@@ -3080,61 +3622,71 @@ var file_weir_v1_weir_proto_depIdxs = []int32{
 	0,  // 3: weir.v1.Job.state:type_name -> weir.v1.JobState
 	12, // 4: weir.v1.Job.nodes:type_name -> weir.v1.Node
 	13, // 5: weir.v1.Job.module_history:type_name -> weir.v1.ModuleChange
-	15, // 6: weir.v1.ListJobsRequest.filter:type_name -> weir.v1.JobFilter
-	0,  // 7: weir.v1.JobFilter.states:type_name -> weir.v1.JobState
-	11, // 8: weir.v1.ListJobsResponse.jobs:type_name -> weir.v1.Job
-	11, // 9: weir.v1.CancelJobResponse.job:type_name -> weir.v1.Job
-	21, // 10: weir.v1.CancelJobResponse.savepoint:type_name -> weir.v1.Savepoint
-	25, // 11: weir.v1.ListCheckpointsResponse.checkpoints:type_name -> weir.v1.Checkpoint
-	24, // 12: weir.v1.ListCheckpointsResponse.failures:type_name -> weir.v1.CheckpointFailure
-	41, // 13: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
-	11, // 14: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
-	30, // 15: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	29, // 16: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
-	30, // 17: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	30, // 18: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	40, // 19: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
-	1,  // 20: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
-	5,  // 21: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
-	7,  // 22: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
-	8,  // 23: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
-	10, // 24: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
-	14, // 25: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
-	17, // 26: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
-	18, // 27: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
-	20, // 28: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
-	22, // 29: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
-	26, // 30: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
-	27, // 31: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
-	31, // 32: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
-	33, // 33: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
-	34, // 34: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
-	35, // 35: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
-	36, // 36: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
-	38, // 37: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
-	3,  // 38: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
-	6,  // 39: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
-	4,  // 40: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
-	9,  // 41: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
-	11, // 42: weir.v1.JobService.Submit:output_type -> weir.v1.Job
-	16, // 43: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
-	11, // 44: weir.v1.JobService.Get:output_type -> weir.v1.Job
-	19, // 45: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
-	21, // 46: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
-	23, // 47: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
-	11, // 48: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
-	28, // 49: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
-	32, // 50: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
-	29, // 51: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
-	37, // 52: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
-	37, // 53: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
-	37, // 54: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
-	39, // 55: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
-	38, // [38:56] is the sub-list for method output_type
-	20, // [20:38] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	31, // 6: weir.v1.Job.shadows:type_name -> weir.v1.Shadow
+	15, // 7: weir.v1.ListJobsRequest.filter:type_name -> weir.v1.JobFilter
+	0,  // 8: weir.v1.JobFilter.states:type_name -> weir.v1.JobState
+	11, // 9: weir.v1.ListJobsResponse.jobs:type_name -> weir.v1.Job
+	11, // 10: weir.v1.CancelJobResponse.job:type_name -> weir.v1.Job
+	21, // 11: weir.v1.CancelJobResponse.savepoint:type_name -> weir.v1.Savepoint
+	25, // 12: weir.v1.ListCheckpointsResponse.checkpoints:type_name -> weir.v1.Checkpoint
+	24, // 13: weir.v1.ListCheckpointsResponse.failures:type_name -> weir.v1.CheckpointFailure
+	47, // 14: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
+	32, // 15: weir.v1.Shadow.diffs:type_name -> weir.v1.ShadowDiff
+	33, // 16: weir.v1.ShadowDiff.live:type_name -> weir.v1.ShadowRecord
+	33, // 17: weir.v1.ShadowDiff.shadow:type_name -> weir.v1.ShadowRecord
+	11, // 18: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
+	36, // 19: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	35, // 20: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
+	36, // 21: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	36, // 22: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	46, // 23: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
+	1,  // 24: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
+	5,  // 25: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
+	7,  // 26: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
+	8,  // 27: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
+	10, // 28: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
+	14, // 29: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
+	17, // 30: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
+	18, // 31: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
+	20, // 32: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
+	22, // 33: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
+	26, // 34: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
+	27, // 35: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
+	28, // 36: weir.v1.JobService.StartShadow:input_type -> weir.v1.StartShadowRequest
+	29, // 37: weir.v1.JobService.StopShadow:input_type -> weir.v1.StopShadowRequest
+	30, // 38: weir.v1.JobService.Promote:input_type -> weir.v1.PromoteRequest
+	37, // 39: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
+	39, // 40: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
+	40, // 41: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
+	41, // 42: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
+	42, // 43: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
+	44, // 44: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
+	3,  // 45: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
+	6,  // 46: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
+	4,  // 47: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
+	9,  // 48: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
+	11, // 49: weir.v1.JobService.Submit:output_type -> weir.v1.Job
+	16, // 50: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
+	11, // 51: weir.v1.JobService.Get:output_type -> weir.v1.Job
+	19, // 52: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
+	21, // 53: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
+	23, // 54: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
+	11, // 55: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
+	34, // 56: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
+	31, // 57: weir.v1.JobService.StartShadow:output_type -> weir.v1.Shadow
+	31, // 58: weir.v1.JobService.StopShadow:output_type -> weir.v1.Shadow
+	34, // 59: weir.v1.JobService.Promote:output_type -> weir.v1.SwapModuleResponse
+	38, // 60: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
+	35, // 61: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
+	43, // 62: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
+	43, // 63: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
+	43, // 64: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
+	45, // 65: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
+	45, // [45:66] is the sub-list for method output_type
+	24, // [24:45] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_weir_v1_weir_proto_init() }
@@ -3153,7 +3705,7 @@ func file_weir_v1_weir_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weir_v1_weir_proto_rawDesc), len(file_weir_v1_weir_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   41,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

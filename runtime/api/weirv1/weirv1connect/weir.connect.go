@@ -72,6 +72,12 @@ const (
 	JobServiceRescaleProcedure = "/weir.v1.JobService/Rescale"
 	// JobServiceSwapModuleProcedure is the fully-qualified name of the JobService's SwapModule RPC.
 	JobServiceSwapModuleProcedure = "/weir.v1.JobService/SwapModule"
+	// JobServiceStartShadowProcedure is the fully-qualified name of the JobService's StartShadow RPC.
+	JobServiceStartShadowProcedure = "/weir.v1.JobService/StartShadow"
+	// JobServiceStopShadowProcedure is the fully-qualified name of the JobService's StopShadow RPC.
+	JobServiceStopShadowProcedure = "/weir.v1.JobService/StopShadow"
+	// JobServicePromoteProcedure is the fully-qualified name of the JobService's Promote RPC.
+	JobServicePromoteProcedure = "/weir.v1.JobService/Promote"
 	// DLQServiceListProcedure is the fully-qualified name of the DLQService's List RPC.
 	DLQServiceListProcedure = "/weir.v1.DLQService/List"
 	// DLQServiceGetProcedure is the fully-qualified name of the DLQService's Get RPC.
@@ -267,6 +273,18 @@ type JobServiceClient interface {
 	// checkpoint after the swap is complete. A module that fails validation or
 	// instantiation (or its migrate step) is refused and the job runs on.
 	SwapModule(context.Context, *connect.Request[weirv1.SwapModuleRequest]) (*connect.Response[weirv1.SwapModuleResponse], error)
+	// StartShadow runs a second module beside one operator's live module, on
+	// the same input records, with a copy-on-read overlay of its keyed state,
+	// and compares the two outputs record by record (docs/rollouts.md). The
+	// shadow's output and state writes never reach the job's output or state.
+	// It starts at a checkpoint barrier and returns once that checkpoint is
+	// complete. It replaces the operator's shadow, if any.
+	StartShadow(context.Context, *connect.Request[weirv1.StartShadowRequest]) (*connect.Response[weirv1.Shadow], error)
+	// StopShadow drops an operator's shadow and returns its final counts.
+	StopShadow(context.Context, *connect.Request[weirv1.StopShadowRequest]) (*connect.Response[weirv1.Shadow], error)
+	// Promote swaps the operator's module to its shadow's, as SwapModule does,
+	// at one checkpoint barrier, then drops the shadow.
+	Promote(context.Context, *connect.Request[weirv1.PromoteRequest]) (*connect.Response[weirv1.SwapModuleResponse], error)
 }
 
 // NewJobServiceClient constructs a client for the weir.v1.JobService service. By default, it uses
@@ -328,6 +346,24 @@ func NewJobServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(jobServiceMethods.ByName("SwapModule")),
 			connect.WithClientOptions(opts...),
 		),
+		startShadow: connect.NewClient[weirv1.StartShadowRequest, weirv1.Shadow](
+			httpClient,
+			baseURL+JobServiceStartShadowProcedure,
+			connect.WithSchema(jobServiceMethods.ByName("StartShadow")),
+			connect.WithClientOptions(opts...),
+		),
+		stopShadow: connect.NewClient[weirv1.StopShadowRequest, weirv1.Shadow](
+			httpClient,
+			baseURL+JobServiceStopShadowProcedure,
+			connect.WithSchema(jobServiceMethods.ByName("StopShadow")),
+			connect.WithClientOptions(opts...),
+		),
+		promote: connect.NewClient[weirv1.PromoteRequest, weirv1.SwapModuleResponse](
+			httpClient,
+			baseURL+JobServicePromoteProcedure,
+			connect.WithSchema(jobServiceMethods.ByName("Promote")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -341,6 +377,9 @@ type jobServiceClient struct {
 	listCheckpoints  *connect.Client[weirv1.ListCheckpointsRequest, weirv1.ListCheckpointsResponse]
 	rescale          *connect.Client[weirv1.RescaleJobRequest, weirv1.Job]
 	swapModule       *connect.Client[weirv1.SwapModuleRequest, weirv1.SwapModuleResponse]
+	startShadow      *connect.Client[weirv1.StartShadowRequest, weirv1.Shadow]
+	stopShadow       *connect.Client[weirv1.StopShadowRequest, weirv1.Shadow]
+	promote          *connect.Client[weirv1.PromoteRequest, weirv1.SwapModuleResponse]
 }
 
 // Submit calls weir.v1.JobService.Submit.
@@ -383,6 +422,21 @@ func (c *jobServiceClient) SwapModule(ctx context.Context, req *connect.Request[
 	return c.swapModule.CallUnary(ctx, req)
 }
 
+// StartShadow calls weir.v1.JobService.StartShadow.
+func (c *jobServiceClient) StartShadow(ctx context.Context, req *connect.Request[weirv1.StartShadowRequest]) (*connect.Response[weirv1.Shadow], error) {
+	return c.startShadow.CallUnary(ctx, req)
+}
+
+// StopShadow calls weir.v1.JobService.StopShadow.
+func (c *jobServiceClient) StopShadow(ctx context.Context, req *connect.Request[weirv1.StopShadowRequest]) (*connect.Response[weirv1.Shadow], error) {
+	return c.stopShadow.CallUnary(ctx, req)
+}
+
+// Promote calls weir.v1.JobService.Promote.
+func (c *jobServiceClient) Promote(ctx context.Context, req *connect.Request[weirv1.PromoteRequest]) (*connect.Response[weirv1.SwapModuleResponse], error) {
+	return c.promote.CallUnary(ctx, req)
+}
+
 // JobServiceHandler is an implementation of the weir.v1.JobService service.
 type JobServiceHandler interface {
 	// Submit validates a job spec (docs/jobspec.md) whose operators name
@@ -404,6 +458,18 @@ type JobServiceHandler interface {
 	// checkpoint after the swap is complete. A module that fails validation or
 	// instantiation (or its migrate step) is refused and the job runs on.
 	SwapModule(context.Context, *connect.Request[weirv1.SwapModuleRequest]) (*connect.Response[weirv1.SwapModuleResponse], error)
+	// StartShadow runs a second module beside one operator's live module, on
+	// the same input records, with a copy-on-read overlay of its keyed state,
+	// and compares the two outputs record by record (docs/rollouts.md). The
+	// shadow's output and state writes never reach the job's output or state.
+	// It starts at a checkpoint barrier and returns once that checkpoint is
+	// complete. It replaces the operator's shadow, if any.
+	StartShadow(context.Context, *connect.Request[weirv1.StartShadowRequest]) (*connect.Response[weirv1.Shadow], error)
+	// StopShadow drops an operator's shadow and returns its final counts.
+	StopShadow(context.Context, *connect.Request[weirv1.StopShadowRequest]) (*connect.Response[weirv1.Shadow], error)
+	// Promote swaps the operator's module to its shadow's, as SwapModule does,
+	// at one checkpoint barrier, then drops the shadow.
+	Promote(context.Context, *connect.Request[weirv1.PromoteRequest]) (*connect.Response[weirv1.SwapModuleResponse], error)
 }
 
 // NewJobServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -461,6 +527,24 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(jobServiceMethods.ByName("SwapModule")),
 		connect.WithHandlerOptions(opts...),
 	)
+	jobServiceStartShadowHandler := connect.NewUnaryHandler(
+		JobServiceStartShadowProcedure,
+		svc.StartShadow,
+		connect.WithSchema(jobServiceMethods.ByName("StartShadow")),
+		connect.WithHandlerOptions(opts...),
+	)
+	jobServiceStopShadowHandler := connect.NewUnaryHandler(
+		JobServiceStopShadowProcedure,
+		svc.StopShadow,
+		connect.WithSchema(jobServiceMethods.ByName("StopShadow")),
+		connect.WithHandlerOptions(opts...),
+	)
+	jobServicePromoteHandler := connect.NewUnaryHandler(
+		JobServicePromoteProcedure,
+		svc.Promote,
+		connect.WithSchema(jobServiceMethods.ByName("Promote")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/weir.v1.JobService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case JobServiceSubmitProcedure:
@@ -479,6 +563,12 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 			jobServiceRescaleHandler.ServeHTTP(w, r)
 		case JobServiceSwapModuleProcedure:
 			jobServiceSwapModuleHandler.ServeHTTP(w, r)
+		case JobServiceStartShadowProcedure:
+			jobServiceStartShadowHandler.ServeHTTP(w, r)
+		case JobServiceStopShadowProcedure:
+			jobServiceStopShadowHandler.ServeHTTP(w, r)
+		case JobServicePromoteProcedure:
+			jobServicePromoteHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -518,6 +608,18 @@ func (UnimplementedJobServiceHandler) Rescale(context.Context, *connect.Request[
 
 func (UnimplementedJobServiceHandler) SwapModule(context.Context, *connect.Request[weirv1.SwapModuleRequest]) (*connect.Response[weirv1.SwapModuleResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.SwapModule is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) StartShadow(context.Context, *connect.Request[weirv1.StartShadowRequest]) (*connect.Response[weirv1.Shadow], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.StartShadow is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) StopShadow(context.Context, *connect.Request[weirv1.StopShadowRequest]) (*connect.Response[weirv1.Shadow], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.StopShadow is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) Promote(context.Context, *connect.Request[weirv1.PromoteRequest]) (*connect.Response[weirv1.SwapModuleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.Promote is not implemented"))
 }
 
 // DLQServiceClient is a client for the weir.v1.DLQService service.
