@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,13 +198,20 @@ func (s *Server) Restart() {
 
 // Stop kills the server (SIGKILL: as an outage, not a clean shutdown) and
 // waits for it to exit. Its data stays for Restart.
-func (s *Server) Stop() {
+func (s *Server) Stop() { s.stop(os.Kill) }
+
+// Shutdown stops the server the way an operator's restart does (SIGTERM:
+// MinIO finishes what it has acknowledged) and waits for it to exit. Its data
+// stays for Restart.
+func (s *Server) Shutdown() { s.stop(syscall.SIGTERM) }
+
+func (s *Server) stop(sig os.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
 		return
 	}
-	s.cmd.Process.Kill()
+	s.cmd.Process.Signal(sig)
 	<-s.done
 	s.log.Close()
 	s.cmd, s.done, s.log = nil, nil, nil
