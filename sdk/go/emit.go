@@ -87,10 +87,10 @@ func (c *Context) Emit(r Record) {
 	le.PutUint32(h[12:16], 0)
 	le.PutUint64(h[16:24], uint64(r.Timestamp))
 	le.PutUint64(h[24:32], r.TrackingID)
-	d := free[wire.EntryHeaderSize:need]
-	copy(d[copy(d, r.Key):], r.Value)
 	o.n += need
 	o.count++
+	d := free[wire.EntryHeaderSize:need]
+	copy(d[copy(d, r.Key):], r.Value)
 	if o.n >= flushBytes {
 		in.flushFull(0)
 	}

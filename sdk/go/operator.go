@@ -77,6 +77,9 @@ type instance struct {
 	// (ABI §4.4). Only the Wasm build does: there the batch is the guest's own
 	// buffer, while a native caller may share one batch between instances.
 	writeCursor bool
+	// cursorScratch takes the entry index process would store in the batch
+	// header when writeCursor is false.
+	cursorScratch [4]byte
 
 	ctx Context
 	cur int // index of the entry being processed; -1 outside one
@@ -118,6 +121,12 @@ func (in *instance) process(b []byte) (entry int, code Code, err error) {
 	// the batch after the entries decoded so far, and each part of an entry
 	// is resliced off it after one explicit length check.
 	rest := b[wire.BatchHeaderSize:]
+	// cursor is where the entry index goes: the batch header's cursor field,
+	// or scratch space, so that the loop stores it without a branch.
+	cursor := &in.cursorScratch
+	if in.writeCursor {
+		cursor = (*[4]byte)(b[wire.OffCursor : wire.OffCursor+4])
+	}
 	for i := uint32(0); i < n; i++ {
 		if len(rest) < wire.EntryHeaderSize {
 			return -1, Malformed, malformedBatch(b)
@@ -141,9 +150,7 @@ func (in *instance) process(b []byte) (entry int, code Code, err error) {
 		headers := rest[:hl:hl]
 		rest = rest[hl:]
 		in.cur = int(i)
-		if in.writeCursor {
-			le.PutUint32(b[wire.OffCursor:wire.OffCursor+4], i)
-		}
+		le.PutUint32(cursor[:], i)
 		ts, tid := int64(le.Uint64(h[16:24])), le.Uint64(h[24:32])
 		c.entry, c.key, c.timestamp, c.trackingID = i, key, ts, tid
 		var err error
