@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,5 +176,48 @@ func TestPoisonRecordFailsWithPosition(t *testing.T) {
 	var oe *runtime.OperatorError
 	if !errors.As(err, &oe) {
 		t.Fatalf("error is not an *OperatorError: %T", err)
+	}
+}
+
+// lostSink is a memory.Sink whose commits of checkpoint 2 and later fail
+// with runtime.ErrOutputLost, as a sink's do whose store lost a complete
+// checkpoint's output.
+type lostSink struct {
+	*memory.Sink
+	recovers atomic.Int64
+}
+
+func (s *lostSink) Commit(ctx context.Context, checkpointID int64, committables [][]byte) error {
+	if checkpointID >= 2 {
+		return fmt.Errorf("the upload of checkpoint %d is gone: %w", checkpointID, runtime.ErrOutputLost)
+	}
+	return s.Sink.Commit(ctx, checkpointID, committables)
+}
+
+func (s *lostSink) Recover(ctx context.Context, checkpointID int64, committables [][]byte) error {
+	s.recovers.Add(1)
+	return s.Sink.Recover(ctx, checkpointID, committables)
+}
+
+// TestOutputLostFailsWithoutRestarts checks that a sink commit failing with
+// runtime.ErrOutputLost fails the job at once, although its restart policy
+// allows restarts: a restart would recover the same checkpoint into the same
+// error (interfaces.go, ErrOutputLost).
+func TestOutputLostFailsWithoutRestarts(t *testing.T) {
+	recs, _ := wordLines(5000)
+	sink := &lostSink{Sink: memory.NewSink()}
+	job := wordJob(memory.NewSource(recs).Unbounded(), sink, 2)
+	job.Restart = runtime.RestartConfig{Attempts: 100, Delay: time.Millisecond}
+	res, err := runtime.Run(context.Background(), job, runtime.Config{Store: memory.NewStore(), State: memory.StateFactory{}, WorkDir: t.TempDir(), Logger: testLogger(t)})
+	if !errors.Is(err, runtime.ErrOutputLost) {
+		t.Fatalf("err = %v, want one that wraps runtime.ErrOutputLost", err)
+	}
+	if res.Restarts != 0 || sink.recovers.Load() != 1 {
+		t.Errorf("restarts = %d, Recover calls = %d; want 0 and 1", res.Restarts, sink.recovers.Load())
+	}
+	for _, want := range []string{`job "wordcount" failed without restarts`, `sink "out": commit checkpoint 2`, "the upload of checkpoint 2 is gone"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
 	}
 }

@@ -176,6 +176,11 @@ func (x *Execution) run(ctx context.Context) (Result, error) {
 			// NB: no restart: it would replay the record into the same failure.
 			return res, fmt.Errorf("job %q failed: %w", x.job.Name, err)
 		}
+		if errors.Is(err, ErrOutputLost) {
+			// NB: no restart: Recover would commit the same committables into
+			// the same loss, as many times as the job may restart.
+			return res, fmt.Errorf("job %q failed without restarts (a restart would fail the same way): %w", x.job.Name, err)
+		}
 		if attempt >= max(x.job.Restart.Attempts, 0) {
 			return res, fmt.Errorf("job %q failed after %d restarts: %w", x.job.Name, res.Restarts, err)
 		}

@@ -305,6 +305,14 @@ type Sink interface {
 	Recover(ctx context.Context, checkpointID int64, committables [][]byte) error
 }
 
+// ErrOutputLost is wrapped by a Sink's Commit or Recover error when the
+// external system no longer holds what a committable of a complete checkpoint
+// stands for (an upload whose parts the store lost), so that no retry can
+// commit it. The job then fails at once, without restarts: every restart
+// would recover the same checkpoint into the same error. The sink's error
+// names what is lost.
+var ErrOutputLost = errors.New("output of a complete checkpoint lost in the sink's external system")
+
 // JobTiming is the part of a job's configuration that bounds how long the
 // runtime may take to retry a sink's commit: what a sink whose external
 // system forgets after a while (a broker's duplicate window, a transaction

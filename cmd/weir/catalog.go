@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/weirstream/weir/plugins/localfs"
+	weirnats "github.com/weirstream/weir/plugins/nats"
 	"github.com/weirstream/weir/plugins/nats/embedded"
 	"github.com/weirstream/weir/plugins/nats/natsobj"
 	"github.com/weirstream/weir/runtime"
@@ -20,10 +17,6 @@ const (
 	catalogLocal = "local" // DATA_DIR/catalog
 	catalogNATS  = "nats"  // a JetStream object store on the -nats server
 )
-
-// catalogReconnectWait is the pause between reconnects to the catalog's NATS
-// server.
-const catalogReconnectWait = 250 * time.Millisecond
 
 // openedCatalog is the server's catalog and what it runs on.
 type openedCatalog struct {
@@ -58,18 +51,14 @@ func openCatalog(ctx context.Context, kind, natsURL, dataDir string) (*openedCat
 		}
 		url, c.natsURL, c.close = e.URL(), e.URL(), e.Stop
 	}
-	nc, err := nats.Connect(url, nats.Name("weir catalog"), nats.MaxReconnects(-1), nats.ReconnectWait(catalogReconnectWait))
+	nc, js, err := weirnats.Connect(url, "weir catalog")
 	if err != nil {
 		c.close()
-		return nil, fmt.Errorf("catalog: connect to NATS: %w", err)
+		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	stop := c.close
 	c.close = func() { nc.Close(); stop() }
-	js, err := jetstream.New(nc)
-	if err == nil {
-		c.store, err = natsobj.Open(ctx, js, natsobj.Options{})
-	}
-	if err != nil {
+	if c.store, err = natsobj.Open(ctx, js, natsobj.Options{}); err != nil {
 		c.close()
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

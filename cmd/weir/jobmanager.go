@@ -9,9 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
+	weirnats "github.com/weirstream/weir/plugins/nats"
 	"github.com/weirstream/weir/plugins/nats/natskv"
 	"github.com/weirstream/weir/runtime/coord"
 )
@@ -56,15 +54,11 @@ func (f *jobmanagerFlags) lead(ctx context.Context, url string, log *slog.Logger
 	if f.lease <= 0 {
 		return nil, nil, fmt.Errorf("%w: -lease %v: want > 0", errUsage, f.lease)
 	}
-	nc, err := nats.Connect(url, nats.Name("weir jobmanager "+f.id), nats.MaxReconnects(-1), nats.ReconnectWait(catalogReconnectWait))
+	nc, js, err := weirnats.Connect(url, "weir jobmanager "+f.id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("jobmanager: connect to NATS: %w", err)
+		return nil, nil, fmt.Errorf("jobmanager: %w", err)
 	}
-	js, err := jetstream.New(nc)
-	var kv *natskv.KV
-	if err == nil {
-		kv, err = natskv.Open(ctx, js, natskv.Options{})
-	}
+	kv, err := natskv.Open(ctx, js, natskv.Options{})
 	var e *coord.Elector
 	if err == nil {
 		e, err = coord.NewElector(kv, coord.ElectionConfig{Candidate: f.id, Lease: f.lease})

@@ -55,33 +55,11 @@ sinks:
 //
 //	go test -run '^$' -bench BenchmarkNATS -benchtime 1x ./cmd/weir/
 func BenchmarkNATS(b *testing.B) {
-	srv := natstest.Start(b)
-	bin := buildWeir(b)
-	cache := b.TempDir()
-	ctx := context.Background()
-	js := srv.JetStream(b)
-	job := func(spec string) time.Duration { return timeJob(b, bin, cache, spec, "WEIR_TEST_NATS="+srv.URL()) }
-	count := func(stream string) uint64 {
-		st, err := js.Stream(ctx, stream)
-		if err != nil {
-			b.Fatal(err)
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return info.State.Msgs
-	}
+	nb := newNATSBench(b)
+	srv, js, ctx := nb.srv, nb.js, context.Background()
 	for b.Loop() {
-		for _, s := range []string{"BIN", "PLAIN", "WEIR_STAGING"} {
-			if err := js.DeleteStream(ctx, s); err != nil && err != jetstream.ErrStreamNotFound {
-				b.Fatal(err)
-			}
-		}
-		weirIn := job(fmt.Sprintf(natsBenchInSpec, natsBenchRecords))
-		if n := count("BIN"); n != natsBenchRecords {
-			b.Fatalf("the job committed %d messages, want %d", n, natsBenchRecords)
-		}
+		nb.reset("PLAIN")
+		weirIn := nb.jobIn()
 
 		// Into JetStream: async publishes of 80-byte values, at most 4096
 		// unacked (the sink's default bound), every ack awaited.
@@ -104,11 +82,11 @@ func BenchmarkNATS(b *testing.B) {
 			b.Fatal("plain publisher: acks missing after a minute")
 		}
 		plainIn := time.Since(start)
-		if n := count("PLAIN"); n != natsBenchRecords {
+		if n := nb.count("PLAIN"); n != natsBenchRecords {
 			b.Fatalf("the plain publisher stored %d messages, want %d", n, natsBenchRecords)
 		}
 
-		weirOut := job(natsBenchOutSpec)
+		weirOut := nb.job(natsBenchOutSpec)
 		st, err := js.Stream(ctx, "BIN")
 		if err != nil {
 			b.Fatal(err)
@@ -150,4 +128,60 @@ func natsConn(b *testing.B, url string) *nats.Conn {
 	}
 	b.Cleanup(nc.Close)
 	return nc
+}
+
+// natsBench is the set-up that BenchmarkNATS and BenchmarkNATSBench share:
+// one in-process nats-server and the weir binary, to run the jobs of
+// natsBenchInSpec and natsBenchOutSpec against it.
+type natsBench struct {
+	b     *testing.B
+	srv   *natstest.Server
+	js    jetstream.JetStream
+	bin   string
+	cache string
+}
+
+func newNATSBench(b *testing.B) *natsBench {
+	b.Helper()
+	srv := natstest.Start(b)
+	return &natsBench{b: b, srv: srv, js: srv.JetStream(b), bin: buildWeir(b), cache: b.TempDir()}
+}
+
+// job runs the job of spec against the server and returns its time (see
+// timeJob).
+func (nb *natsBench) job(spec string) time.Duration {
+	return timeJob(nb.b, nb.bin, nb.cache, spec, "WEIR_TEST_NATS="+nb.srv.URL())
+}
+
+// count returns the number of messages in stream.
+func (nb *natsBench) count(stream string) uint64 {
+	ctx := context.Background()
+	st, err := nb.js.Stream(ctx, stream)
+	if err != nil {
+		nb.b.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		nb.b.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// reset deletes the streams of the jobs (BIN, WEIR_STAGING) and streams.
+func (nb *natsBench) reset(streams ...string) {
+	for _, s := range append([]string{"BIN", "WEIR_STAGING"}, streams...) {
+		if err := nb.js.DeleteStream(context.Background(), s); err != nil && err != jetstream.ErrStreamNotFound {
+			nb.b.Fatal(err)
+		}
+	}
+}
+
+// jobIn runs the job of natsBenchInSpec, checks that stream BIN holds its
+// natsBenchRecords messages, and returns its time.
+func (nb *natsBench) jobIn() time.Duration {
+	d := nb.job(fmt.Sprintf(natsBenchInSpec, natsBenchRecords))
+	if n := nb.count("BIN"); n != natsBenchRecords {
+		nb.b.Fatalf("the job committed %d messages, want %d", n, natsBenchRecords)
+	}
+	return d
 }

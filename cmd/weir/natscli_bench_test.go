@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/weirstream/weir/plugins/nats/natstest"
 )
 
 // natsCLI returns the path of the NATS command line tool: $WEIR_NATS_CLI, the
@@ -104,43 +98,21 @@ func BenchmarkNATSBench(b *testing.B) {
 	if cli == "" {
 		b.Skip("the NATS CLI is not installed: run `make natscli` (scripts/install-natscli.sh) or set WEIR_NATS_CLI")
 	}
-	srv := natstest.Start(b)
-	bin := buildWeir(b)
-	cache := b.TempDir()
-	ctx := context.Background()
-	js := srv.JetStream(b)
-	job := func(spec string) time.Duration { return timeJob(b, bin, cache, spec, "WEIR_TEST_NATS="+srv.URL()) }
-	count := func(stream string) uint64 {
-		st, err := js.Stream(ctx, stream)
-		if err != nil {
-			b.Fatal(err)
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return info.State.Msgs
-	}
+	nb := newNATSBench(b)
+	url := nb.srv.URL()
 	for b.Loop() {
-		for _, s := range []string{"BIN", "TOOL", "TOOLDEDUP", "WEIR_STAGING"} {
-			if err := js.DeleteStream(ctx, s); err != nil && err != jetstream.ErrStreamNotFound {
-				b.Fatal(err)
-			}
-		}
-		weirIn := job(fmt.Sprintf(natsBenchInSpec, natsBenchRecords))
-		if n := count("BIN"); n != natsBenchRecords {
-			b.Fatalf("the job committed %d messages, want %d", n, natsBenchRecords)
-		}
-		toolIn := runNATSBench(b, cli, srv.URL(), natsBenchRecords, "pub", "async", "tool", "--stream", "TOOL", "--create", "--storage", "file")
-		toolDedup := runNATSBench(b, cli, srv.URL(), natsBenchRecords, "pub", "async", "tooldedup", "--stream", "TOOLDEDUP", "--create", "--storage", "file", "--dedup")
+		nb.reset("TOOL", "TOOLDEDUP")
+		weirIn := nb.jobIn()
+		toolIn := runNATSBench(b, cli, url, natsBenchRecords, "pub", "async", "tool", "--stream", "TOOL", "--create", "--storage", "file")
+		toolDedup := runNATSBench(b, cli, url, natsBenchRecords, "pub", "async", "tooldedup", "--stream", "TOOLDEDUP", "--create", "--storage", "file", "--dedup")
 		for _, s := range []string{"TOOL", "TOOLDEDUP"} {
-			if n := count(s); n != natsBenchRecords {
+			if n := nb.count(s); n != natsBenchRecords {
 				b.Fatalf("nats bench stored %d messages in %s, want %d", n, s, natsBenchRecords)
 			}
 		}
 
-		weirOut := job(natsBenchOutSpec)
-		toolOut := runNATSBench(b, cli, srv.URL(), natsBenchRecords, "ordered", "--stream", "BIN")
+		weirOut := nb.job(natsBenchOutSpec)
+		toolOut := runNATSBench(b, cli, url, natsBenchRecords, "ordered", "--stream", "BIN")
 
 		rate := func(d time.Duration) float64 { return natsBenchRecords / d.Seconds() }
 		b.ReportMetric(rate(weirIn), "weir-in-records/s")

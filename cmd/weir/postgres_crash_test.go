@@ -37,7 +37,7 @@ sinks:
 `
 
 // pgCrashRecords is the number of records the job writes. At pgCrashRate
-// records/s a run killed within maxKillDelay reads at most 16 000 of them,
+// records/s a run killed within pgMaxKillDelay reads at most 16 000 of them,
 // so the job cannot end before the last kill.
 const (
 	pgCrashRecords = 300_000
@@ -70,87 +70,10 @@ func testPostgresCrash(t *testing.T, mode string, maxPrepared int) {
 			t.Fatal(err)
 		}
 	}
-	run := func() *syncCmd {
-		cmd := weirRun(bin, dir, cache)
-		cmd.Env = append(os.Environ(), "WEIR_TEST_PG="+srv.ConnString())
-		running, done, stderr := startRun(t, cmd)
-		return &syncCmd{cmd: cmd, running: running, done: done, stderr: stderr}
-	}
-
-	const (
-		minKills     = 10
-		maxKillDelay = 800 * time.Millisecond
-		dbRestartRun = 5 // the run during which the database restarts
-	)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewSource(seed))
-	restores, rescales, prev := 0, 0, 0
-	for kill := 1; kill <= minKills; kill++ {
-		p := 1 + rng.Intn(3)
-		if p != prev && prev != 0 {
-			rescales++
-		}
-		prev = p
-		spec(p, pgCrashRate)
-		r := run()
-		select {
-		case err := <-r.done:
-			t.Fatalf("seed %d: run %d ended before it ran (%v):\n%s", seed, kill, err, r.stderr)
-		case <-r.running:
-		}
-		if !strings.Contains(r.stderr.String(), "restoredCheckpoint=0") {
-			restores++
-		}
-		delay := time.Duration(rng.Int63n(int64(maxKillDelay)))
-		if kill%2 == 1 {
-			// NB: as in TestCrashRecovery, every other run is killed only
-			// after its first checkpoint, whatever the machine's speed.
-			if ok, err := waitCheckpoint(r.stderr, r.done); !ok {
-				t.Fatalf("seed %d: run %d ended before its first checkpoint (%v):\n%s", seed, kill, err, r.stderr)
-			}
-			delay /= 3
-		}
-		if kill == dbRestartRun {
-			// Checkpoints start every 200 ms and the sink prepares at each
-			// one, so an immediate stop now lands while one is pending or
-			// being committed. The job must fail, retry and, once the server
-			// is back, complete checkpoints again.
-			before := strings.Count(r.stderr.String(), "checkpoint complete")
-			time.Sleep(time.Duration(rng.Int63n(int64(200 * time.Millisecond))))
-			srv.Stop("immediate")
-			time.Sleep(300 * time.Millisecond)
-			srv.Start()
-			t.Logf("seed %d: run %d: restarted the database server after %d completed checkpoints", seed, kill, before)
-			if !waitCount(r, "checkpoint complete", before+2) {
-				t.Fatalf("seed %d: run %d completed no checkpoint after the database restart:\n%s", seed, kill, r.stderr)
-			}
-			if !strings.Contains(r.stderr.String(), "job attempt failed") {
-				t.Logf("seed %d: the job did not notice the database restart (no failed attempt)", seed)
-			}
-		}
-		select {
-		case err := <-r.done:
-			t.Fatalf("seed %d: run %d ended before it was killed (%v):\n%s", seed, kill, err, r.stderr)
-		case <-time.After(delay):
-			r.cmd.Process.Signal(syscall.SIGKILL)
-			<-r.done
-		}
-	}
+	seed, restores, rescales := pgKillRuns(t, srv, bin, dir, cache, func(p int) { spec(p, pgCrashRate) })
 	// The last run, unthrottled, at another parallelism again.
 	spec(3, 0)
-	cmd := weirRun(bin, dir, cache)
-	cmd.Env = append(os.Environ(), "WEIR_TEST_PG="+srv.ConnString())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("seed %d: final run failed: %v\n%s", seed, err, out)
-	}
-	if !strings.Contains(string(out), "pgcrash finished") {
-		t.Fatalf("seed %d: the final run did not finish the job:\n%s", seed, out)
-	}
-	if restores < minKills/2 {
-		t.Fatalf("seed %d: only %d of %d killed runs restored a checkpoint", seed, restores, minKills)
-	}
+	pgFinalRun(t, seed, srv, bin, dir, cache, "pgcrash")
 
 	// The model: datagen's record i has a value starting with i in 20 digits.
 	ctx := context.Background()
@@ -208,12 +131,114 @@ func testPostgresCrash(t *testing.T, mode string, maxPrepared int) {
 		}
 	}
 	t.Logf("seed %d: mode %s: %d kills (%d runs restored a checkpoint, %d parallelism changes between runs), 1 database restart; table scan: %d rows, model %d records: lost %d, duplicated %d, foreign %d; prepared transactions left %d, staged rows left %d",
-		seed, mode, minKills, restores, rescales, scanned, pgCrashRecords, lost, dup, bad, len(left), staged)
+		seed, mode, pgMinKills, restores, rescales, scanned, pgCrashRecords, lost, dup, bad, len(left), staged)
 	if lost != 0 || dup != 0 || bad != 0 {
 		t.Errorf("seed %d: the table differs from the model: lost %d, duplicated %d, rows that are no record %d", seed, lost, dup, bad)
 	}
 	if len(left) != 0 {
 		t.Errorf("seed %d: prepared transactions left behind: %q", seed, left)
+	}
+}
+
+// pgWeirRun returns the command that runs the job in dir against srv.
+func pgWeirRun(srv *pgtest.Server, bin, dir, cache string) *exec.Cmd {
+	cmd := weirRun(bin, dir, cache)
+	cmd.Env = append(os.Environ(), "WEIR_TEST_PG="+srv.ConnString())
+	return cmd
+}
+
+// Kills of pgKillRuns.
+const (
+	pgMinKills     = 10
+	pgMaxKillDelay = 800 * time.Millisecond
+	pgDBRestartRun = 5 // the run during which the database restarts
+)
+
+// pgKillRuns runs the job in dir as a child `weir run` against srv
+// pgMinKills times, each at a random parallelism of 1, 2 or 3 (spec writes
+// the job's spec for one), and kills each run with SIGKILL at a random moment
+// (seed logged) within pgMaxKillDelay of its start; every other run only
+// after its first checkpoint. During run pgDBRestartRun it stops and restarts
+// the database server while the job checkpoints, and waits for two more
+// complete checkpoints. It fails the test if fewer than half the runs
+// restored a checkpoint (kills that all land before the first checkpoint
+// would test nothing). It returns the seed, the runs that restored a
+// checkpoint and the parallelism changes between runs.
+func pgKillRuns(t *testing.T, srv *pgtest.Server, bin, dir, cache string, spec func(parallelism int)) (seed int64, restores, rescales int) {
+	t.Helper()
+	seed = time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	prev := 0
+	for kill := 1; kill <= pgMinKills; kill++ {
+		p := 1 + rng.Intn(3)
+		if p != prev && prev != 0 {
+			rescales++
+		}
+		prev = p
+		spec(p)
+		cmd := pgWeirRun(srv, bin, dir, cache)
+		running, done, stderr := startRun(t, cmd)
+		r := &syncCmd{cmd: cmd, running: running, done: done, stderr: stderr}
+		select {
+		case err := <-r.done:
+			t.Fatalf("seed %d: run %d ended before it ran (%v):\n%s", seed, kill, err, r.stderr)
+		case <-r.running:
+		}
+		if !strings.Contains(r.stderr.String(), "restoredCheckpoint=0") {
+			restores++
+		}
+		delay := time.Duration(rng.Int63n(int64(pgMaxKillDelay)))
+		if kill%2 == 1 {
+			// NB: as in TestCrashRecovery, every other run is killed only
+			// after its first checkpoint, whatever the machine's speed.
+			if ok, err := waitCheckpoint(r.stderr, r.done); !ok {
+				t.Fatalf("seed %d: run %d ended before its first checkpoint (%v):\n%s", seed, kill, err, r.stderr)
+			}
+			delay /= 3
+		}
+		if kill == pgDBRestartRun {
+			// Checkpoints start every 200 ms and the sink prepares at each
+			// one, so an immediate stop now lands while one is pending or
+			// being committed. The job must fail, retry and, once the server
+			// is back, complete checkpoints again.
+			before := strings.Count(r.stderr.String(), "checkpoint complete")
+			time.Sleep(time.Duration(rng.Int63n(int64(200 * time.Millisecond))))
+			srv.Stop("immediate")
+			time.Sleep(300 * time.Millisecond)
+			srv.Start()
+			t.Logf("seed %d: run %d: restarted the database server after %d completed checkpoints", seed, kill, before)
+			if !waitCount(r, "checkpoint complete", before+2) {
+				t.Fatalf("seed %d: run %d completed no checkpoint after the database restart:\n%s", seed, kill, r.stderr)
+			}
+			if !strings.Contains(r.stderr.String(), "job attempt failed") {
+				t.Logf("seed %d: the job did not notice the database restart (no failed attempt)", seed)
+			}
+		}
+		select {
+		case err := <-r.done:
+			t.Fatalf("seed %d: run %d ended before it was killed (%v):\n%s", seed, kill, err, r.stderr)
+		case <-time.After(delay):
+			r.cmd.Process.Signal(syscall.SIGKILL)
+			<-r.done
+		}
+	}
+	if restores < pgMinKills/2 {
+		t.Fatalf("seed %d: only %d of %d killed runs restored a checkpoint", seed, restores, pgMinKills)
+	}
+	return seed, restores, rescales
+}
+
+// pgFinalRun runs the job in dir against srv to its end, and fails the test
+// unless it logs "<job> finished".
+func pgFinalRun(t *testing.T, seed int64, srv *pgtest.Server, bin, dir, cache, job string) {
+	t.Helper()
+	out, err := pgWeirRun(srv, bin, dir, cache).CombinedOutput()
+	if err != nil {
+		t.Fatalf("seed %d: final run failed: %v\n%s", seed, err, out)
+	}
+	if !strings.Contains(string(out), job+" finished") {
+		t.Fatalf("seed %d: the final run did not finish the job:\n%s", seed, out)
 	}
 }
 

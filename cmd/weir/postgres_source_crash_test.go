@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,12 +66,6 @@ func TestPostgresSourceCrashRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run := func() *syncCmd {
-		cmd := weirRun(bin, dir, cache)
-		cmd.Env = append(os.Environ(), "WEIR_TEST_PG="+srv.ConnString())
-		running, done, stderr := startRun(t, cmd)
-		return &syncCmd{cmd: cmd, running: running, done: done, stderr: stderr}
-	}
 
 	// The writer: one connection, one transaction per batch, so the ids
 	// commit in increasing order as the source requires. A batch that fails
@@ -116,81 +107,14 @@ func TestPostgresSourceCrashRecovery(t *testing.T) {
 		writerDone <- nil
 	}()
 
-	const (
-		minKills     = 10
-		maxKillDelay = 800 * time.Millisecond
-		dbRestartRun = 5 // the run during which the database restarts
-	)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewSource(seed))
-	restores, rescales, prev := 0, 0, 0
-	for kill := 1; kill <= minKills; kill++ {
-		p := 1 + rng.Intn(3)
-		if p != prev && prev != 0 {
-			rescales++
-		}
-		prev = p
-		spec(p, false)
-		r := run()
-		select {
-		case err := <-r.done:
-			t.Fatalf("seed %d: run %d ended before it ran (%v):\n%s", seed, kill, err, r.stderr)
-		case <-r.running:
-		}
-		if !strings.Contains(r.stderr.String(), "restoredCheckpoint=0") {
-			restores++
-		}
-		delay := time.Duration(rng.Int63n(int64(maxKillDelay)))
-		if kill%2 == 1 {
-			// NB: as in TestCrashRecovery, every other run is killed only
-			// after its first checkpoint, whatever the machine's speed.
-			if ok, err := waitCheckpoint(r.stderr, r.done); !ok {
-				t.Fatalf("seed %d: run %d ended before its first checkpoint (%v):\n%s", seed, kill, err, r.stderr)
-			}
-			delay /= 3
-		}
-		if kill == dbRestartRun {
-			// As in TestPostgresCrashRecovery: an immediate stop lands while
-			// a checkpoint is pending or being committed; the source's
-			// queries and the sink's transactions fail, the job retries, and
-			// once the server is back it completes checkpoints again.
-			before := strings.Count(r.stderr.String(), "checkpoint complete")
-			time.Sleep(time.Duration(rng.Int63n(int64(200 * time.Millisecond))))
-			srv.Stop("immediate")
-			time.Sleep(300 * time.Millisecond)
-			srv.Start()
-			t.Logf("seed %d: run %d: restarted the database server after %d completed checkpoints", seed, kill, before)
-			if !waitCount(r, "checkpoint complete", before+2) {
-				t.Fatalf("seed %d: run %d completed no checkpoint after the database restart:\n%s", seed, kill, r.stderr)
-			}
-		}
-		select {
-		case err := <-r.done:
-			t.Fatalf("seed %d: run %d (unbounded) ended before it was killed (%v):\n%s", seed, kill, err, r.stderr)
-		case <-time.After(delay):
-			r.cmd.Process.Signal(syscall.SIGKILL)
-			<-r.done
-		}
-	}
+	seed, restores, rescales := pgKillRuns(t, srv, bin, dir, cache, func(p int) { spec(p, false) })
 	if err := <-writerDone; err != nil {
 		t.Fatalf("writer: %v", err)
 	}
 	// The last run, bounded by the table's maximum id (every row written by
 	// now), at another parallelism again.
 	spec(3, true)
-	cmd := weirRun(bin, dir, cache)
-	cmd.Env = append(os.Environ(), "WEIR_TEST_PG="+srv.ConnString())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("seed %d: final run failed: %v\n%s", seed, err, out)
-	}
-	if !strings.Contains(string(out), "pgsrccrash finished") {
-		t.Fatalf("seed %d: the final run did not finish the job:\n%s", seed, out)
-	}
-	if restores < minKills/2 {
-		t.Fatalf("seed %d: only %d of %d killed runs restored a checkpoint", seed, restores, minKills)
-	}
+	pgFinalRun(t, seed, srv, bin, dir, cache, "pgsrccrash")
 
 	// The model: ids 1..pgSourceCrashRows, each once.
 	c := srv.Conn()
@@ -241,7 +165,7 @@ func TestPostgresSourceCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("seed %d: %d kills (%d runs restored a checkpoint, %d parallelism changes between runs), 1 database restart; table scan: %d rows, model %d rows: lost %d, duplicated %d, foreign %d; prepared transactions left %d",
-		seed, minKills, restores, rescales, scanned, pgSourceCrashRows, lost, dup, bad, len(left))
+		seed, pgMinKills, restores, rescales, scanned, pgSourceCrashRows, lost, dup, bad, len(left))
 	if lost != 0 || dup != 0 || bad != 0 {
 		t.Errorf("seed %d: the copy differs from the source table: lost %d, duplicated %d, rows that are no id %d", seed, lost, dup, bad)
 	}

@@ -56,10 +56,13 @@ func (o ConnOptions) resolve(bad func(option, format string, args ...any)) strin
 	return u
 }
 
-// connect opens a connection that reconnects without limit: a broker restart
-// fails the calls in flight (which fail the job attempt, and the job restarts
-// from its checkpoint) but not the connection.
-func connect(url, name string, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+// Connect opens a connection named name to the NATS server at url, and its
+// JetStream context, that reconnects without limit (every reconnectWait): a
+// broker restart fails the calls in flight (which fail the job attempt, and
+// the job restarts from its checkpoint) but not the connection. The source,
+// the sink, the ingest and the cluster's own buckets (natskv, natsobj) all
+// connect with it.
+func Connect(url, name string, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	opts := append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait)}, extra...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {

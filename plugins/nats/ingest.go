@@ -89,7 +89,7 @@ func NewIngest(url string, opts IngestOptions) (*Ingest, error) {
 	// NB: a broker that is down when the server starts must not fail the
 	// jobs that read from it: the connection keeps trying, and requests get
 	// 503 until it is up.
-	nc, js, err := connect(url, "weir ingest", nats.RetryOnFailedConnect(true))
+	nc, js, err := Connect(url, "weir ingest", nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return nil, err
 	}

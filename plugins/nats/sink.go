@@ -177,7 +177,7 @@ func (s *Sink) stagingPrefix() string { return stagingRoot + "." + s.staging + "
 // creating) its streams if needed. The caller holds s.mu.
 func (s *Sink) control(ctx context.Context) (jetstream.JetStream, error) {
 	if s.nc == nil || s.nc.IsClosed() {
-		nc, js, err := connect(s.url, "weir sink "+s.id)
+		nc, js, err := Connect(s.url, "weir sink "+s.id)
 		if err != nil {
 			return nil, err
 		}

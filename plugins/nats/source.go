@@ -195,7 +195,7 @@ type splitReader struct {
 }
 
 func (r *splitReader) start(ctx context.Context) error {
-	nc, js, err := connect(r.src.url, "weir source "+r.split)
+	nc, js, err := Connect(r.src.url, "weir source "+r.split)
 	if err != nil {
 		return err
 	}

@@ -52,8 +52,10 @@
 //   - Commit completes the uploads, which makes each object appear whole, and
 //     deletes their markers. It is idempotent: when the upload is gone and the
 //     object carries the committable's token, it was completed before. When
-//     the upload is gone and the object is not its own, the output is lost and
-//     Commit says so.
+//     the upload or some of its parts are gone (NoSuchUpload, InvalidPart) and
+//     the object is not its own, the output is lost: Commit fails with an
+//     [OutputLostError] naming the object, upload and checkpoint, which wraps
+//     runtime.ErrOutputLost, so the job fails instead of restarting into it.
 //   - Recover(checkpoint, committables) commits those committables, aborts
 //     every multipart upload of a key that a pending marker of this sink names
 //     (work of checkpoints that never completed) and deletes those markers,

@@ -217,7 +217,8 @@ func (s *Sink) OpenWriter(ctx context.Context, info runtime.SinkInfo) (runtime.S
 // Commit completes the multipart uploads of committables, which makes their
 // objects visible. It is idempotent: an upload that no longer exists whose
 // object carries the upload's token was completed before. An upload that is
-// gone without its object means the output is lost, and Commit says so.
+// gone, or has lost parts, without its object means the output is lost:
+// Commit returns an *OutputLostError.
 // Commit tries every committable and reports every failure.
 func (s *Sink) Commit(ctx context.Context, checkpointID int64, committables [][]byte) error {
 	var errs []error
@@ -245,18 +246,55 @@ func (s *Sink) commitOne(ctx context.Context, c committable) error {
 	if err == nil {
 		return s.deleteMarker(ctx, c.Object, c.Token)
 	}
-	if !isNotFound(err, "NoSuchUpload") {
+	code := minio.ToErrorResponse(err).Code
+	if code != codeNoSuchUpload && code != codeInvalidPart {
 		return fmt.Errorf("complete upload of %s: %w", c.Object, err)
 	}
+	// The upload or some of its parts are gone: lost, unless an earlier
+	// Commit completed it (the object then carries its token).
 	info, serr := s.cli.StatObject(ctx, s.bucket, c.Object, minio.StatObjectOptions{})
 	if serr != nil && !isNotFound(serr, "NoSuchKey") {
-		return fmt.Errorf("complete upload of %s: the upload is gone, and checking the object failed: %w", c.Object, serr)
+		return fmt.Errorf("complete upload of %s: the store answered %s, and checking the object failed: %w", c.Object, code, serr)
 	}
 	if serr == nil && metaValue(info.UserMetadata, tokenMeta) == c.Token {
 		return s.deleteMarker(ctx, c.Object, c.Token) // completed before
 	}
-	return fmt.Errorf("output lost: upload %s of %s is gone and the object is not the one it made", c.UploadID, c.Object)
+	return &OutputLostError{Bucket: s.bucket, Object: c.Object, UploadID: c.UploadID, Checkpoint: c.Checkpoint, Subtask: c.Subtask, Records: c.Records, Bytes: c.Bytes, Err: err}
 }
+
+// S3's error codes for an upload that CompleteMultipartUpload cannot find
+// whole.
+const (
+	codeNoSuchUpload = "NoSuchUpload" // the upload is gone (aborted, expired, or lost)
+	codeInvalidPart  = "InvalidPart"  // a part of it is gone (or has another ETag)
+)
+
+// OutputLostError is the error of Commit (and so of Recover) when the store
+// no longer holds the upload of a complete checkpoint's part file: the
+// upload is gone (NoSuchUpload) or some of its parts are (InvalidPart), and
+// the object is not there either. It happens when something aborts the
+// upload behind the sink's back (a lifecycle rule that expires incomplete
+// uploads, a person) or when the store loses it (a single MinIO server killed
+// while it completes the upload). The records of that checkpoint and subtask
+// are not in the bucket, and no retry can put them there: the error wraps
+// runtime.ErrOutputLost, so the job fails at once instead of restarting into
+// the same error.
+type OutputLostError struct {
+	Bucket, Object, UploadID string
+	Checkpoint               int64 // the checkpoint whose output the object is
+	Subtask                  int
+	Records, Bytes           int64 // what the lost upload held
+	Err                      error // the store's answer to CompleteMultipartUpload
+}
+
+func (e *OutputLostError) Error() string {
+	return fmt.Sprintf("output of checkpoint %d lost in the store: part file s3://%s/%s (subtask %d, %d records, %d bytes) cannot be committed: its multipart upload %s is gone or has lost parts, and the object does not exist (%s: %v); "+
+		"no restart can commit it, so the job stops: to write those records again, run the job anew (a new data directory) from a savepoint taken before checkpoint %d, or from nothing (see the s3 sink in docs/jobspec.md)",
+		e.Checkpoint, e.Bucket, e.Object, e.Subtask, e.Records, e.Bytes, e.UploadID, minio.ToErrorResponse(e.Err).Code, e.Err, e.Checkpoint)
+}
+
+// Unwrap returns runtime.ErrOutputLost and the store's error.
+func (e *OutputLostError) Unwrap() []error { return []error{runtime.ErrOutputLost, e.Err} }
 
 func (s *Sink) deleteMarker(ctx context.Context, key, token string) error {
 	err := s.cli.RemoveObject(ctx, s.bucket, s.markerKey(key, token), minio.RemoveObjectOptions{})

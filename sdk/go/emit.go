@@ -60,9 +60,17 @@ func (o *outBuf) put(key, value []byte, ts int64, tid uint64, need int) {
 func (c *Context) Emit(r Record) {
 	in := c.in
 	o := in.out0
-	need := wire.EntryHeaderSize + len(r.Key) + len(r.Value)
 	if o == nil || in.emitErr != nil || len(r.Headers) != 0 || len(r.Key) > MaxKeyBytes ||
-		len(r.Value) > MaxValueBytes || need > len(o.buf)-o.n {
+		len(r.Value) > MaxValueBytes || uint(o.n) > uint(len(o.buf)) {
+		in.emitSlow(0, &r, c)
+		return
+	}
+	// NB: outBuf.put by hand (the compiler does not inline it), so that Emit
+	// makes no call of its own, and written so that the compiler proves every
+	// index in bounds: free and d are resliced once, after the checks above.
+	free := o.buf[o.n:]
+	need := wire.EntryHeaderSize + len(r.Key) + len(r.Value)
+	if need > len(free) {
 		in.emitSlow(0, &r, c)
 		return
 	}
@@ -72,20 +80,17 @@ func (c *Context) Emit(r Record) {
 	if r.TrackingID == 0 {
 		r.TrackingID = c.trackingID
 	}
-	// NB: outBuf.put by hand (the compiler does not inline it), so that Emit
-	// makes no call of its own but the copies.
-	e := o.buf[o.n : o.n+need]
-	h := (*[wire.EntryHeaderSize]byte)(e[:wire.EntryHeaderSize])
+	h := (*[wire.EntryHeaderSize]byte)(free)
 	le.PutUint32(h[0:4], 0)
 	le.PutUint32(h[4:8], uint32(len(r.Key)))
 	le.PutUint32(h[8:12], uint32(len(r.Value)))
 	le.PutUint32(h[12:16], 0)
 	le.PutUint64(h[16:24], uint64(r.Timestamp))
 	le.PutUint64(h[24:32], r.TrackingID)
-	copy(e[wire.EntryHeaderSize:], r.Key)
-	copy(e[wire.EntryHeaderSize+len(r.Key):], r.Value)
 	o.n += need
 	o.count++
+	d := free[wire.EntryHeaderSize:need]
+	copy(d[copy(d, r.Key):], r.Value)
 	if o.n >= flushBytes {
 		in.flushFull(0)
 	}

@@ -77,6 +77,9 @@ type instance struct {
 	// (ABI §4.4). Only the Wasm build does: there the batch is the guest's own
 	// buffer, while a native caller may share one batch between instances.
 	writeCursor bool
+	// cursorScratch takes the entry index process would store in the batch
+	// header when writeCursor is false.
+	cursorScratch [4]byte
 
 	ctx Context
 	cur int // index of the entry being processed; -1 outside one
@@ -114,31 +117,46 @@ func (in *instance) process(b []byte) (entry int, code Code, err error) {
 	c.watermark, c.processingTime = int64(le.Uint64(b[8:16])), int64(le.Uint64(b[16:24]))
 	n := le.Uint32(b[4:8])
 	processFn := in.op.Process
-	off := uint64(wire.BatchHeaderSize)
-	size := uint64(len(b))
+	// NB: written so that the compiler proves every index in bounds: rest is
+	// the batch after the entries decoded so far, and each part of an entry
+	// is resliced off it after one explicit length check.
+	rest := b[wire.BatchHeaderSize:]
+	// cursor is where the entry index goes: the batch header's cursor field,
+	// or scratch space, so that the loop stores it without a branch.
+	cursor := &in.cursorScratch
+	if in.writeCursor {
+		cursor = (*[4]byte)(b[wire.OffCursor : wire.OffCursor+4])
+	}
 	for i := uint32(0); i < n; i++ {
-		if size-off < wire.EntryHeaderSize {
+		if len(rest) < wire.EntryHeaderSize {
 			return -1, Malformed, malformedBatch(b)
 		}
-		h := (*[wire.EntryHeaderSize]byte)(b[off : off+wire.EntryHeaderSize])
-		p := off + wire.EntryHeaderSize
-		k := p + uint64(le.Uint32(h[4:8]))
-		v := k + uint64(le.Uint32(h[8:12]))
-		end := v + uint64(le.Uint32(h[12:16]))
-		if end > size {
+		h := (*[wire.EntryHeaderSize]byte)(rest)
+		rest = rest[wire.EntryHeaderSize:]
+		kl, vl, hl := uint(le.Uint32(h[4:8])), uint(le.Uint32(h[8:12])), uint(le.Uint32(h[12:16]))
+		if kl > uint(len(rest)) {
 			return -1, Malformed, malformedBatch(b)
 		}
+		key := rest[:kl:kl]
+		rest = rest[kl:]
+		if vl > uint(len(rest)) {
+			return -1, Malformed, malformedBatch(b)
+		}
+		value := rest[:vl:vl]
+		rest = rest[vl:]
+		if hl > uint(len(rest)) {
+			return -1, Malformed, malformedBatch(b)
+		}
+		headers := rest[:hl:hl]
+		rest = rest[hl:]
 		in.cur = int(i)
-		if in.writeCursor {
-			le.PutUint32(b[wire.OffCursor:wire.OffCursor+4], i)
-		}
-		key := b[p:k:k]
+		le.PutUint32(cursor[:], i)
 		ts, tid := int64(le.Uint64(h[16:24])), le.Uint64(h[24:32])
 		c.entry, c.key, c.timestamp, c.trackingID = i, key, ts, tid
 		var err error
 		switch kind := h[0]; kind {
 		case wire.KindRecord:
-			err = processFn(c, Record{Key: key, Value: b[k:v:v], Timestamp: ts, TrackingID: tid, Headers: b[v:end:end]})
+			err = processFn(c, Record{Key: key, Value: value, Timestamp: ts, TrackingID: tid, Headers: headers})
 		case wire.KindEventTimer, wire.KindProcessingTimer:
 			err = in.fire(c, TimerKind(kind), ts, key)
 		default:
@@ -149,7 +167,6 @@ func (in *instance) process(b []byte) (entry int, code Code, err error) {
 				return int(i), code, err
 			}
 		}
-		off = end
 	}
 	in.cur = -1
 	err = in.flushAll()
