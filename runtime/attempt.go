@@ -302,6 +302,9 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 				p.module = mod
 			}
 			p.env.p = p
+			if n.Journal {
+				p.jbuf = &journalBuf{}
+			}
 			if cfg.shadows != nil {
 				p.shadowRun = cfg.shadows.slots[n.Name].Load()
 			}

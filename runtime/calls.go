@@ -36,8 +36,9 @@ func appendCallKey(dst []byte, kg int, key, idemKey []byte) []byte {
 // a call through the job's Caller whose response is journaled first. The
 // reason for a failure is kept in e.callNote for the error of the batch.
 func (e *opEnv) Call(entry uint32, endpoint, request, key []byte) ([]byte, uint32) {
-	if e.shadow != nil {
-		// NB: a shadow has no side effects (shadow.go): its external calls are refused.
+	if e.shadow != nil || e.p.replaying {
+		// NB: a shadow and a replay have no side effects (shadow.go,
+		// journal.go): their external calls are refused.
 		return nil, uint32(abi.NotAllowed)
 	}
 	kg, recordKey, code := e.scope(entry)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -37,11 +38,14 @@ type coordinator struct {
 	carriedDead []DeadLetter
 	// carriedActions are DLQ changes of abandoned checkpoints.
 	carriedActions []DLQAction
-	dlq            *dlqLog            // as of the newest complete checkpoint
-	onDLQ          func(*DLQSnapshot) // called when a checkpoint changed the DLQ
-	done           bool               // finalID completed
-	finishedJob    bool               // the final checkpoint saw every source ended
-	onComplete     func(m *Manifest)
+	// carriedJournals are the input journal segments of abandoned
+	// checkpoints: the input they hold ran before the next barrier.
+	carriedJournals map[taskID][]JournalSegment
+	dlq             *dlqLog            // as of the newest complete checkpoint
+	onDLQ           func(*DLQSnapshot) // called when a checkpoint changed the DLQ
+	done            bool               // finalID completed
+	finishedJob     bool               // the final checkpoint saw every source ended
+	onComplete      func(m *Manifest)
 	// ctl holds the control requests (forced checkpoints, swaps) and the module
 	// history written into each manifest.
 	ctl *controller
@@ -129,6 +133,11 @@ func (c *coordinator) abandon(err error) error {
 	}
 	c.carriedDead = append(c.carriedDead, c.pending.dead...)
 	c.carriedActions = append(c.carriedActions, c.pending.actions...)
+	for name, subs := range c.pending.m.Journals {
+		for i, segs := range subs {
+			c.carryJournal(taskID{name, i}, segs...)
+		}
+	}
 	c.pending = nil
 	if c.failures >= maxCheckpointFailures {
 		return fmt.Errorf("%d checkpoints in a row failed; last: %w", c.failures, err)
@@ -147,9 +156,22 @@ func (c *coordinator) onAck(ctx context.Context, a ackMsg) (*Manifest, error) {
 			c.carried[a.task.node] = append(c.carried[a.task.node], a.committed)
 		}
 		c.carriedDead = append(c.carriedDead, a.dead...) // likewise dead letters
+		if a.journal != nil {
+			c.carryJournal(a.task, *a.journal) // and journaled input
+		}
 		return nil, nil
 	}
 	p.dead = append(p.dead, a.dead...)
+	if a.journal != nil {
+		m := p.m
+		if m.Journals == nil {
+			m.Journals = map[string][][]JournalSegment{}
+		}
+		if m.Journals[a.task.node] == nil {
+			m.Journals[a.task.node] = make([][]JournalSegment, c.parallelism(a.task.node))
+		}
+		m.Journals[a.task.node][a.task.subtask] = append(m.Journals[a.task.node][a.task.subtask], *a.journal)
+	}
 	if a.err != nil {
 		return nil, c.abandon(a.err)
 	}
@@ -224,6 +246,12 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 		}
 		s.Committables = append(cs, s.Committables...)
 	}
+	for t, segs := range c.carriedJournals {
+		if js := m.Journals[t.node]; t.subtask < len(js) {
+			js[t.subtask] = append(segs, js[t.subtask]...)
+			slices.SortFunc(js[t.subtask], func(a, b JournalSegment) int { return cmp.Compare(a.Checkpoint, b.Checkpoint) })
+		}
+	}
 	m.Finished = true
 	for _, s := range m.Sources {
 		for _, sp := range s.Splits {
@@ -240,7 +268,7 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 	}
 	c.pending, c.failures, c.completed = nil, 0, p.id
 	clear(c.carried) // in the manifest now: Recover commits them after a crash
-	c.carriedDead, c.carriedActions = nil, nil
+	c.carriedDead, c.carriedActions, c.carriedJournals = nil, nil, nil
 	if dlq != c.dlq {
 		before := c.dlq
 		c.dlq = dlq
@@ -270,9 +298,6 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 		c.done, c.finishedJob = true, m.Finished
 	}
 	collectGarbage(ctx, c.store, c.job.Checkpoint.Retain, c.log)
-	if c.ctl != nil {
-		c.ctl.completed(p.id)
-	}
 	if c.obs != nil {
 		var bytes int64
 		for _, o := range m.Operators {
@@ -286,6 +311,11 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 	}
 	if c.onComplete != nil {
 		c.onComplete(m)
+	}
+	// NB: after onComplete, so that a control request answered here sees its
+	// checkpoint in the Execution's module history and progress.
+	if c.ctl != nil {
+		c.ctl.completed(p.id)
 	}
 	return m, nil
 }
@@ -309,4 +339,13 @@ func (c *coordinator) stageDLQ(ctx context.Context, p *pendingCheckpoint) (*dlqL
 		return nil, fmt.Errorf("write dead-letter segment: %w", err)
 	}
 	return next, nil
+}
+
+// carryJournal keeps the journal segments of t's abandoned checkpoint for the
+// next complete one.
+func (c *coordinator) carryJournal(t taskID, segs ...JournalSegment) {
+	if c.carriedJournals == nil {
+		c.carriedJournals = map[taskID][]JournalSegment{}
+	}
+	c.carriedJournals[t] = append(c.carriedJournals[t], segs...)
 }

@@ -258,6 +258,7 @@ func restoreAttempt(ctx context.Context, job *Job, cfg Config, newDriver func() 
 		// unreadable (a fallback may still need what it references).
 		sweepOrphans(ctx, c.Store, statePrefix, log)
 		sweepOrphans(ctx, c.Store, dlqPrefix, log)
+		sweepOrphans(ctx, c.Store, journalPrefix, log)
 		d := newDriver()
 		a, err = buildAttempt(ctx, job, &c, d, m, stats)
 		if err == nil {

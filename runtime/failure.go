@@ -108,6 +108,7 @@ func plural(n int, one, many string) string {
 // records runs a batch of records from the operator's inputs, through the
 // shadow first when one runs (shadow.go).
 func (p *operatorProc) records(ctx context.Context, b []byte) error {
+	p.journal(b)
 	sh := p.runShadow(ctx, b)
 	err := p.liveRecords(ctx, b)
 	if sh != nil {

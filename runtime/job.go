@@ -63,6 +63,9 @@ type OperatorNode struct {
 	// OnFailure says what happens when the guest fails on a record (failure.go);
 	// the zero value fails the job at the first failing record.
 	OnFailure FailurePolicy
+	// Journal records the operator's input batches with each checkpoint, for
+	// Replay (journal.go).
+	Journal bool
 }
 
 // SinkNode is a sink in a Job.

@@ -38,6 +38,10 @@ type Manifest struct {
 	// DLQ refers to the job's dead-letter queue as of this checkpoint (dlq.go);
 	// nil while it has never held a record.
 	DLQ *DLQRef `json:"dlq,omitempty"`
+	// Journals holds, per operator that keeps an input journal, per subtask,
+	// the segments of the input it ran since the checkpoint before
+	// (journal.go): one, or more when checkpoints between were abandoned.
+	Journals map[string][][]JournalSegment `json:"journals,omitempty"`
 }
 
 // ModuleChange says that from checkpoint barrier FromCheckpoint on (0: from the
@@ -218,6 +222,15 @@ func (m *Manifest) objects() []string {
 	}
 	if m.DLQ != nil {
 		out = append(out, m.DLQ.Segments...)
+	}
+	for _, subs := range m.Journals {
+		for _, segs := range subs {
+			for _, s := range segs {
+				if s.Object != "" {
+					out = append(out, s.Object)
+				}
+			}
+		}
 	}
 	sort.Strings(out)
 	return slices.Compact(out)

@@ -418,7 +418,7 @@ func (p *operatorProc) runShadow(ctx context.Context, b []byte) *shadowSub {
 	if sh == nil {
 		return nil
 	}
-	now := p.t.at.clock.Now().UnixMilli()
+	now := p.now() // a journaled batch's pinned time (journal.go)
 	abi.SetHeader(b, p.t.wm, now)
 	p.pinnedNow = now // the live instance's first call sees the same header
 	sh.out.reset()

@@ -34,6 +34,7 @@ type ackMsg struct {
 	splits     map[string]SplitSnapshot // sources
 	state      *StateHandle             // keyed operators
 	committed  []byte                   // sinks
+	journal    *JournalSegment          // operators with a journal: the input since the barrier before
 	dead       []DeadLetter             // operators: records dead-lettered since the barrier before
 	err        error                    // the subtask could not take its part
 	alignment  time.Duration            // how long the subtask held back inputs for the barrier
@@ -354,7 +355,10 @@ type operatorProc struct {
 	sh        *shadowSub
 	// canary runs another module on some key groups (canary.go); nil: none.
 	canary    *canarySub
-	pinnedNow int64 // the processing time of the next call, if not 0 (the shadow's)
+	jbuf      *journalBuf   // the input since the last barrier, if the operator keeps a journal (journal.go)
+	replaying bool          // a Replay runs it: no side effects
+	jprev     chan struct{} // closed once the last checkpoint's acknowledgement is sent
+	pinnedNow int64         // the processing time of the next call, if not 0 (the shadow's)
 }
 
 func (p *operatorProc) batch(ctx context.Context, b []byte) error {
@@ -371,6 +375,7 @@ func (p *operatorProc) batch(ctx context.Context, b []byte) error {
 // stops the job whatever the policy: a timer cannot go to the DLQ, and
 // replaying it would fail again.
 func (p *operatorProc) process(ctx context.Context, b []byte) error {
+	p.journal(b)
 	if err, guest := p.call(ctx, b); err != nil {
 		if guest {
 			return &RecordFailedError{Err: p.describe(err, b), Tries: 1}
@@ -548,18 +553,54 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 	}
 	dead := p.dead
 	p.dead = nil
-	if upload == nil {
+	jseg := p.takeJournal()
+	if upload == nil && jseg == nil {
 		p.t.at.ack(ackMsg{task: p.t.id, checkpoint: id, alignment: p.t.aligned, dead: dead})
 		return nil
 	}
 	tid, at, aligned := p.t.id, p.t.at, p.t.aligned
+	// A journal's acknowledgements go in barrier order, whatever order the
+	// uploads end in: one of an abandoned checkpoint must reach the
+	// coordinator before the next checkpoint completes, which carries it.
+	var prev, done chan struct{}
+	if jseg != nil {
+		prev, done = p.jprev, make(chan struct{})
+		p.jprev = done
+	}
 	at.async(func(ctx context.Context) {
-		h, err := upload(ctx)
-		if err != nil {
-			at.ack(ackMsg{task: tid, checkpoint: id, dead: dead, err: fmt.Errorf("operator %s: upload state of checkpoint %d: %w", tid, id, err)})
-			return
+		m := ackMsg{task: tid, checkpoint: id, alignment: aligned, dead: dead}
+		if done != nil {
+			defer close(done)
 		}
-		at.ack(ackMsg{task: tid, checkpoint: id, state: &h, alignment: aligned, dead: dead})
+		if jseg != nil {
+			// NB: acknowledged even with an error, so that the checkpoint
+			// after carries it (a segment that could not be stored is
+			// marked truncated: replay will not run through it).
+			seg, err := jseg.put(ctx, at.cfg.Store, tid, id)
+			if err != nil {
+				seg = JournalSegment{Checkpoint: id, Truncated: true}
+				m.err = fmt.Errorf("operator %s: checkpoint %d: %w", tid, id, err)
+			}
+			m.journal = &seg
+		}
+		if upload != nil && m.err == nil {
+			h, err := upload(ctx)
+			if err != nil {
+				m.err = fmt.Errorf("operator %s: upload state of checkpoint %d: %w", tid, id, err)
+			} else {
+				m.state = &h
+			}
+		}
+		if m.err != nil {
+			m.alignment = 0
+		}
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-ctx.Done():
+			}
+		}
+		at.ack(m)
 	})
 	return nil
 }

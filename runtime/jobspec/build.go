@@ -146,7 +146,7 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 			}
 			job.Operators = append(job.Operators, &runtime.OperatorNode{
 				Name: n.name, Parallelism: n.parallelism, Inputs: runtimeInputs(n), Factory: fac, Config: n.config,
-				OnFailure: n.onFailure,
+				OnFailure: n.onFailure, Journal: n.journal,
 			})
 		}
 	}

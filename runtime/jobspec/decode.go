@@ -189,6 +189,21 @@ func checkName(s string) error {
 	return nil
 }
 
+// boolean reads true or false.
+func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+		d.atf(n, path, "expected true or false, got %s", describe(n))
+		return false, false
+	}
+	var v bool
+	if err := n.Decode(&v); err != nil {
+		d.atf(n, path, "expected true or false, got %s", describe(n))
+		return false, false
+	}
+	return v, true
+}
+
 // integer reads a whole number in [lo, hi].
 func (d *decoder) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool) {
 	n = resolve(n)

@@ -99,6 +99,8 @@ type node struct {
 	limits   ModuleLimits
 	// onFailure is the operator's failure policy (the zero value: stop, no retries).
 	onFailure runtime.FailurePolicy
+	// journal records the operator's input for replay (runtime/journal.go).
+	journal bool
 	// dedup is the config of an operator of kind dedup, or of a source's
 	// dedup option (nil for the others).
 	dedup   *runtime.DedupConfig
@@ -344,7 +346,7 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 	case sourceNode:
 		f = d.mapping(item, path, "name", "kind", "parallelism", "watermark", "options", "dedup")
 	case operatorNode:
-		f = d.mapping(item, path, "name", "module", "kind", "function", "parallelism", "from", "inputs", "config", "limits", "onFailure", "dedup")
+		f = d.mapping(item, path, "name", "module", "kind", "function", "parallelism", "from", "inputs", "config", "limits", "onFailure", "dedup", "journal")
 	case sinkNode:
 		f = d.mapping(item, path, "name", "kind", "parallelism", "from", "inputs", "options")
 	}
@@ -456,6 +458,9 @@ func (d *decoder) node(item *yaml.Node, kind nodeKind, path string, defaultPar, 
 		}
 		if v, ok := f["onFailure"]; ok {
 			n.onFailure = d.onFailure(v.val, join(path, "onFailure"))
+		}
+		if v, ok := f["journal"]; ok {
+			n.journal, _ = d.boolean(v.val, join(path, "journal"))
 		}
 		if v, ok := f["dedup"]; ok {
 			d.atf(v.key, join(path, "dedup"), "dedup configures an operator of kind dedup")

@@ -97,12 +97,18 @@ func (s *Sink) Recover(ctx context.Context, checkpointID int64, committables [][
 }
 
 // Committed returns every committed record, sorted.
-func (s *Sink) Committed() []string {
+func (s *Sink) Committed() []string { return s.CommittedAfter(0) }
+
+// CommittedAfter returns the records committed by the checkpoints after
+// checkpoint (0: every one), sorted.
+func (s *Sink) CommittedAfter(checkpoint int64) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
 	for _, c := range s.committed {
-		out = append(out, c.lines...)
+		if c.checkpoint > checkpoint {
+			out = append(out, c.lines...)
+		}
 	}
 	sort.Strings(out)
 	return out

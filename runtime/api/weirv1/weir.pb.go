@@ -2225,6 +2225,404 @@ func (x *CanaryResponse) GetJob() *Job {
 	return nil
 }
 
+type ReplayRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Job            string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Operator       string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	FromCheckpoint int64                  `protobuf:"varint,3,opt,name=from_checkpoint,json=fromCheckpoint,proto3" json:"from_checkpoint,omitempty"`
+	// module: an uploaded module's name, name@version or digest; empty: the
+	// modules the job ran (its module history).
+	Module        string `protobuf:"bytes,4,opt,name=module,proto3" json:"module,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayRequest) Reset() {
+	*x = ReplayRequest{}
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayRequest) ProtoMessage() {}
+
+func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayRequest.ProtoReflect.Descriptor instead.
+func (*ReplayRequest) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ReplayRequest) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *ReplayRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *ReplayRequest) GetFromCheckpoint() int64 {
+	if x != nil {
+		return x.FromCheckpoint
+	}
+	return 0
+}
+
+func (x *ReplayRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+// ReplayEvent is a chunk of a replay's output (records), or, with a module,
+// of its differences (diffs); the last event holds the summary.
+type ReplayEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Records       []*ReplayRecord        `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	Diffs         []*ReplayDiff          `protobuf:"bytes,2,rep,name=diffs,proto3" json:"diffs,omitempty"`
+	Summary       *ReplaySummary         `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayEvent) Reset() {
+	*x = ReplayEvent{}
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayEvent) ProtoMessage() {}
+
+func (x *ReplayEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayEvent.ProtoReflect.Descriptor instead.
+func (*ReplayEvent) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ReplayEvent) GetRecords() []*ReplayRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *ReplayEvent) GetDiffs() []*ReplayDiff {
+	if x != nil {
+		return x.Diffs
+	}
+	return nil
+}
+
+func (x *ReplayEvent) GetSummary() *ReplaySummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
+type ReplayRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// checkpoint: the checkpoint whose input produced the record.
+	Checkpoint int64  `protobuf:"varint,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Subtask    int32  `protobuf:"varint,2,opt,name=subtask,proto3" json:"subtask,omitempty"`
+	Port       int32  `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
+	Key        []byte `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	Value      []byte `protobuf:"bytes,5,opt,name=value,proto3" json:"value,omitempty"`
+	// tracking_id: of the input record it derives from.
+	TrackingId    uint64 `protobuf:"varint,6,opt,name=tracking_id,json=trackingId,proto3" json:"tracking_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayRecord) Reset() {
+	*x = ReplayRecord{}
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayRecord) ProtoMessage() {}
+
+func (x *ReplayRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayRecord.ProtoReflect.Descriptor instead.
+func (*ReplayRecord) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ReplayRecord) GetCheckpoint() int64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *ReplayRecord) GetSubtask() int32 {
+	if x != nil {
+		return x.Subtask
+	}
+	return 0
+}
+
+func (x *ReplayRecord) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *ReplayRecord) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ReplayRecord) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *ReplayRecord) GetTrackingId() uint64 {
+	if x != nil {
+		return x.TrackingId
+	}
+	return 0
+}
+
+// ReplayDiff is one input record on which the job's modules and the given
+// module emitted different records.
+type ReplayDiff struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoint    int64                  `protobuf:"varint,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Subtask       int32                  `protobuf:"varint,2,opt,name=subtask,proto3" json:"subtask,omitempty"`
+	TrackingId    uint64                 `protobuf:"varint,3,opt,name=tracking_id,json=trackingId,proto3" json:"tracking_id,omitempty"`
+	Recorded      []*ReplayRecord        `protobuf:"bytes,4,rep,name=recorded,proto3" json:"recorded,omitempty"`
+	Replayed      []*ReplayRecord        `protobuf:"bytes,5,rep,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDiff) Reset() {
+	*x = ReplayDiff{}
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDiff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDiff) ProtoMessage() {}
+
+func (x *ReplayDiff) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDiff.ProtoReflect.Descriptor instead.
+func (*ReplayDiff) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ReplayDiff) GetCheckpoint() int64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *ReplayDiff) GetSubtask() int32 {
+	if x != nil {
+		return x.Subtask
+	}
+	return 0
+}
+
+func (x *ReplayDiff) GetTrackingId() uint64 {
+	if x != nil {
+		return x.TrackingId
+	}
+	return 0
+}
+
+func (x *ReplayDiff) GetRecorded() []*ReplayRecord {
+	if x != nil {
+		return x.Recorded
+	}
+	return nil
+}
+
+func (x *ReplayDiff) GetReplayed() []*ReplayRecord {
+	if x != nil {
+		return x.Replayed
+	}
+	return nil
+}
+
+type ReplaySummary struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	FromCheckpoint int64                  `protobuf:"varint,1,opt,name=from_checkpoint,json=fromCheckpoint,proto3" json:"from_checkpoint,omitempty"`
+	ToCheckpoint   int64                  `protobuf:"varint,2,opt,name=to_checkpoint,json=toCheckpoint,proto3" json:"to_checkpoint,omitempty"`
+	InputBatches   int64                  `protobuf:"varint,3,opt,name=input_batches,json=inputBatches,proto3" json:"input_batches,omitempty"`
+	InputRecords   int64                  `protobuf:"varint,4,opt,name=input_records,json=inputRecords,proto3" json:"input_records,omitempty"`
+	Emitted        int64                  `protobuf:"varint,5,opt,name=emitted,proto3" json:"emitted,omitempty"`
+	// module: the module replayed instead of the job's (empty: the job's).
+	Module string `protobuf:"bytes,6,opt,name=module,proto3" json:"module,omitempty"`
+	// With a module: input records whose outputs match, and differ.
+	Matched       int64 `protobuf:"varint,7,opt,name=matched,proto3" json:"matched,omitempty"`
+	Mismatched    int64 `protobuf:"varint,8,opt,name=mismatched,proto3" json:"mismatched,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplaySummary) Reset() {
+	*x = ReplaySummary{}
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplaySummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplaySummary) ProtoMessage() {}
+
+func (x *ReplaySummary) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplaySummary.ProtoReflect.Descriptor instead.
+func (*ReplaySummary) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReplaySummary) GetFromCheckpoint() int64 {
+	if x != nil {
+		return x.FromCheckpoint
+	}
+	return 0
+}
+
+func (x *ReplaySummary) GetToCheckpoint() int64 {
+	if x != nil {
+		return x.ToCheckpoint
+	}
+	return 0
+}
+
+func (x *ReplaySummary) GetInputBatches() int64 {
+	if x != nil {
+		return x.InputBatches
+	}
+	return 0
+}
+
+func (x *ReplaySummary) GetInputRecords() int64 {
+	if x != nil {
+		return x.InputRecords
+	}
+	return 0
+}
+
+func (x *ReplaySummary) GetEmitted() int64 {
+	if x != nil {
+		return x.Emitted
+	}
+	return 0
+}
+
+func (x *ReplaySummary) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *ReplaySummary) GetMatched() int64 {
+	if x != nil {
+		return x.Matched
+	}
+	return 0
+}
+
+func (x *ReplaySummary) GetMismatched() int64 {
+	if x != nil {
+		return x.Mismatched
+	}
+	return 0
+}
+
 type PromoteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -2236,7 +2634,7 @@ type PromoteRequest struct {
 
 func (x *PromoteRequest) Reset() {
 	*x = PromoteRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2646,7 @@ func (x *PromoteRequest) String() string {
 func (*PromoteRequest) ProtoMessage() {}
 
 func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2659,7 @@ func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteRequest.ProtoReflect.Descriptor instead.
 func (*PromoteRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PromoteRequest) GetJob() string {
@@ -2314,7 +2712,7 @@ type Shadow struct {
 
 func (x *Shadow) Reset() {
 	*x = Shadow{}
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2724,7 @@ func (x *Shadow) String() string {
 func (*Shadow) ProtoMessage() {}
 
 func (x *Shadow) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2737,7 @@ func (x *Shadow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Shadow.ProtoReflect.Descriptor instead.
 func (*Shadow) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Shadow) GetOperator() string {
@@ -2439,7 +2837,7 @@ type ShadowDiff struct {
 
 func (x *ShadowDiff) Reset() {
 	*x = ShadowDiff{}
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2451,7 +2849,7 @@ func (x *ShadowDiff) String() string {
 func (*ShadowDiff) ProtoMessage() {}
 
 func (x *ShadowDiff) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2464,7 +2862,7 @@ func (x *ShadowDiff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShadowDiff.ProtoReflect.Descriptor instead.
 func (*ShadowDiff) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ShadowDiff) GetSubtask() int32 {
@@ -2541,7 +2939,7 @@ type ShadowRecord struct {
 
 func (x *ShadowRecord) Reset() {
 	*x = ShadowRecord{}
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2553,7 +2951,7 @@ func (x *ShadowRecord) String() string {
 func (*ShadowRecord) ProtoMessage() {}
 
 func (x *ShadowRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2566,7 +2964,7 @@ func (x *ShadowRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShadowRecord.ProtoReflect.Descriptor instead.
 func (*ShadowRecord) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ShadowRecord) GetPort() int32 {
@@ -2602,7 +3000,7 @@ type SwapModuleResponse struct {
 
 func (x *SwapModuleResponse) Reset() {
 	*x = SwapModuleResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2614,7 +3012,7 @@ func (x *SwapModuleResponse) String() string {
 func (*SwapModuleResponse) ProtoMessage() {}
 
 func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2627,7 +3025,7 @@ func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwapModuleResponse.ProtoReflect.Descriptor instead.
 func (*SwapModuleResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SwapModuleResponse) GetCheckpoint() int64 {
@@ -2685,7 +3083,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[38]
+	mi := &file_weir_v1_weir_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +3095,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[38]
+	mi := &file_weir_v1_weir_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +3108,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{38}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeadLetter) GetId() int64 {
@@ -2853,7 +3251,7 @@ type DeadLetterFilter struct {
 
 func (x *DeadLetterFilter) Reset() {
 	*x = DeadLetterFilter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[39]
+	mi := &file_weir_v1_weir_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2865,7 +3263,7 @@ func (x *DeadLetterFilter) String() string {
 func (*DeadLetterFilter) ProtoMessage() {}
 
 func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[39]
+	mi := &file_weir_v1_weir_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2878,7 +3276,7 @@ func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetterFilter.ProtoReflect.Descriptor instead.
 func (*DeadLetterFilter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{39}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DeadLetterFilter) GetOperator() string {
@@ -2925,7 +3323,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[40]
+	mi := &file_weir_v1_weir_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2937,7 +3335,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[40]
+	mi := &file_weir_v1_weir_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2950,7 +3348,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{40}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListDeadLettersRequest) GetJob() string {
@@ -3003,7 +3401,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[41]
+	mi := &file_weir_v1_weir_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3015,7 +3413,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[41]
+	mi := &file_weir_v1_weir_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3028,7 +3426,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{41}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListDeadLettersResponse) GetEntries() []*DeadLetter {
@@ -3069,7 +3467,7 @@ type GetDeadLetterRequest struct {
 
 func (x *GetDeadLetterRequest) Reset() {
 	*x = GetDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[42]
+	mi := &file_weir_v1_weir_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3081,7 +3479,7 @@ func (x *GetDeadLetterRequest) String() string {
 func (*GetDeadLetterRequest) ProtoMessage() {}
 
 func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[42]
+	mi := &file_weir_v1_weir_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3094,7 +3492,7 @@ func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*GetDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{42}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetDeadLetterRequest) GetJob() string {
@@ -3124,7 +3522,7 @@ type EditDeadLetterRequest struct {
 
 func (x *EditDeadLetterRequest) Reset() {
 	*x = EditDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[43]
+	mi := &file_weir_v1_weir_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3136,7 +3534,7 @@ func (x *EditDeadLetterRequest) String() string {
 func (*EditDeadLetterRequest) ProtoMessage() {}
 
 func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[43]
+	mi := &file_weir_v1_weir_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3149,7 +3547,7 @@ func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*EditDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{43}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *EditDeadLetterRequest) GetJob() string {
@@ -3195,7 +3593,7 @@ type ResubmitDeadLettersRequest struct {
 
 func (x *ResubmitDeadLettersRequest) Reset() {
 	*x = ResubmitDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[44]
+	mi := &file_weir_v1_weir_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3605,7 @@ func (x *ResubmitDeadLettersRequest) String() string {
 func (*ResubmitDeadLettersRequest) ProtoMessage() {}
 
 func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[44]
+	mi := &file_weir_v1_weir_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3618,7 @@ func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{44}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ResubmitDeadLettersRequest) GetJob() string {
@@ -3271,7 +3669,7 @@ type DropDeadLettersRequest struct {
 
 func (x *DropDeadLettersRequest) Reset() {
 	*x = DropDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[45]
+	mi := &file_weir_v1_weir_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3283,7 +3681,7 @@ func (x *DropDeadLettersRequest) String() string {
 func (*DropDeadLettersRequest) ProtoMessage() {}
 
 func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[45]
+	mi := &file_weir_v1_weir_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3296,7 +3694,7 @@ func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*DropDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{45}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DropDeadLettersRequest) GetJob() string {
@@ -3346,7 +3744,7 @@ type ChangeDeadLettersResponse struct {
 
 func (x *ChangeDeadLettersResponse) Reset() {
 	*x = ChangeDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[46]
+	mi := &file_weir_v1_weir_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3358,7 +3756,7 @@ func (x *ChangeDeadLettersResponse) String() string {
 func (*ChangeDeadLettersResponse) ProtoMessage() {}
 
 func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[46]
+	mi := &file_weir_v1_weir_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3371,7 +3769,7 @@ func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ChangeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{46}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ChangeDeadLettersResponse) GetCheckpoint() int64 {
@@ -3397,7 +3795,7 @@ type ListDLQAuditRequest struct {
 
 func (x *ListDLQAuditRequest) Reset() {
 	*x = ListDLQAuditRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[47]
+	mi := &file_weir_v1_weir_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3409,7 +3807,7 @@ func (x *ListDLQAuditRequest) String() string {
 func (*ListDLQAuditRequest) ProtoMessage() {}
 
 func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[47]
+	mi := &file_weir_v1_weir_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3422,7 +3820,7 @@ func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{47}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListDLQAuditRequest) GetJob() string {
@@ -3441,7 +3839,7 @@ type ListDLQAuditResponse struct {
 
 func (x *ListDLQAuditResponse) Reset() {
 	*x = ListDLQAuditResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[48]
+	mi := &file_weir_v1_weir_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3453,7 +3851,7 @@ func (x *ListDLQAuditResponse) String() string {
 func (*ListDLQAuditResponse) ProtoMessage() {}
 
 func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[48]
+	mi := &file_weir_v1_weir_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3466,7 +3864,7 @@ func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{48}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListDLQAuditResponse) GetRecords() []*DLQAuditRecord {
@@ -3491,7 +3889,7 @@ type DLQAuditRecord struct {
 
 func (x *DLQAuditRecord) Reset() {
 	*x = DLQAuditRecord{}
-	mi := &file_weir_v1_weir_proto_msgTypes[49]
+	mi := &file_weir_v1_weir_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3503,7 +3901,7 @@ func (x *DLQAuditRecord) String() string {
 func (*DLQAuditRecord) ProtoMessage() {}
 
 func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[49]
+	mi := &file_weir_v1_weir_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3516,7 +3914,7 @@ func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQAuditRecord.ProtoReflect.Descriptor instead.
 func (*DLQAuditRecord) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{49}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DLQAuditRecord) GetKind() string {
@@ -3722,7 +4120,47 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"checkpoint\x18\x01 \x01(\x03R\n" +
 	"checkpoint\x12'\n" +
 	"\x06canary\x18\x02 \x01(\v2\x0f.weir.v1.CanaryR\x06canary\x12\x1e\n" +
-	"\x03job\x18\x03 \x01(\v2\f.weir.v1.JobR\x03job\"X\n" +
+	"\x03job\x18\x03 \x01(\v2\f.weir.v1.JobR\x03job\"~\n" +
+	"\rReplayRequest\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12'\n" +
+	"\x0ffrom_checkpoint\x18\x03 \x01(\x03R\x0efromCheckpoint\x12\x16\n" +
+	"\x06module\x18\x04 \x01(\tR\x06module\"\x9b\x01\n" +
+	"\vReplayEvent\x12/\n" +
+	"\arecords\x18\x01 \x03(\v2\x15.weir.v1.ReplayRecordR\arecords\x12)\n" +
+	"\x05diffs\x18\x02 \x03(\v2\x13.weir.v1.ReplayDiffR\x05diffs\x120\n" +
+	"\asummary\x18\x03 \x01(\v2\x16.weir.v1.ReplaySummaryR\asummary\"\xa5\x01\n" +
+	"\fReplayRecord\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\x03R\n" +
+	"checkpoint\x12\x18\n" +
+	"\asubtask\x18\x02 \x01(\x05R\asubtask\x12\x12\n" +
+	"\x04port\x18\x03 \x01(\x05R\x04port\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x05 \x01(\fR\x05value\x12\x1f\n" +
+	"\vtracking_id\x18\x06 \x01(\x04R\n" +
+	"trackingId\"\xcd\x01\n" +
+	"\n" +
+	"ReplayDiff\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\x03R\n" +
+	"checkpoint\x12\x18\n" +
+	"\asubtask\x18\x02 \x01(\x05R\asubtask\x12\x1f\n" +
+	"\vtracking_id\x18\x03 \x01(\x04R\n" +
+	"trackingId\x121\n" +
+	"\brecorded\x18\x04 \x03(\v2\x15.weir.v1.ReplayRecordR\brecorded\x121\n" +
+	"\breplayed\x18\x05 \x03(\v2\x15.weir.v1.ReplayRecordR\breplayed\"\x93\x02\n" +
+	"\rReplaySummary\x12'\n" +
+	"\x0ffrom_checkpoint\x18\x01 \x01(\x03R\x0efromCheckpoint\x12#\n" +
+	"\rto_checkpoint\x18\x02 \x01(\x03R\ftoCheckpoint\x12#\n" +
+	"\rinput_batches\x18\x03 \x01(\x03R\finputBatches\x12#\n" +
+	"\rinput_records\x18\x04 \x01(\x03R\finputRecords\x12\x18\n" +
+	"\aemitted\x18\x05 \x01(\x03R\aemitted\x12\x16\n" +
+	"\x06module\x18\x06 \x01(\tR\x06module\x12\x18\n" +
+	"\amatched\x18\a \x01(\x03R\amatched\x12\x1e\n" +
+	"\n" +
+	"mismatched\x18\b \x01(\x03R\n" +
+	"mismatched\"X\n" +
 	"\x0ePromoteRequest\x12\x10\n" +
 	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
 	"\boperator\x18\x02 \x01(\tR\boperator\x12\x18\n" +
@@ -3861,7 +4299,7 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x06Upload\x12\x16.weir.v1.UploadRequest\x1a\x17.weir.v1.UploadResponse(\x01\x12A\n" +
 	"\x04List\x12\x1b.weir.v1.ListModulesRequest\x1a\x1c.weir.v1.ListModulesResponse\x121\n" +
 	"\x03Get\x12\x19.weir.v1.GetModuleRequest\x1a\x0f.weir.v1.Module\x12E\n" +
-	"\x06Delete\x12\x1c.weir.v1.DeleteModuleRequest\x1a\x1d.weir.v1.DeleteModuleResponse2\xcf\x06\n" +
+	"\x06Delete\x12\x1c.weir.v1.DeleteModuleRequest\x1a\x1d.weir.v1.DeleteModuleResponse2\x89\a\n" +
 	"\n" +
 	"JobService\x121\n" +
 	"\x06Submit\x12\x19.weir.v1.SubmitJobRequest\x1a\f.weir.v1.Job\x12;\n" +
@@ -3878,7 +4316,8 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"StopShadow\x12\x1a.weir.v1.StopShadowRequest\x1a\x0f.weir.v1.Shadow\x12?\n" +
 	"\aPromote\x12\x17.weir.v1.PromoteRequest\x1a\x1b.weir.v1.SwapModuleResponse\x12C\n" +
 	"\vStartCanary\x12\x1b.weir.v1.StartCanaryRequest\x1a\x17.weir.v1.CanaryResponse\x12I\n" +
-	"\x0eRollbackCanary\x12\x1e.weir.v1.RollbackCanaryRequest\x1a\x17.weir.v1.CanaryResponse2\xca\x03\n" +
+	"\x0eRollbackCanary\x12\x1e.weir.v1.RollbackCanaryRequest\x1a\x17.weir.v1.CanaryResponse\x128\n" +
+	"\x06Replay\x12\x16.weir.v1.ReplayRequest\x1a\x14.weir.v1.ReplayEvent0\x012\xca\x03\n" +
 	"\n" +
 	"DLQService\x12I\n" +
 	"\x04List\x12\x1f.weir.v1.ListDeadLettersRequest\x1a .weir.v1.ListDeadLettersResponse\x129\n" +
@@ -3901,7 +4340,7 @@ func file_weir_v1_weir_proto_rawDescGZIP() []byte {
 }
 
 var file_weir_v1_weir_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_weir_v1_weir_proto_goTypes = []any{
 	(JobState)(0),                      // 0: weir.v1.JobState
 	(*UploadRequest)(nil),              // 1: weir.v1.UploadRequest
@@ -3937,24 +4376,29 @@ var file_weir_v1_weir_proto_goTypes = []any{
 	(*RollbackCanaryRequest)(nil),      // 31: weir.v1.RollbackCanaryRequest
 	(*Canary)(nil),                     // 32: weir.v1.Canary
 	(*CanaryResponse)(nil),             // 33: weir.v1.CanaryResponse
-	(*PromoteRequest)(nil),             // 34: weir.v1.PromoteRequest
-	(*Shadow)(nil),                     // 35: weir.v1.Shadow
-	(*ShadowDiff)(nil),                 // 36: weir.v1.ShadowDiff
-	(*ShadowRecord)(nil),               // 37: weir.v1.ShadowRecord
-	(*SwapModuleResponse)(nil),         // 38: weir.v1.SwapModuleResponse
-	(*DeadLetter)(nil),                 // 39: weir.v1.DeadLetter
-	(*DeadLetterFilter)(nil),           // 40: weir.v1.DeadLetterFilter
-	(*ListDeadLettersRequest)(nil),     // 41: weir.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),    // 42: weir.v1.ListDeadLettersResponse
-	(*GetDeadLetterRequest)(nil),       // 43: weir.v1.GetDeadLetterRequest
-	(*EditDeadLetterRequest)(nil),      // 44: weir.v1.EditDeadLetterRequest
-	(*ResubmitDeadLettersRequest)(nil), // 45: weir.v1.ResubmitDeadLettersRequest
-	(*DropDeadLettersRequest)(nil),     // 46: weir.v1.DropDeadLettersRequest
-	(*ChangeDeadLettersResponse)(nil),  // 47: weir.v1.ChangeDeadLettersResponse
-	(*ListDLQAuditRequest)(nil),        // 48: weir.v1.ListDLQAuditRequest
-	(*ListDLQAuditResponse)(nil),       // 49: weir.v1.ListDLQAuditResponse
-	(*DLQAuditRecord)(nil),             // 50: weir.v1.DLQAuditRecord
-	nil,                                // 51: weir.v1.Checkpoint.ModulesEntry
+	(*ReplayRequest)(nil),              // 34: weir.v1.ReplayRequest
+	(*ReplayEvent)(nil),                // 35: weir.v1.ReplayEvent
+	(*ReplayRecord)(nil),               // 36: weir.v1.ReplayRecord
+	(*ReplayDiff)(nil),                 // 37: weir.v1.ReplayDiff
+	(*ReplaySummary)(nil),              // 38: weir.v1.ReplaySummary
+	(*PromoteRequest)(nil),             // 39: weir.v1.PromoteRequest
+	(*Shadow)(nil),                     // 40: weir.v1.Shadow
+	(*ShadowDiff)(nil),                 // 41: weir.v1.ShadowDiff
+	(*ShadowRecord)(nil),               // 42: weir.v1.ShadowRecord
+	(*SwapModuleResponse)(nil),         // 43: weir.v1.SwapModuleResponse
+	(*DeadLetter)(nil),                 // 44: weir.v1.DeadLetter
+	(*DeadLetterFilter)(nil),           // 45: weir.v1.DeadLetterFilter
+	(*ListDeadLettersRequest)(nil),     // 46: weir.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),    // 47: weir.v1.ListDeadLettersResponse
+	(*GetDeadLetterRequest)(nil),       // 48: weir.v1.GetDeadLetterRequest
+	(*EditDeadLetterRequest)(nil),      // 49: weir.v1.EditDeadLetterRequest
+	(*ResubmitDeadLettersRequest)(nil), // 50: weir.v1.ResubmitDeadLettersRequest
+	(*DropDeadLettersRequest)(nil),     // 51: weir.v1.DropDeadLettersRequest
+	(*ChangeDeadLettersResponse)(nil),  // 52: weir.v1.ChangeDeadLettersResponse
+	(*ListDLQAuditRequest)(nil),        // 53: weir.v1.ListDLQAuditRequest
+	(*ListDLQAuditResponse)(nil),       // 54: weir.v1.ListDLQAuditResponse
+	(*DLQAuditRecord)(nil),             // 55: weir.v1.DLQAuditRecord
+	nil,                                // 56: weir.v1.Checkpoint.ModulesEntry
 }
 var file_weir_v1_weir_proto_depIdxs = []int32{
 	2,  // 0: weir.v1.UploadRequest.header:type_name -> weir.v1.UploadHeader
@@ -3963,7 +4407,7 @@ var file_weir_v1_weir_proto_depIdxs = []int32{
 	0,  // 3: weir.v1.Job.state:type_name -> weir.v1.JobState
 	12, // 4: weir.v1.Job.nodes:type_name -> weir.v1.Node
 	13, // 5: weir.v1.Job.module_history:type_name -> weir.v1.ModuleChange
-	35, // 6: weir.v1.Job.shadows:type_name -> weir.v1.Shadow
+	40, // 6: weir.v1.Job.shadows:type_name -> weir.v1.Shadow
 	32, // 7: weir.v1.Job.canaries:type_name -> weir.v1.Canary
 	15, // 8: weir.v1.ListJobsRequest.filter:type_name -> weir.v1.JobFilter
 	0,  // 9: weir.v1.JobFilter.states:type_name -> weir.v1.JobState
@@ -3972,69 +4416,76 @@ var file_weir_v1_weir_proto_depIdxs = []int32{
 	21, // 12: weir.v1.CancelJobResponse.savepoint:type_name -> weir.v1.Savepoint
 	25, // 13: weir.v1.ListCheckpointsResponse.checkpoints:type_name -> weir.v1.Checkpoint
 	24, // 14: weir.v1.ListCheckpointsResponse.failures:type_name -> weir.v1.CheckpointFailure
-	51, // 15: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
+	56, // 15: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
 	32, // 16: weir.v1.CanaryResponse.canary:type_name -> weir.v1.Canary
 	11, // 17: weir.v1.CanaryResponse.job:type_name -> weir.v1.Job
-	36, // 18: weir.v1.Shadow.diffs:type_name -> weir.v1.ShadowDiff
-	37, // 19: weir.v1.ShadowDiff.live:type_name -> weir.v1.ShadowRecord
-	37, // 20: weir.v1.ShadowDiff.shadow:type_name -> weir.v1.ShadowRecord
-	11, // 21: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
-	40, // 22: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	39, // 23: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
-	40, // 24: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	40, // 25: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	50, // 26: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
-	1,  // 27: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
-	5,  // 28: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
-	7,  // 29: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
-	8,  // 30: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
-	10, // 31: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
-	14, // 32: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
-	17, // 33: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
-	18, // 34: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
-	20, // 35: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
-	22, // 36: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
-	26, // 37: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
-	27, // 38: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
-	28, // 39: weir.v1.JobService.StartShadow:input_type -> weir.v1.StartShadowRequest
-	29, // 40: weir.v1.JobService.StopShadow:input_type -> weir.v1.StopShadowRequest
-	34, // 41: weir.v1.JobService.Promote:input_type -> weir.v1.PromoteRequest
-	30, // 42: weir.v1.JobService.StartCanary:input_type -> weir.v1.StartCanaryRequest
-	31, // 43: weir.v1.JobService.RollbackCanary:input_type -> weir.v1.RollbackCanaryRequest
-	41, // 44: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
-	43, // 45: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
-	44, // 46: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
-	45, // 47: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
-	46, // 48: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
-	48, // 49: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
-	3,  // 50: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
-	6,  // 51: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
-	4,  // 52: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
-	9,  // 53: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
-	11, // 54: weir.v1.JobService.Submit:output_type -> weir.v1.Job
-	16, // 55: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
-	11, // 56: weir.v1.JobService.Get:output_type -> weir.v1.Job
-	19, // 57: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
-	21, // 58: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
-	23, // 59: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
-	11, // 60: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
-	38, // 61: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
-	35, // 62: weir.v1.JobService.StartShadow:output_type -> weir.v1.Shadow
-	35, // 63: weir.v1.JobService.StopShadow:output_type -> weir.v1.Shadow
-	38, // 64: weir.v1.JobService.Promote:output_type -> weir.v1.SwapModuleResponse
-	33, // 65: weir.v1.JobService.StartCanary:output_type -> weir.v1.CanaryResponse
-	33, // 66: weir.v1.JobService.RollbackCanary:output_type -> weir.v1.CanaryResponse
-	42, // 67: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
-	39, // 68: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
-	47, // 69: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
-	47, // 70: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
-	47, // 71: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
-	49, // 72: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
-	50, // [50:73] is the sub-list for method output_type
-	27, // [27:50] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	36, // 18: weir.v1.ReplayEvent.records:type_name -> weir.v1.ReplayRecord
+	37, // 19: weir.v1.ReplayEvent.diffs:type_name -> weir.v1.ReplayDiff
+	38, // 20: weir.v1.ReplayEvent.summary:type_name -> weir.v1.ReplaySummary
+	36, // 21: weir.v1.ReplayDiff.recorded:type_name -> weir.v1.ReplayRecord
+	36, // 22: weir.v1.ReplayDiff.replayed:type_name -> weir.v1.ReplayRecord
+	41, // 23: weir.v1.Shadow.diffs:type_name -> weir.v1.ShadowDiff
+	42, // 24: weir.v1.ShadowDiff.live:type_name -> weir.v1.ShadowRecord
+	42, // 25: weir.v1.ShadowDiff.shadow:type_name -> weir.v1.ShadowRecord
+	11, // 26: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
+	45, // 27: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	44, // 28: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
+	45, // 29: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	45, // 30: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	55, // 31: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
+	1,  // 32: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
+	5,  // 33: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
+	7,  // 34: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
+	8,  // 35: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
+	10, // 36: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
+	14, // 37: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
+	17, // 38: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
+	18, // 39: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
+	20, // 40: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
+	22, // 41: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
+	26, // 42: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
+	27, // 43: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
+	28, // 44: weir.v1.JobService.StartShadow:input_type -> weir.v1.StartShadowRequest
+	29, // 45: weir.v1.JobService.StopShadow:input_type -> weir.v1.StopShadowRequest
+	39, // 46: weir.v1.JobService.Promote:input_type -> weir.v1.PromoteRequest
+	30, // 47: weir.v1.JobService.StartCanary:input_type -> weir.v1.StartCanaryRequest
+	31, // 48: weir.v1.JobService.RollbackCanary:input_type -> weir.v1.RollbackCanaryRequest
+	34, // 49: weir.v1.JobService.Replay:input_type -> weir.v1.ReplayRequest
+	46, // 50: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
+	48, // 51: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
+	49, // 52: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
+	50, // 53: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
+	51, // 54: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
+	53, // 55: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
+	3,  // 56: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
+	6,  // 57: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
+	4,  // 58: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
+	9,  // 59: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
+	11, // 60: weir.v1.JobService.Submit:output_type -> weir.v1.Job
+	16, // 61: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
+	11, // 62: weir.v1.JobService.Get:output_type -> weir.v1.Job
+	19, // 63: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
+	21, // 64: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
+	23, // 65: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
+	11, // 66: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
+	43, // 67: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
+	40, // 68: weir.v1.JobService.StartShadow:output_type -> weir.v1.Shadow
+	40, // 69: weir.v1.JobService.StopShadow:output_type -> weir.v1.Shadow
+	43, // 70: weir.v1.JobService.Promote:output_type -> weir.v1.SwapModuleResponse
+	33, // 71: weir.v1.JobService.StartCanary:output_type -> weir.v1.CanaryResponse
+	33, // 72: weir.v1.JobService.RollbackCanary:output_type -> weir.v1.CanaryResponse
+	35, // 73: weir.v1.JobService.Replay:output_type -> weir.v1.ReplayEvent
+	47, // 74: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
+	44, // 75: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
+	52, // 76: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
+	52, // 77: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
+	52, // 78: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
+	54, // 79: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
+	56, // [56:80] is the sub-list for method output_type
+	32, // [32:56] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_weir_v1_weir_proto_init() }
@@ -4053,7 +4504,7 @@ func file_weir_v1_weir_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weir_v1_weir_proto_rawDesc), len(file_weir_v1_weir_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   51,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -83,6 +83,8 @@ const (
 	// JobServiceRollbackCanaryProcedure is the fully-qualified name of the JobService's RollbackCanary
 	// RPC.
 	JobServiceRollbackCanaryProcedure = "/weir.v1.JobService/RollbackCanary"
+	// JobServiceReplayProcedure is the fully-qualified name of the JobService's Replay RPC.
+	JobServiceReplayProcedure = "/weir.v1.JobService/Replay"
 	// DLQServiceListProcedure is the fully-qualified name of the DLQService's List RPC.
 	DLQServiceListProcedure = "/weir.v1.DLQService/List"
 	// DLQServiceGetProcedure is the fully-qualified name of the DLQService's Get RPC.
@@ -299,6 +301,12 @@ type JobServiceClient interface {
 	// every key group.
 	StartCanary(context.Context, *connect.Request[weirv1.StartCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error)
 	RollbackCanary(context.Context, *connect.Request[weirv1.RollbackCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error)
+	// Replay re-runs one operator offline from a retained checkpoint's state on
+	// the input it journaled after it (journal: true in the job spec), up to
+	// the newest checkpoint, and streams what it emits; with module set, it runs
+	// that module instead and streams the differences from what the job's
+	// modules emit. It never touches the job's state or output.
+	Replay(context.Context, *connect.Request[weirv1.ReplayRequest]) (*connect.ServerStreamForClient[weirv1.ReplayEvent], error)
 }
 
 // NewJobServiceClient constructs a client for the weir.v1.JobService service. By default, it uses
@@ -390,6 +398,12 @@ func NewJobServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(jobServiceMethods.ByName("RollbackCanary")),
 			connect.WithClientOptions(opts...),
 		),
+		replay: connect.NewClient[weirv1.ReplayRequest, weirv1.ReplayEvent](
+			httpClient,
+			baseURL+JobServiceReplayProcedure,
+			connect.WithSchema(jobServiceMethods.ByName("Replay")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -408,6 +422,7 @@ type jobServiceClient struct {
 	promote          *connect.Client[weirv1.PromoteRequest, weirv1.SwapModuleResponse]
 	startCanary      *connect.Client[weirv1.StartCanaryRequest, weirv1.CanaryResponse]
 	rollbackCanary   *connect.Client[weirv1.RollbackCanaryRequest, weirv1.CanaryResponse]
+	replay           *connect.Client[weirv1.ReplayRequest, weirv1.ReplayEvent]
 }
 
 // Submit calls weir.v1.JobService.Submit.
@@ -475,6 +490,11 @@ func (c *jobServiceClient) RollbackCanary(ctx context.Context, req *connect.Requ
 	return c.rollbackCanary.CallUnary(ctx, req)
 }
 
+// Replay calls weir.v1.JobService.Replay.
+func (c *jobServiceClient) Replay(ctx context.Context, req *connect.Request[weirv1.ReplayRequest]) (*connect.ServerStreamForClient[weirv1.ReplayEvent], error) {
+	return c.replay.CallServerStream(ctx, req)
+}
+
 // JobServiceHandler is an implementation of the weir.v1.JobService service.
 type JobServiceHandler interface {
 	// Submit validates a job spec (docs/jobspec.md) whose operators name
@@ -517,6 +537,12 @@ type JobServiceHandler interface {
 	// every key group.
 	StartCanary(context.Context, *connect.Request[weirv1.StartCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error)
 	RollbackCanary(context.Context, *connect.Request[weirv1.RollbackCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error)
+	// Replay re-runs one operator offline from a retained checkpoint's state on
+	// the input it journaled after it (journal: true in the job spec), up to
+	// the newest checkpoint, and streams what it emits; with module set, it runs
+	// that module instead and streams the differences from what the job's
+	// modules emit. It never touches the job's state or output.
+	Replay(context.Context, *connect.Request[weirv1.ReplayRequest], *connect.ServerStream[weirv1.ReplayEvent]) error
 }
 
 // NewJobServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -604,6 +630,12 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(jobServiceMethods.ByName("RollbackCanary")),
 		connect.WithHandlerOptions(opts...),
 	)
+	jobServiceReplayHandler := connect.NewServerStreamHandler(
+		JobServiceReplayProcedure,
+		svc.Replay,
+		connect.WithSchema(jobServiceMethods.ByName("Replay")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/weir.v1.JobService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case JobServiceSubmitProcedure:
@@ -632,6 +664,8 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 			jobServiceStartCanaryHandler.ServeHTTP(w, r)
 		case JobServiceRollbackCanaryProcedure:
 			jobServiceRollbackCanaryHandler.ServeHTTP(w, r)
+		case JobServiceReplayProcedure:
+			jobServiceReplayHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -691,6 +725,10 @@ func (UnimplementedJobServiceHandler) StartCanary(context.Context, *connect.Requ
 
 func (UnimplementedJobServiceHandler) RollbackCanary(context.Context, *connect.Request[weirv1.RollbackCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.RollbackCanary is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) Replay(context.Context, *connect.Request[weirv1.ReplayRequest], *connect.ServerStream[weirv1.ReplayEvent]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.Replay is not implemented"))
 }
 
 // DLQServiceClient is a client for the weir.v1.DLQService service.
