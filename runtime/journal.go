@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -418,4 +419,41 @@ func (c *replayClock) Now() time.Time { return time.UnixMilli(c.ms) }
 type nopOperator struct{}
 
 func (nopOperator) Process(context.Context, []byte, Env) error { return nil }
-func (nopOperator) Close() error                                { return nil }
+func (nopOperator) Close() error                               { return nil }
+
+// ackSeq hands acknowledgements on in the order their slots were taken, each
+// as soon as it and every one before it are ready. It never blocks a caller
+// waiting for another: the simulation runs asynchronous work one function at
+// a time, in any order, and the real driver may end uploads in any order.
+type ackSeq struct {
+	mu    sync.Mutex
+	taken uint64            // slots handed out
+	sent  uint64            // slots whose acknowledgement went on
+	ready map[uint64]ackMsg // finished, waiting on an earlier slot
+}
+
+// next takes the next slot and returns the function that fills it; send
+// receives the acknowledgements, in slot order.
+func (q *ackSeq) next(send func(ackMsg)) func(ackMsg) {
+	q.mu.Lock()
+	slot := q.taken
+	q.taken++
+	q.mu.Unlock()
+	return func(m ackMsg) {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.ready == nil {
+			q.ready = map[uint64]ackMsg{}
+		}
+		q.ready[slot] = m
+		for {
+			m, ok := q.ready[q.sent]
+			if !ok {
+				return
+			}
+			delete(q.ready, q.sent)
+			q.sent++
+			send(m) // NB: under the lock, so that two fillers cannot reorder
+		}
+	}
+}

@@ -355,10 +355,10 @@ type operatorProc struct {
 	sh        *shadowSub
 	// canary runs another module on some key groups (canary.go); nil: none.
 	canary    *canarySub
-	jbuf      *journalBuf   // the input since the last barrier, if the operator keeps a journal (journal.go)
-	replaying bool          // a Replay runs it: no side effects
-	jprev     chan struct{} // closed once the last checkpoint's acknowledgement is sent
-	pinnedNow int64         // the processing time of the next call, if not 0 (the shadow's)
+	jbuf      *journalBuf // the input since the last barrier, if the operator keeps a journal (journal.go)
+	replaying bool        // a Replay runs it: no side effects
+	jacks     ackSeq      // the journal's acknowledgements, in barrier order
+	pinnedNow int64       // the processing time of the next call, if not 0 (the shadow's)
 }
 
 func (p *operatorProc) batch(ctx context.Context, b []byte) error {
@@ -562,16 +562,12 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 	// A journal's acknowledgements go in barrier order, whatever order the
 	// uploads end in: one of an abandoned checkpoint must reach the
 	// coordinator before the next checkpoint completes, which carries it.
-	var prev, done chan struct{}
+	send := at.ack
 	if jseg != nil {
-		prev, done = p.jprev, make(chan struct{})
-		p.jprev = done
+		send = p.jacks.next(at.ack)
 	}
 	at.async(func(ctx context.Context) {
 		m := ackMsg{task: tid, checkpoint: id, alignment: aligned, dead: dead}
-		if done != nil {
-			defer close(done)
-		}
 		if jseg != nil {
 			// NB: acknowledged even with an error, so that the checkpoint
 			// after carries it (a segment that could not be stored is
@@ -594,13 +590,7 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 		if m.err != nil {
 			m.alignment = 0
 		}
-		if prev != nil {
-			select {
-			case <-prev:
-			case <-ctx.Done():
-			}
-		}
-		at.ack(m)
+		send(m)
 	})
 	return nil
 }
