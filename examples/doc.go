@@ -22,6 +22,9 @@
 //     by customer with the nats source and its exactly-once sink.
 //   - http-ingest: a job spec and a README with curl commands, records POSTed
 //     to `weir server`'s ingest endpoint into an exactly-once file sink.
+//   - rollouts: two versions of a keyed tally and run.sh, which rolls the
+//     second out in a running `weir server` job: shadow, canary on 10 % of
+//     the key groups, promote (docs/rollouts.md).
 //
 // Build the modules with `make wasm` and run one with
 // `bin/weir run examples/wordcount/job.yaml`.

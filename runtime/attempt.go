@@ -270,6 +270,21 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 			snap = m.Operators[n.Name]
 		}
 		factory := n.Factory
+		var canary *Canary // restored with the checkpoint (canary.go)
+		var canaryFactory OperatorFactory
+		if m != nil {
+			canary = canaryOf(m.Modules, n.Name)
+		}
+		if canary != nil {
+			if cfg.Modules == nil {
+				return nil, fmt.Errorf("operator %q: checkpoint %d runs a canary of module %s, and no module resolver is configured", n.Name, m.Checkpoint, canary.Module)
+			}
+			f, err := cfg.Modules.ResolveModule(ctx, n.Name, canary.Module)
+			if err != nil {
+				return nil, fmt.Errorf("operator %q: checkpoint %d runs a canary of module %s: %w", n.Name, m.Checkpoint, canary.Module, err)
+			}
+			canaryFactory = f
+		}
 		if mod, ok := live[n.Name]; ok && mod != n.Module {
 			if cfg.Modules == nil {
 				a.log.Info("the restored checkpoint was running another module for this operator; running the job's", "operator", n.Name, "checkpoint", m.Checkpoint, "checkpointModule", mod, "jobModule", n.Module)
@@ -296,6 +311,13 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 				return nil, fmt.Errorf("operator %s: start: %w", t.id, err)
 			}
 			p.op = op
+			if canaryFactory != nil {
+				cop, err := canaryFactory.NewOperator(ctx, OperatorInfo{Job: job.Name, Name: n.Name, Subtask: i, Parallelism: n.Parallelism, Keyed: keyed, Config: n.Config, Logger: t.log})
+				if err != nil {
+					return nil, fmt.Errorf("operator %s: start the canary of module %s: %w", t.id, canary.Module, err)
+				}
+				p.canary = newCanarySub(cop, canary.Module, canary.KeyGroups, job.MaxParallelism)
+			}
 			if !keyed {
 				if n.OnFailure.isolates() {
 					p.tx = newTxState(nil) // no state: only the emits are held back

@@ -47,6 +47,10 @@ type ModuleChange struct {
 	Module         string `json:"module"`
 	FromCheckpoint int64  `json:"fromCheckpoint"`
 	TimeUnixMs     int64  `json:"timeUnixMs,omitempty"`
+	// CanaryModule, when set, runs instead of Module on the key groups
+	// CanaryKeyGroups (canary.go).
+	CanaryModule    string          `json:"canaryModule,omitempty"`
+	CanaryKeyGroups []KeyGroupRange `json:"canaryKeyGroups,omitempty"`
 }
 
 // LiveModules returns, per operator, the module the last entry of m.Modules

@@ -48,6 +48,9 @@ type SwapRequest struct {
 	// EndShadow stops the operator's shadow at the swap's barrier: a
 	// promotion of the shadow's module (shadow.go).
 	EndShadow bool
+
+	canary   []int // a canary start on these key groups (canary.go)
+	rollback bool  // a canary's end
 }
 
 // ErrNotRunning is returned by control requests that reach a job which is
@@ -134,6 +137,10 @@ type swapPlan struct {
 	operator string
 	module   string
 	id       int64 // the barrier (0 until armed)
+	// canary, when set, makes ops the instances of a canary on these key
+	// groups; rollback ends the canary and has no instances (canary.go).
+	canary   []int
+	rollback bool
 
 	mu    sync.Mutex
 	ops   []Operator // taken by the subtasks at the barrier (nil once taken)
@@ -176,7 +183,14 @@ func (a *attempt) prepareSwap(ctx context.Context, req *SwapRequest, from string
 			tasks = append(tasks, t)
 		}
 	}
-	p := &swapPlan{operator: req.Operator, module: req.Module}
+	p := &swapPlan{operator: req.Operator, module: req.Module, canary: req.canary, rollback: req.rollback}
+	if req.rollback {
+		return p, nil
+	}
+	what := "swap"
+	if req.canary != nil {
+		what = "canary"
+	}
 	for i, t := range tasks {
 		keyed := len(node.Inputs) > 0 && node.Inputs[0].Partition == KeyBy
 		op, err := req.Factory.NewOperator(ctx, OperatorInfo{Job: a.job.Name, Name: node.Name, Subtask: i, Parallelism: node.Parallelism, Keyed: keyed, Config: node.Config, Logger: t.log})
@@ -192,7 +206,7 @@ func (a *attempt) prepareSwap(ctx context.Context, req *SwapRequest, from string
 		}
 		if err != nil {
 			p.closeUntaken()
-			return nil, fmt.Errorf("swap of operator %q to module %s refused: subtask %d: %w", req.Operator, req.Module, i, err)
+			return nil, fmt.Errorf("%s of operator %q to module %s refused: subtask %d: %w", what, req.Operator, req.Module, i, err)
 		}
 		p.ops = append(p.ops, op)
 	}
@@ -282,6 +296,10 @@ func (c *controller) next(ctx context.Context, coord *coordinator) {
 				continue
 			}
 		}
+		if err := c.checkCanary(r); err != nil {
+			r.done(0, err)
+			continue
+		}
 		if r.swap != nil {
 			plan, err := a.prepareSwap(ctx, r.swap, c.live[r.swap.Operator])
 			if err != nil {
@@ -311,8 +329,17 @@ func (c *controller) triggered(id int64, nowUnixMs int64) *DLQAction {
 	}
 	if r.plan != nil {
 		a.armSwap(id, r.plan)
-		c.live[r.plan.operator] = r.plan.module
-		c.modules = append(c.modules, ModuleChange{Operator: r.plan.operator, Module: r.plan.module, FromCheckpoint: id, TimeUnixMs: nowUnixMs})
+		p := r.plan
+		ch := ModuleChange{Operator: p.operator, Module: c.live[p.operator], FromCheckpoint: id, TimeUnixMs: nowUnixMs}
+		switch {
+		case p.canary != nil:
+			ch.CanaryModule, ch.CanaryKeyGroups = p.module, groupsToRanges(p.canary)
+		case p.rollback:
+		default:
+			c.live[p.operator] = p.module
+			ch.Module = p.module
+		}
+		c.modules = append(c.modules, ch)
 	}
 	if r.dlq == nil {
 		return nil
@@ -346,7 +373,10 @@ func (c *controller) fail(cause error) {
 		all = append(all, w.r)
 	}
 	for _, r := range all {
-		if r.plan != nil {
+		if r.plan != nil && (r.plan.canary != nil || r.plan.rollback) {
+			r.plan.closeUntaken()
+			r.done(0, fmt.Errorf("the job restarted or stopped before the canary change of operator %q was in a complete checkpoint; it runs the modules of its last complete checkpoint: %w", r.plan.operator, cause))
+		} else if r.plan != nil {
 			r.plan.closeUntaken()
 			r.done(0, fmt.Errorf("the job restarted or stopped before the swap of operator %q to %s was in a complete checkpoint; it runs the module of its last complete checkpoint: %w", r.plan.operator, r.plan.module, cause))
 		} else {
@@ -354,4 +384,24 @@ func (c *controller) fail(cause error) {
 		}
 	}
 	c.queue, c.forced, c.awaiting = nil, nil, nil
+}
+
+// checkCanary refuses a request that does not fit the operator's canary: a
+// canary start or a shadow start while one runs, a rollback while none runs.
+func (c *controller) checkCanary(r *controlReq) error {
+	switch {
+	case r.swap != nil && r.swap.canary != nil:
+		if cn := canaryOf(c.modules, r.swap.Operator); cn != nil {
+			return fmt.Errorf("canary of operator %q refused: it runs a canary of module %s already; promote it or roll it back first", r.swap.Operator, cn.Module)
+		}
+	case r.swap != nil && r.swap.rollback:
+		if canaryOf(c.modules, r.swap.Operator) == nil {
+			return fmt.Errorf("operator %q: %w", r.swap.Operator, ErrNoCanary)
+		}
+	case r.shadow != nil && r.shadow.run != nil:
+		if cn := canaryOf(c.modules, r.shadow.operator); cn != nil {
+			return fmt.Errorf("shadow of operator %q refused: it runs a canary of module %s; promote it or roll it back first", r.shadow.operator, cn.Module)
+		}
+	}
+	return nil
 }

@@ -352,6 +352,8 @@ type operatorProc struct {
 	// sh its instance here.
 	shadowRun *shadowRun
 	sh        *shadowSub
+	// canary runs another module on some key groups (canary.go); nil: none.
+	canary    *canarySub
 	pinnedNow int64 // the processing time of the next call, if not 0 (the shadow's)
 }
 
@@ -381,14 +383,27 @@ func (p *operatorProc) process(ctx context.Context, b []byte) error {
 // call runs one batch through the operator. guest reports that the error is
 // the guest's failure rather than the host's.
 func (p *operatorProc) call(ctx context.Context, b []byte) (err error, guest bool) {
+	if p.canary != nil {
+		return p.callCanary(ctx, b)
+	}
+	return p.callOne(ctx, p.op, b, p.now())
+}
+
+// now returns the processing time of the next call.
+func (p *operatorProc) now() int64 {
 	now := p.t.at.clock.Now().UnixMilli()
 	if p.pinnedNow != 0 {
 		now, p.pinnedNow = p.pinnedNow, 0
 	}
+	return now
+}
+
+// callOne runs batch b through instance op (the live one, or the canary's).
+func (p *operatorProc) callOne(ctx context.Context, op Operator, b []byte, now int64) (err error, guest bool) {
 	abi.SetHeader(b, p.t.wm, now)
 	p.env.begin(ctx, b)
 	start := time.Now()
-	err = p.op.Process(ctx, b, &p.env)
+	err = op.Process(ctx, b, &p.env)
 	obs := p.t.at.obs()
 	if err != nil {
 		obs.Failure(p.t.at.job.Name, p.node.Name, p.t.id.subtask)
@@ -507,8 +522,17 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 	if err := p.t.outs.broadcast(message{kind: msgBarrier, checkpoint: id}); err != nil {
 		return err
 	}
-	if plan := p.t.at.swapAt(id, p.node.Name); plan != nil {
-		// The records after this barrier are the new module's (see swap.go).
+	if plan := p.t.at.swapAt(id, p.node.Name); plan != nil && plan.canary != nil {
+		// The records of its key groups after this barrier are the canary's (canary.go).
+		p.canary = newCanarySub(plan.take(p.t.id.subtask), plan.module, plan.canary, p.t.at.job.MaxParallelism)
+		p.t.log.Info("canary started", "checkpoint", id, "module", plan.module, "keyGroups", len(plan.canary))
+	} else if plan != nil && plan.rollback {
+		p.closeCanary()
+		p.t.log.Info("canary rolled back", "checkpoint", id, "module", p.module)
+	} else if plan != nil {
+		// The records after this barrier are the new module's (see swap.go);
+		// a canary ends with the swap.
+		p.closeCanary()
 		old := p.op
 		p.op = plan.take(p.t.id.subtask)
 		p.module = plan.module
@@ -542,6 +566,7 @@ func (p *operatorProc) checkpoint(ctx context.Context, id int64) error {
 
 func (p *operatorProc) close() {
 	p.closeShadow()
+	p.closeCanary()
 	if err := p.op.Close(); err != nil {
 		p.t.log.Warn("close operator", "err", err)
 	}

@@ -297,16 +297,18 @@ func (c *client) push(ctx context.Context, path, name string, stderr io.Writer) 
 
 func jobCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a subcommand: submit, ls, get, cancel, savepoint, rescale, swap, shadow, promote, checkpoints", errUsage)
+		return fmt.Errorf("%w: want a subcommand: submit, ls, get, cancel, savepoint, rescale, swap, shadow, canary, promote, checkpoints", errUsage)
 	}
 	fs := flag.NewFlagSet("job "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags
-	long := args[0] == "swap" || args[0] == "rescale" || args[0] == "promote"
+	long := args[0] == "swap" || args[0] == "rescale" || args[0] == "promote" || args[0] == "canary"
 	cf.register(fs, long)
 	var pos []string
 	var err error
-	var withSavepoint, migrate, stop, status *bool
+	var withSavepoint, migrate, stop, status, rollback *bool
+	var percent *float64
+	var keyGroups *string
 	switch args[0] {
 	case "submit":
 		pos, err = parseFlags(fs, args[1:], "SPEC")
@@ -326,11 +328,17 @@ func jobCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		stop = fs.Bool("stop", false, "drop the operator's shadow (weir job shadow ID OPERATOR --stop)")
 		status = fs.Bool("status", false, "show the job's shadows: counts and the newest differing records (weir job shadow ID --status)")
 		pos, err = parseFlags(fs, args[1:], shadowArgs(args[1:])...)
+	case "canary":
+		percent = fs.Float64("percent", 0, "the share of the job's key groups the canary runs, spread evenly (default 10 unless --key-groups)")
+		keyGroups = fs.String("key-groups", "", "the key groups the canary runs, e.g. 0,5,10-19 (instead of --percent)")
+		rollback = fs.Bool("rollback", false, "end the operator's canary: the live module runs every key group again (weir job canary ID OPERATOR --rollback)")
+		status = fs.Bool("status", false, "show the job's canaries (weir job canary ID --status)")
+		pos, err = parseFlags(fs, args[1:], canaryArgs(args[1:])...)
 	case "promote":
 		migrate = fs.Bool("migrate", false, "run the new module's migrate step before it takes over")
 		pos, err = parseFlags(fs, args[1:], "ID", "OPERATOR")
 	default:
-		return fmt.Errorf("%w: unknown subcommand job %q (want submit, ls, get, cancel, savepoint, rescale, swap, shadow, promote, checkpoints)", errUsage, args[0])
+		return fmt.Errorf("%w: unknown subcommand job %q (want submit, ls, get, cancel, savepoint, rescale, swap, shadow, canary, promote, checkpoints)", errUsage, args[0])
 	}
 	if err != nil {
 		return err
@@ -421,6 +429,14 @@ func jobCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return c.stopShadow(ctx, pos[0], pos[1], stdout)
 		}
 		return c.startShadow(ctx, pos[0], pos[1], pos[2], stdout, stderr)
+	case "canary":
+		switch {
+		case *status:
+			return c.canaryStatus(ctx, pos[0], stdout)
+		case *rollback:
+			return c.rollbackCanary(ctx, pos[0], pos[1], stdout, stderr)
+		}
+		return c.startCanary(ctx, pos[0], pos[1], pos[2], *percent, *keyGroups, stdout, stderr)
 	case "promote":
 		return c.promote(ctx, pos[0], pos[1], *migrate, stdout, stderr)
 	}
@@ -504,9 +520,13 @@ func jobTable(w *tabwriter.Writer, j *weirv1.Job) {
 		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.0f\t%s\n", n.Name, n.Kind, n.Parallelism, n.Records, n.RecordsPerSecond, n.Module)
 	}
 	if len(j.ModuleHistory) > 0 {
-		fmt.Fprintln(w, "\nOPERATOR\tFROM CHECKPOINT\tMODULE")
+		fmt.Fprintln(w, "\nOPERATOR\tFROM CHECKPOINT\tMODULE\tCANARY")
 		for _, h := range j.ModuleHistory {
-			fmt.Fprintf(w, "%s\t%d\t%s\n", h.Operator, h.FromCheckpoint, h.Module)
+			canary := "-"
+			if h.CanaryModule != "" {
+				canary = fmt.Sprintf("%s on %d key groups", h.CanaryModule, len(h.CanaryKeyGroups))
+			}
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", h.Operator, h.FromCheckpoint, h.Module, canary)
 		}
 	}
 	if len(j.Shadows) > 0 {

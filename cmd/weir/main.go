@@ -51,8 +51,13 @@ Client (--server URL or WEIR_SERVER, default http://127.0.0.1:8181; token: WEIR_
   weir job shadow ID OPERATOR FILE|REF run a second module beside the live one and compare outputs
   weir job shadow ID --status          show shadows: match/mismatch counts, newest differing records
   weir job shadow ID OPERATOR --stop   drop the operator's shadow
+  weir job canary ID OPERATOR FILE|REF [--percent 10 | --key-groups 0,5-9]
+                                       run another module for real on a share of the key groups
+  weir job canary ID OPERATOR --rollback
+                                       the live module runs every key group again, from a barrier on
+  weir job canary ID --status          show canaries: module, key groups, from which checkpoint
   weir job promote ID OPERATOR [--migrate]
-                                       swap the operator to its shadow's module at a barrier (docs/rollouts.md)
+                                       swap the operator to its shadow's or canary's module at a barrier (docs/rollouts.md)
   weir job checkpoints ID              list the job's checkpoints
   weir dlq ls JOB [--operator OP] [--filter TEXT]
                                        list a job's dead-letter queue (docs/dlq.md)

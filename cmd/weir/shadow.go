@@ -19,7 +19,12 @@ import (
 // shadowArgs returns the positional arguments weir job shadow wants with the
 // flags in args: ID with --status, ID OPERATOR with --stop, else ID OPERATOR
 // FILE|NAME|DIGEST.
-func shadowArgs(args []string) []string {
+func shadowArgs(args []string) []string { return modeArgs(args, "stop") }
+
+// modeArgs returns the positional arguments of a command whose flags in args
+// choose its mode: ID with --status, ID OPERATOR with --<end>, else ID
+// OPERATOR FILE|NAME|DIGEST.
+func modeArgs(args []string, end string) []string {
 	for _, a := range args {
 		if a == "--" {
 			break
@@ -27,7 +32,7 @@ func shadowArgs(args []string) []string {
 		switch strings.TrimLeft(a, "-") {
 		case "status", "status=true":
 			return []string{"ID"}
-		case "stop", "stop=true":
+		case end, end + "=true":
 			return []string{"ID", "OPERATOR"}
 		}
 	}
@@ -57,13 +62,13 @@ func (c *client) stopShadow(ctx context.Context, id, operator string, stdout io.
 }
 
 func (c *client) promote(ctx context.Context, id, operator string, migrate bool, stdout, stderr io.Writer) error {
-	fmt.Fprintf(stderr, "promoting the shadow of %s in %s: waiting for the swap's checkpoint...\n", operator, id)
+	fmt.Fprintf(stderr, "promoting the shadow or canary of %s in %s: waiting for the swap's checkpoint...\n", operator, id)
 	res, err := c.jobs.Promote(ctx, connect.NewRequest(&weirv1.PromoteRequest{Job: id, Operator: operator, Migrate: migrate}))
 	if err != nil {
 		return apiError(err)
 	}
 	return c.print(stdout, res.Msg, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "%s runs %s from checkpoint %d on; its shadow is dropped\n", operator, res.Msg.Module, res.Msg.Checkpoint)
+		fmt.Fprintf(w, "%s runs %s from checkpoint %d on, on every key group; its shadow or canary is ended\n", operator, res.Msg.Module, res.Msg.Checkpoint)
 	})
 }
 

@@ -510,8 +510,21 @@ func (s *Server) jobMsg(ctx context.Context, j *jobRun) *weirv1.Job {
 	out.Restarts = int32(restarts)
 	live := map[string]string{}
 	for _, c := range hist {
-		out.ModuleHistory = append(out.ModuleHistory, &weirv1.ModuleChange{Operator: c.Operator, Module: c.Module, FromCheckpoint: c.FromCheckpoint, TimeUnixMs: c.TimeUnixMs})
+		mc := &weirv1.ModuleChange{Operator: c.Operator, Module: c.Module, FromCheckpoint: c.FromCheckpoint, TimeUnixMs: c.TimeUnixMs, CanaryModule: c.CanaryModule}
+		for _, r := range c.CanaryKeyGroups {
+			for g := r.First; g <= r.Last; g++ {
+				mc.CanaryKeyGroups = append(mc.CanaryKeyGroups, int32(g))
+			}
+		}
+		out.ModuleHistory = append(out.ModuleHistory, mc)
 		live[c.Operator] = c.Module
+	}
+	maxP := 0
+	if job != nil {
+		maxP = job.MaxParallelism
+	}
+	for _, c := range runtime.CanariesOf(hist) {
+		out.Canaries = append(out.Canaries, canaryMsg(c, maxP))
 	}
 	if job != nil {
 		node := func(name, kind string, p int, module string, inputs []runtime.Input) *weirv1.Node {

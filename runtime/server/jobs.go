@@ -527,6 +527,16 @@ func (s *Server) newModuleFor(ctx context.Context, j *jobRun, job *runtime.Job, 
 	return digest, f, nil
 }
 
+// uses records that job j uses module digest (so it is not deleted) and saves j.
+func (s *Server) uses(ctx context.Context, j *jobRun, digest string) error {
+	j.mu.Lock()
+	if !slices.Contains(j.rec.Uses, digest) {
+		j.rec.Uses = append(j.rec.Uses, digest)
+	}
+	j.mu.Unlock()
+	return s.save(ctx, j)
+}
+
 // swap is Swap with j.op held; endShadow drops the operator's shadow at the
 // swap's barrier (Promote).
 func (s *Server) swap(ctx context.Context, j *jobRun, operator, ref string, migrate, endShadow bool) (int64, string, error) {
@@ -540,12 +550,7 @@ func (s *Server) swap(ctx context.Context, j *jobRun, operator, ref string, migr
 	}
 	// NB: the job uses the new module from before the barrier: a crash after
 	// the swap's checkpoint completes restores it, so it must not be deleted.
-	j.mu.Lock()
-	if !slices.Contains(j.rec.Uses, digest) {
-		j.rec.Uses = append(j.rec.Uses, digest)
-	}
-	j.mu.Unlock()
-	if err := s.save(ctx, j); err != nil {
+	if err := s.uses(ctx, j, digest); err != nil {
 		return 0, "", err
 	}
 	id, err := x.SwapModule(ctx, runtime.SwapRequest{Operator: operator, Module: digest, Factory: f, Migrate: migrate, EndShadow: endShadow})

@@ -54,7 +54,8 @@ func (s *Server) StopShadow(ctx context.Context, j *jobRun, operator string) (ru
 }
 
 // Promote swaps operator's module to its shadow's and drops the shadow, both
-// at one barrier. A refused swap leaves the shadow running.
+// at one barrier; or, with no shadow, to its canary's, which ends the canary.
+// A refused swap leaves the shadow or canary running.
 func (s *Server) Promote(ctx context.Context, j *jobRun, operator string, migrate bool) (int64, string, error) {
 	j.op.Lock()
 	defer j.op.Unlock()
@@ -63,10 +64,14 @@ func (s *Server) Promote(ctx context.Context, j *jobRun, operator string, migrat
 		return 0, "", err
 	}
 	st := shadowOf(x, operator)
-	if st.Module == "" {
-		return 0, "", notFound{fmt.Errorf("job %s: operator %q: %w: start one with weir job shadow", j.rec.ID, short(operator), runtime.ErrNoShadow)}
+	if st.Module != "" {
+		return s.swap(ctx, j, operator, st.Module, migrate, true)
 	}
-	return s.swap(ctx, j, operator, st.Module, migrate, true)
+	if c := canaryOf(x, operator); c != nil {
+		// The swap ends the canary at its barrier (runtime/canary.go).
+		return s.swap(ctx, j, operator, c.Module, migrate, false)
+	}
+	return 0, "", notFound{fmt.Errorf("job %s: operator %q runs neither a shadow nor a canary: start one with weir job shadow or weir job canary", j.rec.ID, short(operator))}
 }
 
 // shadowOf returns the status of operator's shadow (zero: none).

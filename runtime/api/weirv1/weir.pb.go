@@ -634,7 +634,10 @@ type Job struct {
 	ModuleHistory []*ModuleChange `protobuf:"bytes,10,rep,name=module_history,json=moduleHistory,proto3" json:"module_history,omitempty"`
 	Spec          string          `protobuf:"bytes,11,opt,name=spec,proto3" json:"spec,omitempty"`
 	// shadows: the shadow modules running beside operators.
-	Shadows       []*Shadow `protobuf:"bytes,12,rep,name=shadows,proto3" json:"shadows,omitempty"`
+	Shadows []*Shadow `protobuf:"bytes,12,rep,name=shadows,proto3" json:"shadows,omitempty"`
+	// canaries: the canary modules running on some key groups of operators, as
+	// of the newest complete checkpoint.
+	Canaries      []*Canary `protobuf:"bytes,13,rep,name=canaries,proto3" json:"canaries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -749,6 +752,13 @@ func (x *Job) GetSpec() string {
 func (x *Job) GetShadows() []*Shadow {
 	if x != nil {
 		return x.Shadows
+	}
+	return nil
+}
+
+func (x *Job) GetCanaries() []*Canary {
+	if x != nil {
+		return x.Canaries
 	}
 	return nil
 }
@@ -878,8 +888,11 @@ type ModuleChange struct {
 	// from_checkpoint: the barrier from which on the module runs (0: the start).
 	FromCheckpoint int64 `protobuf:"varint,3,opt,name=from_checkpoint,json=fromCheckpoint,proto3" json:"from_checkpoint,omitempty"`
 	TimeUnixMs     int64 `protobuf:"varint,4,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// canary_module, when set, runs instead of module on canary_key_groups.
+	CanaryModule    string  `protobuf:"bytes,5,opt,name=canary_module,json=canaryModule,proto3" json:"canary_module,omitempty"`
+	CanaryKeyGroups []int32 `protobuf:"varint,6,rep,packed,name=canary_key_groups,json=canaryKeyGroups,proto3" json:"canary_key_groups,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ModuleChange) Reset() {
@@ -938,6 +951,20 @@ func (x *ModuleChange) GetTimeUnixMs() int64 {
 		return x.TimeUnixMs
 	}
 	return 0
+}
+
+func (x *ModuleChange) GetCanaryModule() string {
+	if x != nil {
+		return x.CanaryModule
+	}
+	return ""
+}
+
+func (x *ModuleChange) GetCanaryKeyGroups() []int32 {
+	if x != nil {
+		return x.CanaryKeyGroups
+	}
+	return nil
 }
 
 // ListJobsRequest pages through the jobs, oldest first, like
@@ -1918,6 +1945,286 @@ func (x *StopShadowRequest) GetOperator() string {
 	return ""
 }
 
+type StartCanaryRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Job      string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Operator string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	// module: an uploaded module's name, name@version or digest.
+	Module string `protobuf:"bytes,3,opt,name=module,proto3" json:"module,omitempty"`
+	// percent of the job's key groups (maxParallelism) the canary runs,
+	// spread evenly; or key_groups, the key groups themselves.
+	Percent       float64 `protobuf:"fixed64,4,opt,name=percent,proto3" json:"percent,omitempty"`
+	KeyGroups     []int32 `protobuf:"varint,5,rep,packed,name=key_groups,json=keyGroups,proto3" json:"key_groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartCanaryRequest) Reset() {
+	*x = StartCanaryRequest{}
+	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartCanaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartCanaryRequest) ProtoMessage() {}
+
+func (x *StartCanaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartCanaryRequest.ProtoReflect.Descriptor instead.
+func (*StartCanaryRequest) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *StartCanaryRequest) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *StartCanaryRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *StartCanaryRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *StartCanaryRequest) GetPercent() float64 {
+	if x != nil {
+		return x.Percent
+	}
+	return 0
+}
+
+func (x *StartCanaryRequest) GetKeyGroups() []int32 {
+	if x != nil {
+		return x.KeyGroups
+	}
+	return nil
+}
+
+type RollbackCanaryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Operator      string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackCanaryRequest) Reset() {
+	*x = RollbackCanaryRequest{}
+	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackCanaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackCanaryRequest) ProtoMessage() {}
+
+func (x *RollbackCanaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackCanaryRequest.ProtoReflect.Descriptor instead.
+func (*RollbackCanaryRequest) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RollbackCanaryRequest) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *RollbackCanaryRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type Canary struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Operator string                 `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	// live_module runs the key groups the canary does not.
+	LiveModule string  `protobuf:"bytes,2,opt,name=live_module,json=liveModule,proto3" json:"live_module,omitempty"`
+	Module     string  `protobuf:"bytes,3,opt,name=module,proto3" json:"module,omitempty"`
+	KeyGroups  []int32 `protobuf:"varint,4,rep,packed,name=key_groups,json=keyGroups,proto3" json:"key_groups,omitempty"`
+	// max_parallelism: the job's number of key groups.
+	MaxParallelism int32 `protobuf:"varint,5,opt,name=max_parallelism,json=maxParallelism,proto3" json:"max_parallelism,omitempty"`
+	// from_checkpoint: the barrier from which on the canary runs.
+	FromCheckpoint int64 `protobuf:"varint,6,opt,name=from_checkpoint,json=fromCheckpoint,proto3" json:"from_checkpoint,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Canary) Reset() {
+	*x = Canary{}
+	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Canary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Canary) ProtoMessage() {}
+
+func (x *Canary) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Canary.ProtoReflect.Descriptor instead.
+func (*Canary) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *Canary) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *Canary) GetLiveModule() string {
+	if x != nil {
+		return x.LiveModule
+	}
+	return ""
+}
+
+func (x *Canary) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *Canary) GetKeyGroups() []int32 {
+	if x != nil {
+		return x.KeyGroups
+	}
+	return nil
+}
+
+func (x *Canary) GetMaxParallelism() int32 {
+	if x != nil {
+		return x.MaxParallelism
+	}
+	return 0
+}
+
+func (x *Canary) GetFromCheckpoint() int64 {
+	if x != nil {
+		return x.FromCheckpoint
+	}
+	return 0
+}
+
+type CanaryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// checkpoint: the barrier from which on the change holds.
+	Checkpoint int64 `protobuf:"varint,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// canary: the canary started (unset after a rollback).
+	Canary        *Canary `protobuf:"bytes,2,opt,name=canary,proto3" json:"canary,omitempty"`
+	Job           *Job    `protobuf:"bytes,3,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CanaryResponse) Reset() {
+	*x = CanaryResponse{}
+	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CanaryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CanaryResponse) ProtoMessage() {}
+
+func (x *CanaryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CanaryResponse.ProtoReflect.Descriptor instead.
+func (*CanaryResponse) Descriptor() ([]byte, []int) {
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CanaryResponse) GetCheckpoint() int64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *CanaryResponse) GetCanary() *Canary {
+	if x != nil {
+		return x.Canary
+	}
+	return nil
+}
+
+func (x *CanaryResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
 type PromoteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -1929,7 +2236,7 @@ type PromoteRequest struct {
 
 func (x *PromoteRequest) Reset() {
 	*x = PromoteRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2248,7 @@ func (x *PromoteRequest) String() string {
 func (*PromoteRequest) ProtoMessage() {}
 
 func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[29]
+	mi := &file_weir_v1_weir_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2261,7 @@ func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteRequest.ProtoReflect.Descriptor instead.
 func (*PromoteRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{29}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PromoteRequest) GetJob() string {
@@ -2007,7 +2314,7 @@ type Shadow struct {
 
 func (x *Shadow) Reset() {
 	*x = Shadow{}
-	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +2326,7 @@ func (x *Shadow) String() string {
 func (*Shadow) ProtoMessage() {}
 
 func (x *Shadow) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[30]
+	mi := &file_weir_v1_weir_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +2339,7 @@ func (x *Shadow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Shadow.ProtoReflect.Descriptor instead.
 func (*Shadow) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{30}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Shadow) GetOperator() string {
@@ -2132,7 +2439,7 @@ type ShadowDiff struct {
 
 func (x *ShadowDiff) Reset() {
 	*x = ShadowDiff{}
-	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2451,7 @@ func (x *ShadowDiff) String() string {
 func (*ShadowDiff) ProtoMessage() {}
 
 func (x *ShadowDiff) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[31]
+	mi := &file_weir_v1_weir_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2464,7 @@ func (x *ShadowDiff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShadowDiff.ProtoReflect.Descriptor instead.
 func (*ShadowDiff) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{31}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ShadowDiff) GetSubtask() int32 {
@@ -2234,7 +2541,7 @@ type ShadowRecord struct {
 
 func (x *ShadowRecord) Reset() {
 	*x = ShadowRecord{}
-	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +2553,7 @@ func (x *ShadowRecord) String() string {
 func (*ShadowRecord) ProtoMessage() {}
 
 func (x *ShadowRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[32]
+	mi := &file_weir_v1_weir_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +2566,7 @@ func (x *ShadowRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShadowRecord.ProtoReflect.Descriptor instead.
 func (*ShadowRecord) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{32}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ShadowRecord) GetPort() int32 {
@@ -2295,7 +2602,7 @@ type SwapModuleResponse struct {
 
 func (x *SwapModuleResponse) Reset() {
 	*x = SwapModuleResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2614,7 @@ func (x *SwapModuleResponse) String() string {
 func (*SwapModuleResponse) ProtoMessage() {}
 
 func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[33]
+	mi := &file_weir_v1_weir_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2627,7 @@ func (x *SwapModuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwapModuleResponse.ProtoReflect.Descriptor instead.
 func (*SwapModuleResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{33}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SwapModuleResponse) GetCheckpoint() int64 {
@@ -2378,7 +2685,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2390,7 +2697,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[34]
+	mi := &file_weir_v1_weir_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2403,7 +2710,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{34}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeadLetter) GetId() int64 {
@@ -2546,7 +2853,7 @@ type DeadLetterFilter struct {
 
 func (x *DeadLetterFilter) Reset() {
 	*x = DeadLetterFilter{}
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +2865,7 @@ func (x *DeadLetterFilter) String() string {
 func (*DeadLetterFilter) ProtoMessage() {}
 
 func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[35]
+	mi := &file_weir_v1_weir_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +2878,7 @@ func (x *DeadLetterFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetterFilter.ProtoReflect.Descriptor instead.
 func (*DeadLetterFilter) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{35}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeadLetterFilter) GetOperator() string {
@@ -2618,7 +2925,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2630,7 +2937,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[36]
+	mi := &file_weir_v1_weir_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2643,7 +2950,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{36}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListDeadLettersRequest) GetJob() string {
@@ -2696,7 +3003,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +3015,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[37]
+	mi := &file_weir_v1_weir_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +3028,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{37}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListDeadLettersResponse) GetEntries() []*DeadLetter {
@@ -2762,7 +3069,7 @@ type GetDeadLetterRequest struct {
 
 func (x *GetDeadLetterRequest) Reset() {
 	*x = GetDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[38]
+	mi := &file_weir_v1_weir_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +3081,7 @@ func (x *GetDeadLetterRequest) String() string {
 func (*GetDeadLetterRequest) ProtoMessage() {}
 
 func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[38]
+	mi := &file_weir_v1_weir_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +3094,7 @@ func (x *GetDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*GetDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{38}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetDeadLetterRequest) GetJob() string {
@@ -2817,7 +3124,7 @@ type EditDeadLetterRequest struct {
 
 func (x *EditDeadLetterRequest) Reset() {
 	*x = EditDeadLetterRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[39]
+	mi := &file_weir_v1_weir_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +3136,7 @@ func (x *EditDeadLetterRequest) String() string {
 func (*EditDeadLetterRequest) ProtoMessage() {}
 
 func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[39]
+	mi := &file_weir_v1_weir_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +3149,7 @@ func (x *EditDeadLetterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditDeadLetterRequest.ProtoReflect.Descriptor instead.
 func (*EditDeadLetterRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{39}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *EditDeadLetterRequest) GetJob() string {
@@ -2888,7 +3195,7 @@ type ResubmitDeadLettersRequest struct {
 
 func (x *ResubmitDeadLettersRequest) Reset() {
 	*x = ResubmitDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[40]
+	mi := &file_weir_v1_weir_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2900,7 +3207,7 @@ func (x *ResubmitDeadLettersRequest) String() string {
 func (*ResubmitDeadLettersRequest) ProtoMessage() {}
 
 func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[40]
+	mi := &file_weir_v1_weir_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2913,7 +3220,7 @@ func (x *ResubmitDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResubmitDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ResubmitDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{40}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ResubmitDeadLettersRequest) GetJob() string {
@@ -2964,7 +3271,7 @@ type DropDeadLettersRequest struct {
 
 func (x *DropDeadLettersRequest) Reset() {
 	*x = DropDeadLettersRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[41]
+	mi := &file_weir_v1_weir_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2976,7 +3283,7 @@ func (x *DropDeadLettersRequest) String() string {
 func (*DropDeadLettersRequest) ProtoMessage() {}
 
 func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[41]
+	mi := &file_weir_v1_weir_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2989,7 +3296,7 @@ func (x *DropDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*DropDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{41}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DropDeadLettersRequest) GetJob() string {
@@ -3039,7 +3346,7 @@ type ChangeDeadLettersResponse struct {
 
 func (x *ChangeDeadLettersResponse) Reset() {
 	*x = ChangeDeadLettersResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[42]
+	mi := &file_weir_v1_weir_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3358,7 @@ func (x *ChangeDeadLettersResponse) String() string {
 func (*ChangeDeadLettersResponse) ProtoMessage() {}
 
 func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[42]
+	mi := &file_weir_v1_weir_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3371,7 @@ func (x *ChangeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ChangeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{42}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ChangeDeadLettersResponse) GetCheckpoint() int64 {
@@ -3090,7 +3397,7 @@ type ListDLQAuditRequest struct {
 
 func (x *ListDLQAuditRequest) Reset() {
 	*x = ListDLQAuditRequest{}
-	mi := &file_weir_v1_weir_proto_msgTypes[43]
+	mi := &file_weir_v1_weir_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3102,7 +3409,7 @@ func (x *ListDLQAuditRequest) String() string {
 func (*ListDLQAuditRequest) ProtoMessage() {}
 
 func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[43]
+	mi := &file_weir_v1_weir_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3115,7 +3422,7 @@ func (x *ListDLQAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditRequest) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{43}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListDLQAuditRequest) GetJob() string {
@@ -3134,7 +3441,7 @@ type ListDLQAuditResponse struct {
 
 func (x *ListDLQAuditResponse) Reset() {
 	*x = ListDLQAuditResponse{}
-	mi := &file_weir_v1_weir_proto_msgTypes[44]
+	mi := &file_weir_v1_weir_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3146,7 +3453,7 @@ func (x *ListDLQAuditResponse) String() string {
 func (*ListDLQAuditResponse) ProtoMessage() {}
 
 func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[44]
+	mi := &file_weir_v1_weir_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3159,7 +3466,7 @@ func (x *ListDLQAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListDLQAuditResponse) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{44}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListDLQAuditResponse) GetRecords() []*DLQAuditRecord {
@@ -3184,7 +3491,7 @@ type DLQAuditRecord struct {
 
 func (x *DLQAuditRecord) Reset() {
 	*x = DLQAuditRecord{}
-	mi := &file_weir_v1_weir_proto_msgTypes[45]
+	mi := &file_weir_v1_weir_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3196,7 +3503,7 @@ func (x *DLQAuditRecord) String() string {
 func (*DLQAuditRecord) ProtoMessage() {}
 
 func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_weir_v1_weir_proto_msgTypes[45]
+	mi := &file_weir_v1_weir_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3209,7 +3516,7 @@ func (x *DLQAuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQAuditRecord.ProtoReflect.Descriptor instead.
 func (*DLQAuditRecord) Descriptor() ([]byte, []int) {
-	return file_weir_v1_weir_proto_rawDescGZIP(), []int{45}
+	return file_weir_v1_weir_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DLQAuditRecord) GetKind() string {
@@ -3281,7 +3588,7 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x06module\x18\x01 \x01(\tR\x06module\"\x16\n" +
 	"\x14DeleteModuleResponse\"&\n" +
 	"\x10SubmitJobRequest\x12\x12\n" +
-	"\x04spec\x18\x01 \x01(\tR\x04spec\"\xb2\x03\n" +
+	"\x04spec\x18\x01 \x01(\tR\x04spec\"\xdf\x03\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -3295,7 +3602,8 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x0emodule_history\x18\n" +
 	" \x03(\v2\x15.weir.v1.ModuleChangeR\rmoduleHistory\x12\x12\n" +
 	"\x04spec\x18\v \x01(\tR\x04spec\x12)\n" +
-	"\ashadows\x18\f \x03(\v2\x0f.weir.v1.ShadowR\ashadows\"\x93\x02\n" +
+	"\ashadows\x18\f \x03(\v2\x0f.weir.v1.ShadowR\ashadows\x12+\n" +
+	"\bcanaries\x18\r \x03(\v2\x0f.weir.v1.CanaryR\bcanaries\"\x93\x02\n" +
 	"\x04Node\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12 \n" +
@@ -3305,13 +3613,15 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x12records_per_second\x18\x06 \x01(\x01R\x10recordsPerSecond\x12\x16\n" +
 	"\x06inputs\x18\a \x03(\tR\x06inputs\x12-\n" +
 	"\x12backpressure_ratio\x18\b \x01(\x01R\x11backpressureRatio\x12\x1a\n" +
-	"\bfailures\x18\t \x01(\x03R\bfailures\"\x8d\x01\n" +
+	"\bfailures\x18\t \x01(\x03R\bfailures\"\xde\x01\n" +
 	"\fModuleChange\x12\x1a\n" +
 	"\boperator\x18\x01 \x01(\tR\boperator\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12'\n" +
 	"\x0ffrom_checkpoint\x18\x03 \x01(\x03R\x0efromCheckpoint\x12 \n" +
 	"\ftime_unix_ms\x18\x04 \x01(\x03R\n" +
-	"timeUnixMs\"y\n" +
+	"timeUnixMs\x12#\n" +
+	"\rcanary_module\x18\x05 \x01(\tR\fcanaryModule\x12*\n" +
+	"\x11canary_key_groups\x18\x06 \x03(\x05R\x0fcanaryKeyGroups\"y\n" +
 	"\x0fListJobsRequest\x12*\n" +
 	"\x06filter\x18\x01 \x01(\v2\x12.weir.v1.JobFilterR\x06filter\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -3387,7 +3697,32 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x06module\x18\x03 \x01(\tR\x06module\"A\n" +
 	"\x11StopShadowRequest\x12\x10\n" +
 	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
-	"\boperator\x18\x02 \x01(\tR\boperator\"X\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\"\x93\x01\n" +
+	"\x12StartCanaryRequest\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
+	"\x06module\x18\x03 \x01(\tR\x06module\x12\x18\n" +
+	"\apercent\x18\x04 \x01(\x01R\apercent\x12\x1d\n" +
+	"\n" +
+	"key_groups\x18\x05 \x03(\x05R\tkeyGroups\"E\n" +
+	"\x15RollbackCanaryRequest\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\"\xce\x01\n" +
+	"\x06Canary\x12\x1a\n" +
+	"\boperator\x18\x01 \x01(\tR\boperator\x12\x1f\n" +
+	"\vlive_module\x18\x02 \x01(\tR\n" +
+	"liveModule\x12\x16\n" +
+	"\x06module\x18\x03 \x01(\tR\x06module\x12\x1d\n" +
+	"\n" +
+	"key_groups\x18\x04 \x03(\x05R\tkeyGroups\x12'\n" +
+	"\x0fmax_parallelism\x18\x05 \x01(\x05R\x0emaxParallelism\x12'\n" +
+	"\x0ffrom_checkpoint\x18\x06 \x01(\x03R\x0efromCheckpoint\"y\n" +
+	"\x0eCanaryResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\x03R\n" +
+	"checkpoint\x12'\n" +
+	"\x06canary\x18\x02 \x01(\v2\x0f.weir.v1.CanaryR\x06canary\x12\x1e\n" +
+	"\x03job\x18\x03 \x01(\v2\f.weir.v1.JobR\x03job\"X\n" +
 	"\x0ePromoteRequest\x12\x10\n" +
 	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1a\n" +
 	"\boperator\x18\x02 \x01(\tR\boperator\x12\x18\n" +
@@ -3526,7 +3861,7 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\x06Upload\x12\x16.weir.v1.UploadRequest\x1a\x17.weir.v1.UploadResponse(\x01\x12A\n" +
 	"\x04List\x12\x1b.weir.v1.ListModulesRequest\x1a\x1c.weir.v1.ListModulesResponse\x121\n" +
 	"\x03Get\x12\x19.weir.v1.GetModuleRequest\x1a\x0f.weir.v1.Module\x12E\n" +
-	"\x06Delete\x12\x1c.weir.v1.DeleteModuleRequest\x1a\x1d.weir.v1.DeleteModuleResponse2\xbf\x05\n" +
+	"\x06Delete\x12\x1c.weir.v1.DeleteModuleRequest\x1a\x1d.weir.v1.DeleteModuleResponse2\xcf\x06\n" +
 	"\n" +
 	"JobService\x121\n" +
 	"\x06Submit\x12\x19.weir.v1.SubmitJobRequest\x1a\f.weir.v1.Job\x12;\n" +
@@ -3541,7 +3876,9 @@ const file_weir_v1_weir_proto_rawDesc = "" +
 	"\vStartShadow\x12\x1b.weir.v1.StartShadowRequest\x1a\x0f.weir.v1.Shadow\x129\n" +
 	"\n" +
 	"StopShadow\x12\x1a.weir.v1.StopShadowRequest\x1a\x0f.weir.v1.Shadow\x12?\n" +
-	"\aPromote\x12\x17.weir.v1.PromoteRequest\x1a\x1b.weir.v1.SwapModuleResponse2\xca\x03\n" +
+	"\aPromote\x12\x17.weir.v1.PromoteRequest\x1a\x1b.weir.v1.SwapModuleResponse\x12C\n" +
+	"\vStartCanary\x12\x1b.weir.v1.StartCanaryRequest\x1a\x17.weir.v1.CanaryResponse\x12I\n" +
+	"\x0eRollbackCanary\x12\x1e.weir.v1.RollbackCanaryRequest\x1a\x17.weir.v1.CanaryResponse2\xca\x03\n" +
 	"\n" +
 	"DLQService\x12I\n" +
 	"\x04List\x12\x1f.weir.v1.ListDeadLettersRequest\x1a .weir.v1.ListDeadLettersResponse\x129\n" +
@@ -3564,7 +3901,7 @@ func file_weir_v1_weir_proto_rawDescGZIP() []byte {
 }
 
 var file_weir_v1_weir_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_weir_v1_weir_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_weir_v1_weir_proto_goTypes = []any{
 	(JobState)(0),                      // 0: weir.v1.JobState
 	(*UploadRequest)(nil),              // 1: weir.v1.UploadRequest
@@ -3596,24 +3933,28 @@ var file_weir_v1_weir_proto_goTypes = []any{
 	(*SwapModuleRequest)(nil),          // 27: weir.v1.SwapModuleRequest
 	(*StartShadowRequest)(nil),         // 28: weir.v1.StartShadowRequest
 	(*StopShadowRequest)(nil),          // 29: weir.v1.StopShadowRequest
-	(*PromoteRequest)(nil),             // 30: weir.v1.PromoteRequest
-	(*Shadow)(nil),                     // 31: weir.v1.Shadow
-	(*ShadowDiff)(nil),                 // 32: weir.v1.ShadowDiff
-	(*ShadowRecord)(nil),               // 33: weir.v1.ShadowRecord
-	(*SwapModuleResponse)(nil),         // 34: weir.v1.SwapModuleResponse
-	(*DeadLetter)(nil),                 // 35: weir.v1.DeadLetter
-	(*DeadLetterFilter)(nil),           // 36: weir.v1.DeadLetterFilter
-	(*ListDeadLettersRequest)(nil),     // 37: weir.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),    // 38: weir.v1.ListDeadLettersResponse
-	(*GetDeadLetterRequest)(nil),       // 39: weir.v1.GetDeadLetterRequest
-	(*EditDeadLetterRequest)(nil),      // 40: weir.v1.EditDeadLetterRequest
-	(*ResubmitDeadLettersRequest)(nil), // 41: weir.v1.ResubmitDeadLettersRequest
-	(*DropDeadLettersRequest)(nil),     // 42: weir.v1.DropDeadLettersRequest
-	(*ChangeDeadLettersResponse)(nil),  // 43: weir.v1.ChangeDeadLettersResponse
-	(*ListDLQAuditRequest)(nil),        // 44: weir.v1.ListDLQAuditRequest
-	(*ListDLQAuditResponse)(nil),       // 45: weir.v1.ListDLQAuditResponse
-	(*DLQAuditRecord)(nil),             // 46: weir.v1.DLQAuditRecord
-	nil,                                // 47: weir.v1.Checkpoint.ModulesEntry
+	(*StartCanaryRequest)(nil),         // 30: weir.v1.StartCanaryRequest
+	(*RollbackCanaryRequest)(nil),      // 31: weir.v1.RollbackCanaryRequest
+	(*Canary)(nil),                     // 32: weir.v1.Canary
+	(*CanaryResponse)(nil),             // 33: weir.v1.CanaryResponse
+	(*PromoteRequest)(nil),             // 34: weir.v1.PromoteRequest
+	(*Shadow)(nil),                     // 35: weir.v1.Shadow
+	(*ShadowDiff)(nil),                 // 36: weir.v1.ShadowDiff
+	(*ShadowRecord)(nil),               // 37: weir.v1.ShadowRecord
+	(*SwapModuleResponse)(nil),         // 38: weir.v1.SwapModuleResponse
+	(*DeadLetter)(nil),                 // 39: weir.v1.DeadLetter
+	(*DeadLetterFilter)(nil),           // 40: weir.v1.DeadLetterFilter
+	(*ListDeadLettersRequest)(nil),     // 41: weir.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),    // 42: weir.v1.ListDeadLettersResponse
+	(*GetDeadLetterRequest)(nil),       // 43: weir.v1.GetDeadLetterRequest
+	(*EditDeadLetterRequest)(nil),      // 44: weir.v1.EditDeadLetterRequest
+	(*ResubmitDeadLettersRequest)(nil), // 45: weir.v1.ResubmitDeadLettersRequest
+	(*DropDeadLettersRequest)(nil),     // 46: weir.v1.DropDeadLettersRequest
+	(*ChangeDeadLettersResponse)(nil),  // 47: weir.v1.ChangeDeadLettersResponse
+	(*ListDLQAuditRequest)(nil),        // 48: weir.v1.ListDLQAuditRequest
+	(*ListDLQAuditResponse)(nil),       // 49: weir.v1.ListDLQAuditResponse
+	(*DLQAuditRecord)(nil),             // 50: weir.v1.DLQAuditRecord
+	nil,                                // 51: weir.v1.Checkpoint.ModulesEntry
 }
 var file_weir_v1_weir_proto_depIdxs = []int32{
 	2,  // 0: weir.v1.UploadRequest.header:type_name -> weir.v1.UploadHeader
@@ -3622,71 +3963,78 @@ var file_weir_v1_weir_proto_depIdxs = []int32{
 	0,  // 3: weir.v1.Job.state:type_name -> weir.v1.JobState
 	12, // 4: weir.v1.Job.nodes:type_name -> weir.v1.Node
 	13, // 5: weir.v1.Job.module_history:type_name -> weir.v1.ModuleChange
-	31, // 6: weir.v1.Job.shadows:type_name -> weir.v1.Shadow
-	15, // 7: weir.v1.ListJobsRequest.filter:type_name -> weir.v1.JobFilter
-	0,  // 8: weir.v1.JobFilter.states:type_name -> weir.v1.JobState
-	11, // 9: weir.v1.ListJobsResponse.jobs:type_name -> weir.v1.Job
-	11, // 10: weir.v1.CancelJobResponse.job:type_name -> weir.v1.Job
-	21, // 11: weir.v1.CancelJobResponse.savepoint:type_name -> weir.v1.Savepoint
-	25, // 12: weir.v1.ListCheckpointsResponse.checkpoints:type_name -> weir.v1.Checkpoint
-	24, // 13: weir.v1.ListCheckpointsResponse.failures:type_name -> weir.v1.CheckpointFailure
-	47, // 14: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
-	32, // 15: weir.v1.Shadow.diffs:type_name -> weir.v1.ShadowDiff
-	33, // 16: weir.v1.ShadowDiff.live:type_name -> weir.v1.ShadowRecord
-	33, // 17: weir.v1.ShadowDiff.shadow:type_name -> weir.v1.ShadowRecord
-	11, // 18: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
-	36, // 19: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	35, // 20: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
-	36, // 21: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	36, // 22: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
-	46, // 23: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
-	1,  // 24: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
-	5,  // 25: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
-	7,  // 26: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
-	8,  // 27: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
-	10, // 28: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
-	14, // 29: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
-	17, // 30: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
-	18, // 31: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
-	20, // 32: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
-	22, // 33: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
-	26, // 34: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
-	27, // 35: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
-	28, // 36: weir.v1.JobService.StartShadow:input_type -> weir.v1.StartShadowRequest
-	29, // 37: weir.v1.JobService.StopShadow:input_type -> weir.v1.StopShadowRequest
-	30, // 38: weir.v1.JobService.Promote:input_type -> weir.v1.PromoteRequest
-	37, // 39: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
-	39, // 40: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
-	40, // 41: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
-	41, // 42: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
-	42, // 43: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
-	44, // 44: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
-	3,  // 45: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
-	6,  // 46: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
-	4,  // 47: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
-	9,  // 48: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
-	11, // 49: weir.v1.JobService.Submit:output_type -> weir.v1.Job
-	16, // 50: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
-	11, // 51: weir.v1.JobService.Get:output_type -> weir.v1.Job
-	19, // 52: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
-	21, // 53: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
-	23, // 54: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
-	11, // 55: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
-	34, // 56: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
-	31, // 57: weir.v1.JobService.StartShadow:output_type -> weir.v1.Shadow
-	31, // 58: weir.v1.JobService.StopShadow:output_type -> weir.v1.Shadow
-	34, // 59: weir.v1.JobService.Promote:output_type -> weir.v1.SwapModuleResponse
-	38, // 60: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
-	35, // 61: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
-	43, // 62: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
-	43, // 63: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
-	43, // 64: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
-	45, // 65: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
-	45, // [45:66] is the sub-list for method output_type
-	24, // [24:45] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	35, // 6: weir.v1.Job.shadows:type_name -> weir.v1.Shadow
+	32, // 7: weir.v1.Job.canaries:type_name -> weir.v1.Canary
+	15, // 8: weir.v1.ListJobsRequest.filter:type_name -> weir.v1.JobFilter
+	0,  // 9: weir.v1.JobFilter.states:type_name -> weir.v1.JobState
+	11, // 10: weir.v1.ListJobsResponse.jobs:type_name -> weir.v1.Job
+	11, // 11: weir.v1.CancelJobResponse.job:type_name -> weir.v1.Job
+	21, // 12: weir.v1.CancelJobResponse.savepoint:type_name -> weir.v1.Savepoint
+	25, // 13: weir.v1.ListCheckpointsResponse.checkpoints:type_name -> weir.v1.Checkpoint
+	24, // 14: weir.v1.ListCheckpointsResponse.failures:type_name -> weir.v1.CheckpointFailure
+	51, // 15: weir.v1.Checkpoint.modules:type_name -> weir.v1.Checkpoint.ModulesEntry
+	32, // 16: weir.v1.CanaryResponse.canary:type_name -> weir.v1.Canary
+	11, // 17: weir.v1.CanaryResponse.job:type_name -> weir.v1.Job
+	36, // 18: weir.v1.Shadow.diffs:type_name -> weir.v1.ShadowDiff
+	37, // 19: weir.v1.ShadowDiff.live:type_name -> weir.v1.ShadowRecord
+	37, // 20: weir.v1.ShadowDiff.shadow:type_name -> weir.v1.ShadowRecord
+	11, // 21: weir.v1.SwapModuleResponse.job:type_name -> weir.v1.Job
+	40, // 22: weir.v1.ListDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	39, // 23: weir.v1.ListDeadLettersResponse.entries:type_name -> weir.v1.DeadLetter
+	40, // 24: weir.v1.ResubmitDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	40, // 25: weir.v1.DropDeadLettersRequest.filter:type_name -> weir.v1.DeadLetterFilter
+	50, // 26: weir.v1.ListDLQAuditResponse.records:type_name -> weir.v1.DLQAuditRecord
+	1,  // 27: weir.v1.ModuleService.Upload:input_type -> weir.v1.UploadRequest
+	5,  // 28: weir.v1.ModuleService.List:input_type -> weir.v1.ListModulesRequest
+	7,  // 29: weir.v1.ModuleService.Get:input_type -> weir.v1.GetModuleRequest
+	8,  // 30: weir.v1.ModuleService.Delete:input_type -> weir.v1.DeleteModuleRequest
+	10, // 31: weir.v1.JobService.Submit:input_type -> weir.v1.SubmitJobRequest
+	14, // 32: weir.v1.JobService.List:input_type -> weir.v1.ListJobsRequest
+	17, // 33: weir.v1.JobService.Get:input_type -> weir.v1.GetJobRequest
+	18, // 34: weir.v1.JobService.Cancel:input_type -> weir.v1.CancelJobRequest
+	20, // 35: weir.v1.JobService.TriggerSavepoint:input_type -> weir.v1.TriggerSavepointRequest
+	22, // 36: weir.v1.JobService.ListCheckpoints:input_type -> weir.v1.ListCheckpointsRequest
+	26, // 37: weir.v1.JobService.Rescale:input_type -> weir.v1.RescaleJobRequest
+	27, // 38: weir.v1.JobService.SwapModule:input_type -> weir.v1.SwapModuleRequest
+	28, // 39: weir.v1.JobService.StartShadow:input_type -> weir.v1.StartShadowRequest
+	29, // 40: weir.v1.JobService.StopShadow:input_type -> weir.v1.StopShadowRequest
+	34, // 41: weir.v1.JobService.Promote:input_type -> weir.v1.PromoteRequest
+	30, // 42: weir.v1.JobService.StartCanary:input_type -> weir.v1.StartCanaryRequest
+	31, // 43: weir.v1.JobService.RollbackCanary:input_type -> weir.v1.RollbackCanaryRequest
+	41, // 44: weir.v1.DLQService.List:input_type -> weir.v1.ListDeadLettersRequest
+	43, // 45: weir.v1.DLQService.Get:input_type -> weir.v1.GetDeadLetterRequest
+	44, // 46: weir.v1.DLQService.Edit:input_type -> weir.v1.EditDeadLetterRequest
+	45, // 47: weir.v1.DLQService.Resubmit:input_type -> weir.v1.ResubmitDeadLettersRequest
+	46, // 48: weir.v1.DLQService.Drop:input_type -> weir.v1.DropDeadLettersRequest
+	48, // 49: weir.v1.DLQService.ListAudit:input_type -> weir.v1.ListDLQAuditRequest
+	3,  // 50: weir.v1.ModuleService.Upload:output_type -> weir.v1.UploadResponse
+	6,  // 51: weir.v1.ModuleService.List:output_type -> weir.v1.ListModulesResponse
+	4,  // 52: weir.v1.ModuleService.Get:output_type -> weir.v1.Module
+	9,  // 53: weir.v1.ModuleService.Delete:output_type -> weir.v1.DeleteModuleResponse
+	11, // 54: weir.v1.JobService.Submit:output_type -> weir.v1.Job
+	16, // 55: weir.v1.JobService.List:output_type -> weir.v1.ListJobsResponse
+	11, // 56: weir.v1.JobService.Get:output_type -> weir.v1.Job
+	19, // 57: weir.v1.JobService.Cancel:output_type -> weir.v1.CancelJobResponse
+	21, // 58: weir.v1.JobService.TriggerSavepoint:output_type -> weir.v1.Savepoint
+	23, // 59: weir.v1.JobService.ListCheckpoints:output_type -> weir.v1.ListCheckpointsResponse
+	11, // 60: weir.v1.JobService.Rescale:output_type -> weir.v1.Job
+	38, // 61: weir.v1.JobService.SwapModule:output_type -> weir.v1.SwapModuleResponse
+	35, // 62: weir.v1.JobService.StartShadow:output_type -> weir.v1.Shadow
+	35, // 63: weir.v1.JobService.StopShadow:output_type -> weir.v1.Shadow
+	38, // 64: weir.v1.JobService.Promote:output_type -> weir.v1.SwapModuleResponse
+	33, // 65: weir.v1.JobService.StartCanary:output_type -> weir.v1.CanaryResponse
+	33, // 66: weir.v1.JobService.RollbackCanary:output_type -> weir.v1.CanaryResponse
+	42, // 67: weir.v1.DLQService.List:output_type -> weir.v1.ListDeadLettersResponse
+	39, // 68: weir.v1.DLQService.Get:output_type -> weir.v1.DeadLetter
+	47, // 69: weir.v1.DLQService.Edit:output_type -> weir.v1.ChangeDeadLettersResponse
+	47, // 70: weir.v1.DLQService.Resubmit:output_type -> weir.v1.ChangeDeadLettersResponse
+	47, // 71: weir.v1.DLQService.Drop:output_type -> weir.v1.ChangeDeadLettersResponse
+	49, // 72: weir.v1.DLQService.ListAudit:output_type -> weir.v1.ListDLQAuditResponse
+	50, // [50:73] is the sub-list for method output_type
+	27, // [27:50] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_weir_v1_weir_proto_init() }
@@ -3705,7 +4053,7 @@ func file_weir_v1_weir_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weir_v1_weir_proto_rawDesc), len(file_weir_v1_weir_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   47,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

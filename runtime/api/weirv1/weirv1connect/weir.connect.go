@@ -78,6 +78,11 @@ const (
 	JobServiceStopShadowProcedure = "/weir.v1.JobService/StopShadow"
 	// JobServicePromoteProcedure is the fully-qualified name of the JobService's Promote RPC.
 	JobServicePromoteProcedure = "/weir.v1.JobService/Promote"
+	// JobServiceStartCanaryProcedure is the fully-qualified name of the JobService's StartCanary RPC.
+	JobServiceStartCanaryProcedure = "/weir.v1.JobService/StartCanary"
+	// JobServiceRollbackCanaryProcedure is the fully-qualified name of the JobService's RollbackCanary
+	// RPC.
+	JobServiceRollbackCanaryProcedure = "/weir.v1.JobService/RollbackCanary"
 	// DLQServiceListProcedure is the fully-qualified name of the DLQService's List RPC.
 	DLQServiceListProcedure = "/weir.v1.DLQService/List"
 	// DLQServiceGetProcedure is the fully-qualified name of the DLQService's Get RPC.
@@ -285,6 +290,15 @@ type JobServiceClient interface {
 	// Promote swaps the operator's module to its shadow's, as SwapModule does,
 	// at one checkpoint barrier, then drops the shadow.
 	Promote(context.Context, *connect.Request[weirv1.PromoteRequest]) (*connect.Response[weirv1.SwapModuleResponse], error)
+	// StartCanary runs another module for real on a share of the key groups of
+	// a keyed operator; the live module runs the others (docs/rollouts.md). The
+	// key's state is the operator's one state, kept per key. It starts at a
+	// checkpoint barrier, is recorded in that checkpoint (a restart restores
+	// it) and returns once that checkpoint is complete. Promote ends it with a
+	// swap to its module; RollbackCanary ends it with the live module back on
+	// every key group.
+	StartCanary(context.Context, *connect.Request[weirv1.StartCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error)
+	RollbackCanary(context.Context, *connect.Request[weirv1.RollbackCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error)
 }
 
 // NewJobServiceClient constructs a client for the weir.v1.JobService service. By default, it uses
@@ -364,6 +378,18 @@ func NewJobServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(jobServiceMethods.ByName("Promote")),
 			connect.WithClientOptions(opts...),
 		),
+		startCanary: connect.NewClient[weirv1.StartCanaryRequest, weirv1.CanaryResponse](
+			httpClient,
+			baseURL+JobServiceStartCanaryProcedure,
+			connect.WithSchema(jobServiceMethods.ByName("StartCanary")),
+			connect.WithClientOptions(opts...),
+		),
+		rollbackCanary: connect.NewClient[weirv1.RollbackCanaryRequest, weirv1.CanaryResponse](
+			httpClient,
+			baseURL+JobServiceRollbackCanaryProcedure,
+			connect.WithSchema(jobServiceMethods.ByName("RollbackCanary")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -380,6 +406,8 @@ type jobServiceClient struct {
 	startShadow      *connect.Client[weirv1.StartShadowRequest, weirv1.Shadow]
 	stopShadow       *connect.Client[weirv1.StopShadowRequest, weirv1.Shadow]
 	promote          *connect.Client[weirv1.PromoteRequest, weirv1.SwapModuleResponse]
+	startCanary      *connect.Client[weirv1.StartCanaryRequest, weirv1.CanaryResponse]
+	rollbackCanary   *connect.Client[weirv1.RollbackCanaryRequest, weirv1.CanaryResponse]
 }
 
 // Submit calls weir.v1.JobService.Submit.
@@ -437,6 +465,16 @@ func (c *jobServiceClient) Promote(ctx context.Context, req *connect.Request[wei
 	return c.promote.CallUnary(ctx, req)
 }
 
+// StartCanary calls weir.v1.JobService.StartCanary.
+func (c *jobServiceClient) StartCanary(ctx context.Context, req *connect.Request[weirv1.StartCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error) {
+	return c.startCanary.CallUnary(ctx, req)
+}
+
+// RollbackCanary calls weir.v1.JobService.RollbackCanary.
+func (c *jobServiceClient) RollbackCanary(ctx context.Context, req *connect.Request[weirv1.RollbackCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error) {
+	return c.rollbackCanary.CallUnary(ctx, req)
+}
+
 // JobServiceHandler is an implementation of the weir.v1.JobService service.
 type JobServiceHandler interface {
 	// Submit validates a job spec (docs/jobspec.md) whose operators name
@@ -470,6 +508,15 @@ type JobServiceHandler interface {
 	// Promote swaps the operator's module to its shadow's, as SwapModule does,
 	// at one checkpoint barrier, then drops the shadow.
 	Promote(context.Context, *connect.Request[weirv1.PromoteRequest]) (*connect.Response[weirv1.SwapModuleResponse], error)
+	// StartCanary runs another module for real on a share of the key groups of
+	// a keyed operator; the live module runs the others (docs/rollouts.md). The
+	// key's state is the operator's one state, kept per key. It starts at a
+	// checkpoint barrier, is recorded in that checkpoint (a restart restores
+	// it) and returns once that checkpoint is complete. Promote ends it with a
+	// swap to its module; RollbackCanary ends it with the live module back on
+	// every key group.
+	StartCanary(context.Context, *connect.Request[weirv1.StartCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error)
+	RollbackCanary(context.Context, *connect.Request[weirv1.RollbackCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error)
 }
 
 // NewJobServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -545,6 +592,18 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(jobServiceMethods.ByName("Promote")),
 		connect.WithHandlerOptions(opts...),
 	)
+	jobServiceStartCanaryHandler := connect.NewUnaryHandler(
+		JobServiceStartCanaryProcedure,
+		svc.StartCanary,
+		connect.WithSchema(jobServiceMethods.ByName("StartCanary")),
+		connect.WithHandlerOptions(opts...),
+	)
+	jobServiceRollbackCanaryHandler := connect.NewUnaryHandler(
+		JobServiceRollbackCanaryProcedure,
+		svc.RollbackCanary,
+		connect.WithSchema(jobServiceMethods.ByName("RollbackCanary")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/weir.v1.JobService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case JobServiceSubmitProcedure:
@@ -569,6 +628,10 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 			jobServiceStopShadowHandler.ServeHTTP(w, r)
 		case JobServicePromoteProcedure:
 			jobServicePromoteHandler.ServeHTTP(w, r)
+		case JobServiceStartCanaryProcedure:
+			jobServiceStartCanaryHandler.ServeHTTP(w, r)
+		case JobServiceRollbackCanaryProcedure:
+			jobServiceRollbackCanaryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -620,6 +683,14 @@ func (UnimplementedJobServiceHandler) StopShadow(context.Context, *connect.Reque
 
 func (UnimplementedJobServiceHandler) Promote(context.Context, *connect.Request[weirv1.PromoteRequest]) (*connect.Response[weirv1.SwapModuleResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.Promote is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) StartCanary(context.Context, *connect.Request[weirv1.StartCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.StartCanary is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) RollbackCanary(context.Context, *connect.Request[weirv1.RollbackCanaryRequest]) (*connect.Response[weirv1.CanaryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("weir.v1.JobService.RollbackCanary is not implemented"))
 }
 
 // DLQServiceClient is a client for the weir.v1.DLQService service.
