@@ -107,14 +107,20 @@ func (g *Generator) stream(n int64) splitmix {
 // dst has too little room.
 func (g *Generator) AppendEvent(dst []byte, n int64) ([]byte, int64) {
 	ts := g.Timestamp(n)
+	return g.appendEvent(dst, n, ts), ts
+}
+
+// appendEvent appends the encoding of event n, whose dateTime is ts =
+// g.Timestamp(n), to dst.
+func (g *Generator) appendEvent(dst []byte, n, ts int64) []byte {
 	r := g.stream(n)
 	switch g.Kind(n) {
 	case events.KindPerson:
-		return g.appendPerson(dst, n, ts, &r), ts
+		return g.appendPerson(dst, n, ts, &r)
 	case events.KindAuction:
-		return g.appendAuction(dst, n, ts, &r), ts
+		return g.appendAuction(dst, n, ts, &r)
 	}
-	return g.appendBid(dst, n, ts, &r), ts
+	return g.appendBid(dst, n, ts, &r)
 }
 
 // Event returns event n's encoding in a new slice, and its dateTime.
@@ -275,14 +281,6 @@ func (g *Generator) appendBid(dst []byte, n, ts int64, r *splitmix) []byte {
 	dst = le.AppendUint64(dst, uint64(p))
 	dst = le.AppendUint64(dst, uint64(ts))
 	return events.AppendString(dst, extra)
-}
-
-// maxEventBytes bounds the encoded size of one event of g, for buffer sizing.
-func (g *Generator) maxEventBytes() int {
-	maxAvg := max(g.cfg.AvgPersonByteSize, g.cfg.AvgAuctionByteSize, g.cfg.AvgBidByteSize)
-	// The fixed fields and every string at its longest (names and the like
-	// are under 128 bytes each), plus the longest extra: 1.2 * avg.
-	return 64 + 10*2 + 3*128 + int(maxAvg+maxAvg/5+1)
 }
 
 func (g *Generator) String() string {
