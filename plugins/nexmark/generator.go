@@ -167,12 +167,12 @@ func (g *Generator) nextBase0AuctionID(n int64, r *splitmix) int64 {
 
 // price draws a price in cents, log-uniform per decade in [100, 10^8).
 func price(r *splitmix) int64 {
-	base := int64(100)
-	for k := r.u(6); k > 0; k-- {
-		base *= 10
-	}
+	base := priceBases[r.u(int64(len(priceBases)))]
 	return base + r.u(9*base)
 }
+
+// priceBases are the decades of price: 100 * 10^k for the draw k = U(6).
+var priceBases = [6]int64{100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000}
 
 // poolString draws a string of length l from the letter pool.
 func (g *Generator) poolString(l int64, r *splitmix) []byte {
