@@ -135,16 +135,22 @@ func (s *sourceTask) poll(ctx context.Context) (bool, error) {
 			sp.finished = true
 		}
 		b := s.w.Detach()
+		taken := false
 		if n > 0 {
 			s.counter.Add(int64(n))
-			if err := s.outs.emit(0, b); err != nil {
+			// NB: most often the batch goes downstream as it is (emitOwned),
+			// and the receiver returns it to the pool.
+			var err error
+			if taken, err = s.outs.emitOwned(0, b); err != nil {
 				return false, err
 			}
 			if err := s.outs.flush(); err != nil {
 				return false, err
 			}
 		}
-		s.at.pool.put(b)
+		if !taken {
+			s.at.pool.put(b)
+		}
 		if err := s.advanceWatermark(); err != nil {
 			return false, err
 		}
