@@ -118,7 +118,9 @@ func (e *opEnv) Call(entry uint32, endpoint, request, key []byte) ([]byte, uint3
 		return nil, e.fail("call journal put", err)
 	}
 	expires := e.p.t.at.clock.Now().UnixMilli() + max(e.p.t.at.job.callJournalTTL(endpoint).Milliseconds(), 1)
-	if err := e.p.callExpiry.set(kg, abi.KindProcessingTime, expires, e.key[callKeyPrefixBytes:]); err != nil {
+	// NB: add, not set: by the invariant above, an entry that was not there
+	// has no timer.
+	if err := e.p.callExpiry.add(kg, abi.KindProcessingTime, expires, e.key[callKeyPrefixBytes:]); err != nil {
 		return nil, e.fail("call journal expiry timer set", err)
 	}
 	return e.callBuf[callDigestBytes:], 0

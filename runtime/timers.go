@@ -108,6 +108,19 @@ func (s *timerService) set(kg int, kind abi.Kind, t int64, key []byte) error {
 	if err != nil || ok {
 		return err
 	}
+	return s.register(kg, kind, t, key)
+}
+
+// add registers a timer that the caller knows is not registered, without
+// set's look-up (a miss costs a backend read).
+func (s *timerService) add(kg int, kind abi.Kind, t int64, key []byte) error {
+	s.scratch = appendTimerKey(s.scratch[:0], s.ns, kg, kind, t, key)
+	return s.register(kg, kind, t, key)
+}
+
+// register writes the timer whose state key is in s.scratch and puts it in
+// the heap if the heap must hold it.
+func (s *timerService) register(kg int, kind abi.Kind, t int64, key []byte) error {
 	if err := s.backend.Set(s.scratch, nil); err != nil {
 		return err
 	}
