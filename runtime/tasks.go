@@ -346,14 +346,16 @@ type operatorProc struct {
 	keyed   bool
 	backend StateBackend // nil unless keyed
 	// state is what the Env reads and writes: backend, or tx in front of it.
-	state    StateBackend
-	tx       *txState // nil unless the failure policy isolates batches (failure.go)
-	timers   *timerService
-	env      opEnv
-	timerBuf abi.Writer
-	module   string       // the module running now, for dead letters
-	attempt  int          // delivery attempt of the records being run (0: a first delivery)
-	dead     []DeadLetter // dead letters since the last barrier
+	state  StateBackend
+	tx     *txState // nil unless the failure policy isolates batches (failure.go)
+	timers *timerService
+	// callExpiry holds the expiry timers of the call journal (calls.go).
+	callExpiry *timerService
+	env        opEnv
+	timerBuf   abi.Writer
+	module     string       // the module running now, for dead letters
+	attempt    int          // delivery attempt of the records being run (0: a first delivery)
+	dead       []DeadLetter // dead letters since the last barrier
 	// shadowRun is the operator's shadow from the last barrier on (shadow.go),
 	// sh its instance here.
 	shadowRun *shadowRun
@@ -481,6 +483,9 @@ func (p *operatorProc) tick(ctx context.Context) error {
 func (p *operatorProc) fireProcessingTimers(ctx context.Context) error {
 	if p.timers == nil {
 		return nil
+	}
+	if err := p.expireCalls(); err != nil {
+		return err
 	}
 	t, ok, err := p.timers.next(abi.KindProcessingTime)
 	if err != nil || !ok || t.time > p.t.at.clock.Now().UnixMilli() {
