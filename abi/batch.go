@@ -44,6 +44,9 @@ func (e *Entry) Size() int { return EntryHeaderSize + len(e.Key) + len(e.Value) 
 type Writer struct {
 	buf   []byte
 	count uint32
+	// open is the offset of the entry that BeginValue started and EndValue
+	// has not ended yet; 0 when there is none.
+	open int
 }
 
 // Reset empties w, keeping its buffer, and writes a fresh header with no watermark.
@@ -52,6 +55,7 @@ func (w *Writer) Reset() {
 		w.buf = make([]byte, BatchHeaderSize, 4096)
 	}
 	w.buf = w.buf[:BatchHeaderSize]
+	w.open = 0
 	clear(w.buf)
 	le.PutUint32(w.buf[offMagic:], Magic)
 	putI64(w.buf[offWatermark:], NoTimestamp)
@@ -88,6 +92,47 @@ func (w *Writer) Append(e Entry) {
 	w.buf = append(w.buf, e.Key...)
 	w.buf = append(w.buf, e.Value...)
 	w.buf = append(w.buf, e.Headers...)
+	w.count++
+}
+
+// BeginValue starts an entry of kind k with key and timestamp ts and no
+// headers, whose value the caller appends in place: it returns the batch's
+// buffer, the caller appends the value to it (and nothing else), and passes
+// the extended buffer to EndValue. It saves the copy of a value that would
+// otherwise be built in a scratch buffer and then appended. No other method
+// of w may be called between the two.
+func (w *Writer) BeginValue(k Kind, key []byte, ts int64) []byte {
+	if w.open != 0 {
+		panic("abi: BeginValue before the EndValue of the previous entry")
+	}
+	if w.buf == nil {
+		w.Reset()
+	}
+	n := EntryHeaderSize + len(key)
+	w.Grow(n)
+	off := len(w.buf)
+	w.buf = w.buf[:off+n]
+	h := w.buf[off : off+n]
+	h[0], h[1], h[2], h[3] = byte(k), 0, 0, 0
+	le.PutUint32(h[4:], uint32(len(key)))
+	le.PutUint64(h[8:], 0) // value and headers lengths; EndValue sets the value's
+	putI64(h[16:], ts)
+	le.PutUint64(h[24:], 0)
+	copy(h[EntryHeaderSize:], key)
+	w.open = off
+	return w.buf
+}
+
+// EndValue ends the entry that BeginValue started; b is the buffer BeginValue
+// returned with the entry's value appended.
+func (w *Writer) EndValue(b []byte) {
+	off := w.open
+	if off == 0 || len(b) < len(w.buf) {
+		panic("abi: EndValue without BeginValue, or with a shorter buffer than BeginValue returned")
+	}
+	h := b[off : off+EntryHeaderSize]
+	le.PutUint32(h[8:], uint32(len(b)-len(w.buf)))
+	w.buf, w.open = b, 0
 	w.count++
 }
 

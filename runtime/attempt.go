@@ -366,7 +366,8 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 				p.tx = newTxState(b)
 				p.state = p.tx
 			}
-			p.timers = newTimerService(p.state, kgs)
+			p.timers = newTimerService(p.state, kgs, namespaceTimers)
+			p.callExpiry = newTimerService(p.state, kgs, namespaceCallExpiry)
 		}
 	}
 

@@ -20,9 +20,31 @@ import (
 // it is checkpointed, restored and rescaled with the key group, and the
 // failure policy's transactional state (txstate.go) discards it with the
 // other writes of a failed call.
+//
+// An entry expires the endpoint's journal TTL (Job.CallJournalTTL) after it
+// was written, in processing time. Each entry has a timer of the runtime's
+// own, in namespace namespaceCallExpiry, whose key is the entry's key after
+// the namespace byte (record key length, record key, idempotency key): the
+// subtask fires those timers as it fires its processing-time timers, and each
+// deletes its entry. Timers and entries are keyed state alike, so expiry is
+// checkpointed, restored and rescaled with them, and the timer of an entry
+// that a failed call discards is discarded with it.
+//
+// INVARIANT: an entry has exactly one expiry timer. Entries are written once
+// (a key names one request) and deleted only by their timer, so a timer that
+// fires deletes the entry it was set for, never a later one of the same key.
 
 // callDigestBytes is the size of the request digest that starts a journal value.
 const callDigestBytes = sha256.Size
+
+// callKeyPrefixBytes is the size of the key group and namespace bytes that
+// start a journal key; the rest is its expiry timer's key.
+const callKeyPrefixBytes = 4
+
+// maxCallExpiries bounds the journal entries one firing of the expiry timers
+// deletes, so that a backlog (after a long stop) is worked off tick by tick
+// rather than in one pause.
+const maxCallExpiries = 4096
 
 // appendCallKey appends the journal key of (kg, record key, idempotency key).
 func appendCallKey(dst []byte, kg int, key, idemKey []byte) []byte {
@@ -96,7 +118,30 @@ func (e *opEnv) Call(entry uint32, endpoint, request, key []byte) ([]byte, uint3
 	if err := e.p.state.Set(e.key, e.callBuf); err != nil {
 		return nil, e.fail("call journal put", err)
 	}
+	expires := e.p.t.at.clock.Now().UnixMilli() + max(e.p.t.at.job.callJournalTTL(endpoint).Milliseconds(), 1)
+	// NB: add, not set: by the invariant above, an entry that was not there
+	// has no timer.
+	if err := e.p.callExpiry.add(kg, abi.KindProcessingTime, expires, e.key[callKeyPrefixBytes:]); err != nil {
+		return nil, e.fail("call journal expiry timer set", err)
+	}
 	return e.callBuf[callDigestBytes:], 0
+}
+
+// expireCalls deletes the journal entries whose TTL has passed, at most
+// maxCallExpiries of them; the others go on the next tick or batch.
+func (p *operatorProc) expireCalls() error {
+	if p.callExpiry == nil {
+		return nil
+	}
+	now := p.t.at.clock.Now().UnixMilli()
+	_, err := p.callExpiry.pop(abi.KindProcessingTime, now, maxCallExpiries, func(t timer) (bool, error) {
+		p.env.key = append(append(p.env.key[:0], byte(t.kg>>8), byte(t.kg), 0, namespaceCalls), t.key...)
+		return true, p.state.Delete(p.env.key)
+	})
+	if err != nil {
+		return fmt.Errorf("operator %s: expire call journal entries: %w", p.t.id, err)
+	}
+	return nil
 }
 
 // callFailed keeps the first reason a call of the batch failed and returns

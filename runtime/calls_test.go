@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,4 +159,78 @@ func BenchmarkCallJournal(b *testing.B) {
 	}
 	b.Run("no-call", func(b *testing.B) { run(b, true) })
 	b.Run("call", func(b *testing.B) { run(b, false) })
+}
+
+// shiftedClock is the wall clock moved forward by what Advance adds up, so
+// that checkpoints keep their pace while the test jumps processing time.
+type shiftedClock struct{ off atomic.Int64 }
+
+func (c *shiftedClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *shiftedClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// TestCallJournalTTL checks the expiry of the call journal (docs/calls.md,
+// journal TTL) across restores from checkpoints: a response within its TTL
+// is replayed after a restore without calling the endpoint again, and one
+// past its TTL has been deleted by its expiry timer (restored with the
+// checkpoint), so the next call with its key reaches the endpoint again.
+func TestCallJournalTTL(t *testing.T) {
+	recs := []memory.Record{
+		{Key: "a", Value: "svc:x:k1"}, // run 1 at T: called, kept until T+1h
+		{Key: "a", Value: "svc:x:k1"}, // run 2 at T+45m: within the TTL, from the journal
+		{Key: "a", Value: "svc:y:k2"}, // run 2: called, kept until T+1h45m
+		{Key: "a", Value: "svc:x:k1"}, // run 3 at T+1h30m: expired, called again
+		{Key: "a", Value: "svc:y:k2"}, // run 3: within its TTL, from the journal
+	}
+	ctx := context.Background()
+	caller := &fakeCaller{calls: map[string]int{}}
+	store, sink, clock := memory.NewStore(), memory.NewSink(), &shiftedClock{}
+	job := func(n int, unbounded bool) *runtime.Job {
+		src := memory.NewSource(recs[:n])
+		if unbounded {
+			src = src.Unbounded()
+		}
+		j := callJob(nil, sink, caller, runtime.KeyBy, false)
+		j.Sources[0].Source = src
+		j.CallJournalTTL = map[string]time.Duration{"svc": time.Hour}
+		return j
+	}
+	cfg := func() runtime.Config {
+		return runtime.Config{Store: store, State: memory.StateFactory{}, WorkDir: t.TempDir(), Logger: testLogger(t), Clock: clock}
+	}
+	// stopAfter runs the first n records (restoring the last checkpoint) and
+	// stops the job with a final checkpoint once it has read want of them.
+	stopAfter := func(n int, want int64) {
+		t.Helper()
+		x, err := runtime.Start(ctx, job(n, true), cfg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(func() bool { return x.Stats().Records()["in"] == want })
+		x.Stop()
+		if _, err := x.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkCalls := func(run string, want map[string]int) {
+		t.Helper()
+		caller.mu.Lock()
+		defer caller.mu.Unlock()
+		if fmt.Sprint(caller.calls) != fmt.Sprint(want) {
+			t.Fatalf("after %s: calls per key %v, want %v", run, caller.calls, want)
+		}
+	}
+	stopAfter(1, 1)
+	checkCalls("run 1", map[string]int{"k1": 1})
+	clock.Advance(45 * time.Minute)
+	stopAfter(3, 2)
+	checkCalls("run 2 (k1 within its TTL)", map[string]int{"k1": 1, "k2": 1})
+	clock.Advance(45 * time.Minute)
+	if res, err := runtime.Run(ctx, job(5, false), cfg()); err != nil || !res.Finished {
+		t.Fatalf("run 3: %+v, %v", res, err)
+	}
+	checkCalls("run 3 (k1 expired, k2 within its TTL)", map[string]int{"k1": 2, "k2": 1})
+	want := []string{"a=200 r:x", "a=200 r:x", "a=200 r:x", "a=200 r:y", "a=200 r:y"} // sorted, as Committed is
+	if got := sink.Committed(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("committed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -125,6 +125,29 @@ func (e *outEdge) addBatch(b []byte) error {
 	}
 }
 
+// handOver sends the valid batch b, which the caller gives up, to its target
+// as it is, if the edge sends whole batches and holds no record for that
+// target (so that records stay in order); it reports whether it did.
+func (e *outEdge) handOver(b []byte) (bool, error) {
+	t := 0
+	switch e.partition {
+	case KeyBy:
+		return false, nil
+	case Rebalance:
+		t = e.next
+	}
+	if e.writers[t].Count() != 0 || abi.Count(b) == 0 {
+		return false, nil
+	}
+	if e.partition == Rebalance {
+		e.next = (e.next + 1) % len(e.targets)
+	}
+	// The header as an edge writer's: whatever the caller set in it goes.
+	abi.SetHeader(b, abi.NoTimestamp, 0)
+	clear(b[abi.OffCursor:abi.BatchHeaderSize])
+	return true, e.targets[t].send(message{kind: msgBatch, batch: b})
+}
+
 func (e *outEdge) addTo(t int, b []byte) error {
 	w := &e.writers[t]
 	w.AppendBatch(b)
@@ -180,6 +203,22 @@ func (o outputs) emit(port int, b []byte) error {
 		}
 	}
 	return nil
+}
+
+// emitOwned is emit for a batch b that the caller gives up (one written by the
+// caller, not aliasing guest memory). When port has a single edge that sends
+// whole batches (Forward or Rebalance) and holds no record for the batch's
+// target, b goes to the target as it is, without the copy into the edge's
+// writer, and emitOwned reports that it took b; otherwise the caller keeps b.
+// The target receives the same records in the same order either way: an edge
+// writer's batch and the caller's differ in nothing but their buffer.
+func (o outputs) emitOwned(port int, b []byte) (taken bool, err error) {
+	if port < len(o) && o[port] != nil && len(o[port].edges) == 1 {
+		if taken, err := o[port].edges[0].handOver(b); taken || err != nil {
+			return taken, err
+		}
+	}
+	return false, o.emit(port, b)
 }
 
 func (o outputs) flush() error {

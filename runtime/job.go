@@ -3,6 +3,8 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -22,6 +24,23 @@ type Job struct {
 	// Caller makes the operators' external calls (abi/ABI.md §5.3); nil: the
 	// job has no endpoints, and every call fails with NOT_FOUND.
 	Caller Caller
+	// CallJournalTTL is, per endpoint name, how long (in processing time) the
+	// call journal keeps a response of the endpoint; an endpoint not in it
+	// keeps them DefaultCallJournalTTL. Each value must be > 0.
+	CallJournalTTL map[string]time.Duration
+}
+
+// DefaultCallJournalTTL is how long the call journal keeps a response of an
+// endpoint whose TTL the job does not set: a day, as long as payment APIs
+// typically remember an idempotency key.
+const DefaultCallJournalTTL = 24 * time.Hour
+
+// callJournalTTL returns the journal TTL of the responses of endpoint.
+func (j *Job) callJournalTTL(endpoint []byte) time.Duration {
+	if ttl, ok := j.CallJournalTTL[string(endpoint)]; ok {
+		return ttl
+	}
+	return DefaultCallJournalTTL
 }
 
 // CheckpointConfig says how often checkpoints are taken and how many are kept.
@@ -169,6 +188,11 @@ func (j *Job) Validate() error {
 	}
 	if len(j.Sources) == 0 {
 		bad("sources", "a job needs at least one source")
+	}
+	for _, name := range slices.Sorted(maps.Keys(j.CallJournalTTL)) {
+		if ttl := j.CallJournalTTL[name]; ttl <= 0 {
+			bad("callJournalTTL", "endpoint %q: the TTL %v is not > 0", name, ttl)
+		}
 	}
 	if len(j.Sinks) == 0 {
 		bad("sinks", "a job needs at least one sink")

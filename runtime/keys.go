@@ -24,6 +24,10 @@ const namespaceTimers = 1
 // namespaceCalls is the runtime namespace of the call journal (calls.go).
 const namespaceCalls = 2
 
+// namespaceCallExpiry is the runtime namespace of the timers that expire the
+// call journal's entries (calls.go); operators never see them.
+const namespaceCallExpiry = 3
+
 // KeyGroupPrefix returns the first key of key group kg.
 func KeyGroupPrefix(kg int) []byte {
 	return []byte{byte(kg >> 8), byte(kg)}

@@ -136,16 +136,22 @@ func (s *sourceTask) poll(ctx context.Context) (bool, error) {
 			sp.finished = true
 		}
 		b := s.w.Detach()
+		taken := false
 		if n > 0 {
 			s.counter.Add(int64(n))
-			if err := s.outs.emit(0, b); err != nil {
+			// NB: most often the batch goes downstream as it is (emitOwned),
+			// and the receiver returns it to the pool.
+			var err error
+			if taken, err = s.outs.emitOwned(0, b); err != nil {
 				return false, err
 			}
 			if err := s.outs.flush(); err != nil {
 				return false, err
 			}
 		}
-		s.at.pool.put(b)
+		if !taken {
+			s.at.pool.put(b)
+		}
 		if err := s.advanceWatermark(); err != nil {
 			return false, err
 		}
@@ -341,14 +347,16 @@ type operatorProc struct {
 	keyed   bool
 	backend StateBackend // nil unless keyed
 	// state is what the Env reads and writes: backend, or tx in front of it.
-	state    StateBackend
-	tx       *txState // nil unless the failure policy isolates batches (failure.go)
-	timers   *timerService
-	env      opEnv
-	timerBuf abi.Writer
-	module   string       // the module running now, for dead letters
-	attempt  int          // delivery attempt of the records being run (0: a first delivery)
-	dead     []DeadLetter // dead letters since the last barrier
+	state  StateBackend
+	tx     *txState // nil unless the failure policy isolates batches (failure.go)
+	timers *timerService
+	// callExpiry holds the expiry timers of the call journal (calls.go).
+	callExpiry *timerService
+	env        opEnv
+	timerBuf   abi.Writer
+	module     string       // the module running now, for dead letters
+	attempt    int          // delivery attempt of the records being run (0: a first delivery)
+	dead       []DeadLetter // dead letters since the last barrier
 	// shadowRun is the operator's shadow from the last barrier on (shadow.go),
 	// sh its instance here.
 	shadowRun *shadowRun
@@ -480,6 +488,9 @@ func (p *operatorProc) tick(ctx context.Context) error {
 func (p *operatorProc) fireProcessingTimers(ctx context.Context) error {
 	if p.timers == nil {
 		return nil
+	}
+	if err := p.expireCalls(); err != nil {
+		return err
 	}
 	t, ok, err := p.timers.next(abi.KindProcessingTime)
 	if err != nil || !ok || t.time > p.t.at.clock.Now().UnixMilli() {

@@ -24,11 +24,15 @@ import (
 // in the backend when it surfaces. A key has one key group, so (time, key)
 // orders timers completely.
 //
-// Timer state key: key group (2) | 0 (1) | namespaceTimers (1) | kind (1) |
-// time (8, big-endian, sign bit flipped so that order is numeric) | key.
+// Timer state key: key group (2) | 0 (1) | namespace (1) | kind (1) |
+// time (8, big-endian, sign bit flipped so that order is numeric) | key. The
+// namespace is namespaceTimers for the operator's timers, which fire into
+// the operator; the runtime keeps timers of its own in other namespaces
+// (namespaceCallExpiry: calls.go), which the operator never sees.
 type timerService struct {
 	backend  StateBackend
 	kgs      KeyGroupRange
+	ns       byte         // the runtime namespace of the timers
 	heaps    [3]timerHeap // indexed by abi.Kind; 0 unused
 	frontier [3]timerPos  // see the invariant
 	all      [3]bool      // the heap holds every live timer of the kind
@@ -73,8 +77,10 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
-func newTimerService(b StateBackend, kgs KeyGroupRange) *timerService {
-	s := &timerService{backend: b, kgs: kgs, batchKeys: map[string]struct{}{}}
+// newTimerService returns the service of the timers in runtime namespace ns
+// of key groups kgs in b.
+func newTimerService(b StateBackend, kgs KeyGroupRange, ns byte) *timerService {
+	s := &timerService{backend: b, kgs: kgs, ns: ns, batchKeys: map[string]struct{}{}}
 	for k := range s.frontier {
 		s.frontier[k] = timerPos{time: minWatermark()} // nothing loaded yet: the first next() reads the backend
 	}
@@ -83,8 +89,8 @@ func newTimerService(b StateBackend, kgs KeyGroupRange) *timerService {
 
 const timerKeyPrefixLen = 5 // key group, 0, namespace, kind
 
-func appendTimerKey[K []byte | string](dst []byte, kg int, kind abi.Kind, t int64, key K) []byte {
-	dst = append(dst, byte(kg>>8), byte(kg), 0, namespaceTimers, byte(kind))
+func appendTimerKey[K []byte | string](dst []byte, ns byte, kg int, kind abi.Kind, t int64, key K) []byte {
+	dst = append(dst, byte(kg>>8), byte(kg), 0, ns, byte(kind))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(t)^(1<<63))
 	return append(dst, key...)
 }
@@ -97,11 +103,24 @@ func (s *timerService) exists(k []byte) (bool, error) {
 
 // set registers a timer; registering an existing one again does nothing.
 func (s *timerService) set(kg int, kind abi.Kind, t int64, key []byte) error {
-	s.scratch = appendTimerKey(s.scratch[:0], kg, kind, t, key)
+	s.scratch = appendTimerKey(s.scratch[:0], s.ns, kg, kind, t, key)
 	ok, err := s.exists(s.scratch)
 	if err != nil || ok {
 		return err
 	}
+	return s.register(kg, kind, t, key)
+}
+
+// add registers a timer that the caller knows is not registered, without
+// set's look-up (a miss costs a backend read).
+func (s *timerService) add(kg int, kind abi.Kind, t int64, key []byte) error {
+	s.scratch = appendTimerKey(s.scratch[:0], s.ns, kg, kind, t, key)
+	return s.register(kg, kind, t, key)
+}
+
+// register writes the timer whose state key is in s.scratch and puts it in
+// the heap if the heap must hold it.
+func (s *timerService) register(kg int, kind abi.Kind, t int64, key []byte) error {
 	if err := s.backend.Set(s.scratch, nil); err != nil {
 		return err
 	}
@@ -128,7 +147,7 @@ func (s *timerService) shrink(kind abi.Kind) {
 
 // remove deletes a timer; its heap entry is dropped when it surfaces.
 func (s *timerService) remove(kg int, kind abi.Kind, t int64, key []byte) error {
-	s.scratch = appendTimerKey(s.scratch[:0], kg, kind, t, key)
+	s.scratch = appendTimerKey(s.scratch[:0], s.ns, kg, kind, t, key)
 	return s.backend.Delete(s.scratch)
 }
 
@@ -146,7 +165,7 @@ func (s *timerService) next(kind abi.Kind) (timer, bool, error) {
 			continue
 		}
 		t := (*h)[0]
-		s.scratch = appendTimerKey(s.scratch[:0], t.kg, kind, t.time, t.key)
+		s.scratch = appendTimerKey(s.scratch[:0], s.ns, t.kg, kind, t.time, t.key)
 		ok, err := s.exists(s.scratch)
 		if err != nil {
 			return timer{}, false, err
@@ -167,8 +186,8 @@ func (s *timerService) refill(kind abi.Kind) error {
 	var limit timerPos // timers from limit on were not all read (if capped)
 	capped := false
 	for kg := s.kgs.First; kg <= s.kgs.Last; kg++ {
-		start := appendTimerKey(nil, kg, kind, from.time, from.key)
-		end := []byte{byte(kg >> 8), byte(kg), 0, namespaceTimers, byte(kind) + 1}
+		start := appendTimerKey(nil, s.ns, kg, kind, from.time, from.key)
+		end := []byte{byte(kg >> 8), byte(kg), 0, s.ns, byte(kind) + 1}
 		n := 0
 		var bad error
 		err := s.backend.Scan(start, end, func(k, _ []byte) bool {
@@ -220,26 +239,39 @@ func (s *timerService) refill(kind abi.Kind) error {
 // timer would be registered anew and fire twice. Handling the first timer may
 // also delete or move the second, which then must not fire from this batch.
 func (s *timerService) popDue(kind abi.Kind, now int64, max int, w *abi.Writer) (int, error) {
-	n := 0
 	clear(s.batchKeys)
-	for n < max {
-		t, ok, err := s.next(kind)
-		if err != nil {
-			return n, err
-		}
-		if !ok || t.time > now {
-			break
-		}
+	return s.pop(kind, now, max, func(t timer) (bool, error) {
 		if _, dup := s.batchKeys[t.key]; dup {
-			break
+			return false, nil
 		}
 		s.batchKeys[t.key] = struct{}{}
+		w.Append(abi.Entry{Kind: kind, Key: []byte(t.key), Timestamp: t.time})
+		return true, nil
+	})
+}
+
+// pop removes the timers of kind due at or before now, at most max of them,
+// in (time, key) order, and returns how many. It calls take with each before
+// it removes it; take returns false to stop before that timer. The runtime's
+// own timers, which no operator sees, are handled by a take of their own.
+func (s *timerService) pop(kind abi.Kind, now int64, max int, take func(t timer) (bool, error)) (int, error) {
+	n := 0
+	for n < max {
+		t, ok, err := s.next(kind)
+		if err != nil || !ok || t.time > now {
+			return n, err
+		}
+		switch ok, err := take(t); {
+		case err != nil:
+			return n, err
+		case !ok:
+			return n, nil
+		}
 		heap.Pop(&s.heaps[kind])
-		s.scratch = appendTimerKey(s.scratch[:0], t.kg, kind, t.time, t.key)
+		s.scratch = appendTimerKey(s.scratch[:0], s.ns, t.kg, kind, t.time, t.key)
 		if err := s.backend.Delete(s.scratch); err != nil {
 			return n, err
 		}
-		w.Append(abi.Entry{Kind: kind, Key: []byte(t.key), Timestamp: t.time})
 		n++
 	}
 	return n, nil

@@ -53,7 +53,7 @@ func TestTimerServiceModel(t *testing.T) {
 		defer SetTimerHeapMax(1 + rng.Intn(8))()
 		kgs := KeyGroupRange{First: 3, Last: 3 + rng.Intn(4)}
 		b := &mapBackend{m: map[string][]byte{}}
-		s := newTimerService(b, kgs)
+		s := newTimerService(b, kgs, namespaceTimers)
 		model := map[timerPos]int{} // live timers -> key group
 		now := int64(0)
 		for step := 0; step < 400; step++ {
@@ -112,7 +112,7 @@ func TestTimerServiceModel(t *testing.T) {
 // same key that is also due (a window moving to its next firing), that timer
 // fires once, not twice.
 func TestTimerNoDoubleFire(t *testing.T) {
-	s := newTimerService(&mapBackend{m: map[string][]byte{}}, KeyGroupRange{First: 0, Last: 0})
+	s := newTimerService(&mapBackend{m: map[string][]byte{}}, KeyGroupRange{First: 0, Last: 0}, namespaceTimers)
 	for _, tm := range []int64{1, 2} {
 		if err := s.set(0, abi.KindEventTimer, tm, []byte("k")); err != nil {
 			t.Fatal(err)

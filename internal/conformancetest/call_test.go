@@ -6,30 +6,21 @@ import (
 	"testing"
 
 	"github.com/weirstream/weir/host"
-	"github.com/weirstream/weir/internal/wasmbuild"
 	"github.com/weirstream/weir/runtime"
 	weir "github.com/weirstream/weir/sdk/go"
 	"github.com/weirstream/weir/sdk/go/weirtest"
 )
 
-// TestCallSDKs runs the same call operator written with each SDK (Go, Rust,
-// C) in the real host against the harness's journaling host (ABI §5.3): the
+// TestCallSDKs runs the call reference operator (abi/testdata/operators) of
+// each SDK in the real host against the harness's journaling host (ABI §5.3): the
 // response with its status, a response larger than each SDK's first buffer,
 // a second call with the same idempotency key answered from the journal, and
 // the codes of an unknown endpoint (NOT_FOUND) and one without a response
 // (UNAVAILABLE).
 func TestCallSDKs(t *testing.T) {
 	big := strings.Repeat("x", 10_000)
-	guests := []struct {
-		name  string
-		build func(testing.TB) string
-	}{
-		{"go", func(t testing.TB) string { return wasmbuild.MustGo(t, "testdata/callguest") }},
-		{"rust", func(t testing.TB) string { return wasmbuild.MustRust(t, "../../sdk/rust/testdata/call.rs") }},
-		{"c", func(t testing.TB) string { return wasmbuild.MustC(t, "../../sdk/c/testdata/call.c") }},
-	}
-	for _, g := range guests {
-		t.Run(g.name, func(t *testing.T) {
+	for _, lang := range languages {
+		t.Run(lang, func(t *testing.T) {
 			calls := map[string]int{}
 			orders := func(request, key []byte) (weir.Response, error) {
 				calls[string(key)]++
@@ -41,7 +32,7 @@ func TestCallSDKs(t *testing.T) {
 				}
 				return weir.Response{Status: 200, Body: append([]byte("ok-"), request...)}, nil
 			}
-			h := guestHarness(t, host.Config{Logger: quietLogger}, g.name+"-call", g.build(t),
+			h := guestHarness(t, host.Config{Logger: quietLogger}, lang+"-call", build(t, lang, "call"),
 				runtime.OperatorInfo{Name: "call", Keyed: true}, weirtest.WithEndpoint("orders", orders))
 			var recs []weir.Record
 			for _, v := range []string{"orders:a", "orders:a", "orders:big", "nope:x", "orders:down", "orders:b"} {

@@ -23,10 +23,28 @@ import (
 )
 
 type vector struct {
-	Operator string `json:"operator"`
-	Keyed    bool   `json:"keyed"`
-	Config   string `json:"config"`
-	Steps    []step `json:"steps"`
+	Operator  string                `json:"operator"`
+	Keyed     bool                  `json:"keyed"`
+	Config    string                `json:"config"`
+	Endpoints map[string][]endpoint `json:"endpoints"`
+	Steps     []step                `json:"steps"`
+}
+
+// endpoint is one answer of an endpoint of a vector, to the calls with its
+// request (abi/testdata/operators/README.md, endpoints).
+type endpoint struct {
+	Request     string `json:"request"`
+	Key         string `json:"key"`
+	Status      int    `json:"status"`
+	Body        string `json:"body"`
+	Unavailable bool   `json:"unavailable"`
+}
+
+// call is a call an endpoint received.
+type call struct {
+	Endpoint string `json:"endpoint"`
+	Request  string `json:"request"`
+	Key      string `json:"key"`
 }
 
 type step struct {
@@ -37,7 +55,9 @@ type step struct {
 	Process               *[]record           `json:"process"`
 	AdvanceWatermark      *int64              `json:"advanceWatermark"`
 	AdvanceProcessingTime *int64              `json:"advanceProcessingTime"`
+	Restart               bool                `json:"restart"`
 	Expect                map[string][]record `json:"expect"`
+	ExpectCalls           []call              `json:"expectCalls"`
 	ExpectError           *struct {
 		Entry int       `json:"entry"`
 		Code  weir.Code `json:"code"`
@@ -237,17 +257,15 @@ func TestWasmVectors(t *testing.T) {
 // has failed then).
 func runVector(t *testing.T, engine *host.Engine, lang string, v vector) []stepResult {
 	mod := loadModule(t, engine, lang+"-"+v.Operator, build(t, lang, v.Operator), host.Limits{})
-	op := newInstance(t, mod, runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)})
+	info := runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)}
+	w := &wasmOperator{newInstance(t, mod, info)}
 	rec := &emitRecorder{}
-	opts := []weirtest.Option{weirtest.QuietLogs(), weirtest.WrapHost(func(nh weir.NativeHost) weir.NativeHost { rec.NativeHost = nh; return rec })}
-	if !v.Keyed {
-		opts = append(opts, weirtest.Unkeyed())
-	}
-	h := weirtest.NewProcessor(t, wasmOperator{op}, opts...)
+	r := newVectorRun(t, v, w, func() { w.op = newInstance(t, mod, info) },
+		weirtest.WrapHost(func(nh weir.NativeHost) weir.NativeHost { rec.NativeHost = nh; return rec }))
 	results := make([]stepResult, len(v.Steps))
 	for i, s := range v.Steps {
 		rec.out = map[int][][]byte{}
-		err := runStep(t, h, i, s)
+		err := runStep(t, r, i, s)
 		results[i] = stepResult{out: rec.out, err: err, entry: -1}
 		var oe *runtime.OperatorError
 		switch {
@@ -263,13 +281,57 @@ func runVector(t *testing.T, engine *host.Engine, lang string, v vector) []stepR
 	return results
 }
 
+// vectorRun is the harness side of a vector's run: a harness with the
+// vector's endpoints, the calls they received in the current step, and how
+// to restart the operator (a step "restart").
+type vectorRun struct {
+	h       *weirtest.Harness
+	restart func()
+	calls   []call
+}
+
+// newVectorRun returns a run of v's steps through p, on a harness keyed as
+// v says, with v's endpoints and the options opts. restart replaces p's
+// operator instance with a new one.
+func newVectorRun(t *testing.T, v vector, p weirtest.Processor, restart func(), opts ...weirtest.Option) *vectorRun {
+	r := &vectorRun{restart: restart}
+	opts = append(opts, weirtest.QuietLogs())
+	if !v.Keyed {
+		opts = append(opts, weirtest.Unkeyed())
+	}
+	for name, answers := range v.Endpoints {
+		opts = append(opts, weirtest.WithEndpoint(name, func(request, key []byte) (weir.Response, error) {
+			r.calls = append(r.calls, call{Endpoint: name, Request: string(request), Key: string(key)})
+			for _, a := range answers {
+				switch {
+				case a.Request != string(request):
+					continue
+				case a.Key != string(key):
+					t.Errorf("endpoint %q: request %q with idempotency key %q, want %q", name, request, key, a.Key)
+				case a.Unavailable:
+					return weir.Response{}, errors.New("no response (the vector's endpoint is unavailable)")
+				}
+				return weir.Response{Status: a.Status, Body: []byte(a.Body)}, nil
+			}
+			t.Errorf("endpoint %q: request %q (idempotency key %q) that the vector does not answer", name, request, key)
+			return weir.Response{}, errors.New("no answer in the vector")
+		}))
+	}
+	r.h = weirtest.NewProcessor(t, p, opts...)
+	return r
+}
+
 // runStep runs step i and checks it against its expectation; it returns the
 // step's error, which is nil unless the step expects one.
-func runStep(t *testing.T, h *weirtest.Harness, i int, s step) error {
+func runStep(t *testing.T, r *vectorRun, i int, s step) error {
 	t.Helper()
+	h := r.h
 	h.ClearOutput()
+	r.calls = r.calls[:0]
 	var err error
 	switch {
+	case s.Restart:
+		r.restart()
 	case s.Process != nil:
 		recs := make([]weir.Record, len(*s.Process))
 		for j, r := range *s.Process {
@@ -285,6 +347,9 @@ func runStep(t *testing.T, h *weirtest.Harness, i int, s step) error {
 	}
 	if s.differential {
 		return err
+	}
+	if !slices.Equal(r.calls, s.ExpectCalls) {
+		t.Errorf("step %d (%s): the endpoints received calls %+v, want %+v", i, s.Note, r.calls, s.ExpectCalls)
 	}
 	if s.ExpectError != nil {
 		var oe *runtime.OperatorError

@@ -24,11 +24,14 @@
 // builder (a wasmbuild function), and these guests, each a Weir ABI v1
 // module (abi/ABI.md):
 //
-// The five reference operators of abi/testdata/operators, as specified in
+// The six reference operators of abi/testdata/operators, as specified in
 // its README.md: upper (stateless map), runningsum (keyed value state),
 // tumblecount (event-time tumbling windows, timers, late records to port 1),
-// timers (event- and processing-time timers set and deleted on command) and
-// sideoutput (ports 0..255, explicit timestamps and tracking ids). They must
+// timers (event- and processing-time timers set and deleted on command),
+// sideoutput (ports 0..255, explicit timestamps and tracking ids) and call
+// (the journaled external call of ABI §5.3: the harness checks each request
+// and idempotency key an endpoint receives, and that a journaled response is
+// replayed, also after a restart, without a second call). They must
 // keep the cursor of ABI §4.4, so that a failing batch names its entry. Where
 // the specification leaves a choice, they do what the Go reference does:
 // sideoutput's header values "0" keep the record's own timestamp and

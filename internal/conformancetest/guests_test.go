@@ -25,7 +25,7 @@ const (
 // what each must do).
 var (
 	// operators are the reference operators of abi/testdata/operators.
-	operators = []string{"upper", "runningsum", "tumblecount", "timers", "sideoutput"}
+	operators = []string{"upper", "runningsum", "tumblecount", "timers", "sideoutput", "call"}
 	// cases are the guests that misbehave on purpose.
 	cases = []string{"poison", "oom", "oob", "status42", "abiv2"}
 )
@@ -48,6 +48,7 @@ var guests = map[[2]string]builder{
 	{"go", "tumblecount"}: goGuest(filepath.Join(operatorDir, "tumblecount", "wasm")),
 	{"go", "timers"}:      goGuest(filepath.Join(operatorDir, "timers", "wasm")),
 	{"go", "sideoutput"}:  goGuest(filepath.Join(operatorDir, "sideoutput", "wasm")),
+	{"go", "call"}:        goGuest(filepath.Join(operatorDir, "call", "wasm")),
 	{"go", "poison"}:      goGuest(filepath.Join(goCaseDir, "poison")),
 	{"go", "oom"}:         goGuest(filepath.Join(goCaseDir, "oom")),
 	{"go", "oob"}:         goGuest(filepath.Join(goCaseDir, "oob")),
@@ -59,6 +60,7 @@ var guests = map[[2]string]builder{
 	{"c", "tumblecount"}: cGuest(filepath.Join(cDir, "tumblecount.c")),
 	{"c", "timers"}:      cGuest(filepath.Join(cDir, "timers.c")),
 	{"c", "sideoutput"}:  cGuest(filepath.Join(cDir, "sideoutput.c")),
+	{"c", "call"}:        cGuest(filepath.Join(cDir, "call.c")),
 	{"c", "poison"}:      cGuest(filepath.Join(cDir, "cases", "poison.c")),
 	{"c", "oom"}:         cGuest(filepath.Join(cDir, "cases", "oom.c")),
 	{"c", "oob"}:         cGuest(filepath.Join(cDir, "cases", "oob.c")),
@@ -70,6 +72,7 @@ var guests = map[[2]string]builder{
 	{"rust", "tumblecount"}: rustGuest(filepath.Join(rustDir, "tumblecount")),
 	{"rust", "timers"}:      rustGuest(filepath.Join(rustDir, "timers")),
 	{"rust", "sideoutput"}:  rustGuest(filepath.Join(rustDir, "sideoutput")),
+	{"rust", "call"}:        rustGuest(filepath.Join(rustDir, "call")),
 	{"rust", "poison"}:      rustGuest(filepath.Join(rustDir, "cases", "poison.rs")),
 	{"rust", "oom"}:         rustGuest(filepath.Join(rustDir, "cases", "oom.rs")),
 	{"rust", "oob"}:         rustGuest(filepath.Join(rustDir, "cases", "oob.rs")),

@@ -47,18 +47,18 @@ func TestRustGoTakingTurns(t *testing.T) {
 		rustMod := loadModule(t, engine, v.Operator+"-rust", build(t, "rust", v.Operator), host.Limits{})
 		for _, first := range []string{"go", "rust"} {
 			t.Run(name+"/"+first+"-first", func(t *testing.T) {
-				g, r := rsInstance(t, goMod, v.Keyed, v.Config), rsInstance(t, rustMod, v.Keyed, v.Config)
-				turns := &alternating{ops: []runtime.Operator{g, r}}
-				if first == "rust" {
-					turns.ops = []runtime.Operator{r, g}
+				turns := &alternating{}
+				instances := func() {
+					g, r := rsInstance(t, goMod, v.Keyed, v.Config), rsInstance(t, rustMod, v.Keyed, v.Config)
+					turns.ops = []runtime.Operator{g, r}
+					if first == "rust" {
+						turns.ops = []runtime.Operator{r, g}
+					}
 				}
-				opts := []weirtest.Option{weirtest.QuietLogs()}
-				if !v.Keyed {
-					opts = append(opts, weirtest.Unkeyed())
-				}
-				h := weirtest.NewProcessor(t, turns, opts...)
+				instances()
+				run := newVectorRun(t, v, turns, instances)
 				for i, s := range v.Steps {
-					_ = runStep(t, h, i, s) // it checks the step's expectation, failures included
+					_ = runStep(t, run, i, s) // it checks the step's expectation, failures included
 				}
 				if turns.batches < 2 {
 					t.Fatalf("%d batches ran: the builds did not take turns", turns.batches)

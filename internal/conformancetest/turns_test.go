@@ -10,7 +10,6 @@ import (
 	"github.com/weirstream/weir/host"
 	"github.com/weirstream/weir/runtime"
 	weir "github.com/weirstream/weir/sdk/go"
-	"github.com/weirstream/weir/sdk/go/weirtest"
 )
 
 // alternating is a weirtest.Processor that hands each batch to the next of
@@ -49,17 +48,17 @@ func TestLanguagesTakingTurns(t *testing.T) {
 					for _, order := range [][2]string{{first, second}, {second, first}} {
 						t.Run(fmt.Sprintf("%s/%s-first", name, order[0]), func(t *testing.T) {
 							turns := &alternating{}
-							for _, lang := range order {
-								op := newInstance(t, mods[lang], runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)})
-								turns.ops = append(turns.ops, op)
+							instances := func() {
+								turns.ops = turns.ops[:0]
+								for _, lang := range order {
+									op := newInstance(t, mods[lang], runtime.OperatorInfo{Name: v.Operator, Keyed: v.Keyed, Config: []byte(v.Config)})
+									turns.ops = append(turns.ops, op)
+								}
 							}
-							opts := []weirtest.Option{weirtest.QuietLogs()}
-							if !v.Keyed {
-								opts = append(opts, weirtest.Unkeyed())
-							}
-							h := weirtest.NewProcessor(t, turns, opts...)
+							instances()
+							run := newVectorRun(t, v, turns, instances)
 							for i, s := range v.Steps {
-								runStep(t, h, i, s) // checks the step, failures included
+								runStep(t, run, i, s) // checks the step, failures included
 							}
 							if turns.batches < 2 {
 								t.Fatalf("%d batches ran: the builds did not take turns", turns.batches)

@@ -82,7 +82,8 @@ func (g *Generator) Config() Config { return g.cfg }
 // Timestamp returns ts(n), the dateTime of event n in ms.
 func (g *Generator) Timestamp(n int64) int64 {
 	r := g.cfg.EventsPerSecond
-	return g.cfg.FirstEventTime + (n/r)*1000 + (n%r)*1000/r
+	s := n / r
+	return g.cfg.FirstEventTime + s*1000 + (n-s*r)*1000/r
 }
 
 // Kind returns the kind of event n.
@@ -107,23 +108,37 @@ func (g *Generator) stream(n int64) splitmix {
 // dst has too little room.
 func (g *Generator) AppendEvent(dst []byte, n int64) ([]byte, int64) {
 	ts := g.Timestamp(n)
-	r := g.stream(n)
-	switch g.Kind(n) {
-	case events.KindPerson:
-		return g.appendPerson(dst, n, ts, &r), ts
-	case events.KindAuction:
-		return g.appendAuction(dst, n, ts, &r), ts
-	}
-	return g.appendBid(dst, n, ts, &r), ts
+	return g.appendEvent(dst, n, ts), ts
 }
+
+// appendEvent appends the encoding of event n, whose dateTime is ts =
+// g.Timestamp(n), to dst.
+func (g *Generator) appendEvent(dst []byte, n, ts int64) []byte {
+	r := g.stream(n)
+	// NB: one division for the event's place in its epoch, not one in each of
+	// the helpers (a 64-bit division costs as much as several draws).
+	epoch := n / g.total
+	e := at{n: n, epoch: epoch, offset: n - epoch*g.total}
+	switch {
+	case e.offset < g.cfg.PersonProportion:
+		return g.appendPerson(dst, e, ts, &r)
+	case e.offset < g.cfg.PersonProportion+g.cfg.AuctionProportion:
+		return g.appendAuction(dst, e, ts, &r)
+	}
+	return g.appendBid(dst, e, ts, &r)
+}
+
+// at is event n and its place in the model: n = epoch * totalProportion +
+// offset, 0 <= offset < totalProportion.
+type at struct{ n, epoch, offset int64 }
 
 // Event returns event n's encoding in a new slice, and its dateTime.
 func (g *Generator) Event(n int64) ([]byte, int64) { return g.AppendEvent(nil, n) }
 
 // lastBase0PersonID returns the last person id (from 0) generated at or
-// before event n.
-func (g *Generator) lastBase0PersonID(n int64) int64 {
-	epoch, offset := n/g.total, n%g.total
+// before event e.
+func (g *Generator) lastBase0PersonID(e at) int64 {
+	epoch, offset := e.epoch, e.offset
 	if offset >= g.cfg.PersonProportion {
 		offset = g.cfg.PersonProportion - 1
 	}
@@ -131,9 +146,9 @@ func (g *Generator) lastBase0PersonID(n int64) int64 {
 }
 
 // lastBase0AuctionID returns the last auction id (from 0) generated at or
-// before event n (-1 before the first).
-func (g *Generator) lastBase0AuctionID(n int64) int64 {
-	epoch, offset := n/g.total, n%g.total
+// before event e (-1 before the first).
+func (g *Generator) lastBase0AuctionID(e at) int64 {
+	epoch, offset := e.epoch, e.offset
 	p, a := g.cfg.PersonProportion, g.cfg.AuctionProportion
 	switch {
 	case offset < p:
@@ -147,26 +162,26 @@ func (g *Generator) lastBase0AuctionID(n int64) int64 {
 	return epoch*a + offset
 }
 
-func (g *Generator) nextBase0PersonID(n int64, r *splitmix) int64 {
-	numPeople := g.lastBase0PersonID(n) + 1
+func (g *Generator) nextBase0PersonID(e at, r *splitmix) int64 {
+	numPeople := g.lastBase0PersonID(e) + 1
 	active := min(numPeople, g.cfg.NumActivePeople)
 	return numPeople - active + r.u(active+personIDLead)
 }
 
-func (g *Generator) nextBase0AuctionID(n int64, r *splitmix) int64 {
-	maxAuction := g.lastBase0AuctionID(n)
+func (g *Generator) nextBase0AuctionID(e at, r *splitmix) int64 {
+	maxAuction := g.lastBase0AuctionID(e)
 	minAuction := max(maxAuction-g.cfg.NumInFlightAuctions, 0)
 	return minAuction + r.u(maxAuction-minAuction+1+auctionIDLead)
 }
 
 // price draws a price in cents, log-uniform per decade in [100, 10^8).
 func price(r *splitmix) int64 {
-	base := int64(100)
-	for k := r.u(6); k > 0; k-- {
-		base *= 10
-	}
+	base := priceBases[r.u(int64(len(priceBases)))]
 	return base + r.u(9*base)
 }
+
+// priceBases are the decades of price: 100 * 10^k for the draw k = U(6).
+var priceBases = [6]int64{100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000}
 
 // poolString draws a string of length l from the letter pool.
 func (g *Generator) poolString(l int64, r *splitmix) []byte {
@@ -188,7 +203,7 @@ func (g *Generator) extra(currentSize, avgSize int64, r *splitmix) []byte {
 	return g.poolString(size, r)
 }
 
-func (g *Generator) appendPerson(dst []byte, n, ts int64, r *splitmix) []byte {
+func (g *Generator) appendPerson(dst []byte, e at, ts int64, r *splitmix) []byte {
 	first, last := firstNames[r.u(int64(len(firstNames)))], lastNames[r.u(int64(len(lastNames)))]
 	local := g.poolString(3+r.u(4), r)
 	domain := g.poolString(3+r.u(2), r)
@@ -211,7 +226,7 @@ func (g *Generator) appendPerson(dst []byte, n, ts int64, r *splitmix) []byte {
 	extra := g.extra(size, g.cfg.AvgPersonByteSize, r)
 
 	dst = append(dst, byte(events.KindPerson))
-	dst = le.AppendUint64(dst, uint64(g.lastBase0PersonID(n)+firstPersonID))
+	dst = le.AppendUint64(dst, uint64(g.lastBase0PersonID(e)+firstPersonID))
 	dst = le.AppendUint64(dst, uint64(ts))
 	dst = le.AppendUint16(dst, uint16(nameLen))
 	dst = append(append(append(dst, first...), ' '), last...)
@@ -225,16 +240,16 @@ func (g *Generator) appendPerson(dst []byte, n, ts int64, r *splitmix) []byte {
 	return events.AppendString(dst, extra)
 }
 
-func (g *Generator) appendAuction(dst []byte, n, ts int64, r *splitmix) []byte {
+func (g *Generator) appendAuction(dst []byte, e at, ts int64, r *splitmix) []byte {
 	var seller int64
 	if r.u(g.cfg.HotSellersRatio) > 0 {
-		seller = (g.lastBase0PersonID(n) / hotBlock) * hotBlock
+		seller = (g.lastBase0PersonID(e) / hotBlock) * hotBlock
 	} else {
-		seller = g.nextBase0PersonID(n, r)
+		seller = g.nextBase0PersonID(e, r)
 	}
 	category := firstCategoryID + r.u(numCategories)
 	initialBid := price(r)
-	horizon := g.Timestamp(n+g.auctionAhead) - ts
+	horizon := g.Timestamp(e.n+g.auctionAhead) - ts
 	expires := ts + 1 + r.u(max(2*horizon, 1))
 	name := g.poolString(3+r.u(17), r)
 	desc := g.poolString(3+r.u(97), r)
@@ -242,7 +257,7 @@ func (g *Generator) appendAuction(dst []byte, n, ts int64, r *splitmix) []byte {
 	extra := g.extra(int64(8+len(name)+len(desc)+40), g.cfg.AvgAuctionByteSize, r)
 
 	dst = append(dst, byte(events.KindAuction))
-	dst = le.AppendUint64(dst, uint64(g.lastBase0AuctionID(n)+firstAuctionID))
+	dst = le.AppendUint64(dst, uint64(g.lastBase0AuctionID(e)+firstAuctionID))
 	dst = le.AppendUint64(dst, uint64(initialBid))
 	dst = le.AppendUint64(dst, uint64(reserve))
 	dst = le.AppendUint64(dst, uint64(ts))
@@ -254,17 +269,17 @@ func (g *Generator) appendAuction(dst []byte, n, ts int64, r *splitmix) []byte {
 	return events.AppendString(dst, extra)
 }
 
-func (g *Generator) appendBid(dst []byte, n, ts int64, r *splitmix) []byte {
+func (g *Generator) appendBid(dst []byte, e at, ts int64, r *splitmix) []byte {
 	var auction, bidder int64
 	if r.u(g.cfg.HotAuctionRatio) > 0 {
-		auction = (g.lastBase0AuctionID(n) / hotBlock) * hotBlock
+		auction = (g.lastBase0AuctionID(e) / hotBlock) * hotBlock
 	} else {
-		auction = g.nextBase0AuctionID(n, r)
+		auction = g.nextBase0AuctionID(e, r)
 	}
 	if r.u(g.cfg.HotBiddersRatio) > 0 {
-		bidder = (g.lastBase0PersonID(n)/hotBlock)*hotBlock + 1
+		bidder = (g.lastBase0PersonID(e)/hotBlock)*hotBlock + 1
 	} else {
-		bidder = g.nextBase0PersonID(n, r)
+		bidder = g.nextBase0PersonID(e, r)
 	}
 	p := price(r)
 	extra := g.extra(32, g.cfg.AvgBidByteSize, r)
@@ -275,14 +290,6 @@ func (g *Generator) appendBid(dst []byte, n, ts int64, r *splitmix) []byte {
 	dst = le.AppendUint64(dst, uint64(p))
 	dst = le.AppendUint64(dst, uint64(ts))
 	return events.AppendString(dst, extra)
-}
-
-// maxEventBytes bounds the encoded size of one event of g, for buffer sizing.
-func (g *Generator) maxEventBytes() int {
-	maxAvg := max(g.cfg.AvgPersonByteSize, g.cfg.AvgAuctionByteSize, g.cfg.AvgBidByteSize)
-	// The fixed fields and every string at its longest (names and the like
-	// are under 128 bytes each), plus the longest extra: 1.2 * avg.
-	return 64 + 10*2 + 3*128 + int(maxAvg+maxAvg/5+1)
 }
 
 func (g *Generator) String() string {

@@ -118,18 +118,16 @@ func (s *Source) Open(ctx context.Context, split string, position []byte, env ru
 		r.clock = runtime.SystemClock{}
 	}
 	r.opened = r.clock.Now()
-	r.value = make([]byte, 0, s.g.maxEventBytes())
 	return r, nil
 }
 
 // reader produces one split: the events next, next+step, ... below end.
 type reader struct {
-	g     *Generator
-	next  int64 // event number of the next event
-	step  int64 // the number of splits
-	end   int64 // events; MaxInt64 when unbounded
-	key   [8]byte
-	value []byte // scratch for one encoded event
+	g    *Generator
+	next int64 // event number of the next event
+	step int64 // the number of splits
+	end  int64 // events; MaxInt64 when unbounded
+	key  [8]byte
 
 	clock     runtime.Clock
 	opened    time.Time
@@ -158,10 +156,12 @@ func (r *reader) Read(ctx context.Context, w *abi.Writer, maxRecords int) (int, 
 	}
 	g := r.g
 	for range limit {
-		var ts int64
-		r.value, ts = g.AppendEvent(r.value[:0], r.next)
+		// The event is encoded straight into the batch, not into a scratch
+		// buffer that would then be copied.
+		ts := g.Timestamp(r.next)
 		binary.BigEndian.PutUint64(r.key[:], uint64(r.next))
-		w.Append(abi.Entry{Key: r.key[:], Value: r.value, Timestamp: ts})
+		b := w.BeginValue(abi.KindRecord, r.key[:], ts)
+		w.EndValue(g.appendEvent(b, r.next, ts))
 		r.next += r.step
 	}
 	r.produced += float64(limit)

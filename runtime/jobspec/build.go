@@ -70,6 +70,14 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 		default:
 			job.Caller = c
 		}
+		for _, e := range s.endpoints {
+			if e.JournalTTL > 0 {
+				if job.CallJournalTTL == nil {
+					job.CallJournalTTL = map[string]time.Duration{}
+				}
+				job.CallJournalTTL[e.Name] = e.JournalTTL
+			}
+		}
 	}
 	noLoader, noExtism := false, false
 	var binders []boundNode

@@ -21,7 +21,7 @@ func (fakeCaller) Call(context.Context, string, []byte, []byte) (runtime.CallRes
 // with their place.
 func TestEndpoints(t *testing.T) {
 	spec := wordcount + `endpoints:
-  - {name: payments, url: "https://pay.example/v1", timeout: 2s, maxConcurrency: 8}
+  - {name: payments, url: "https://pay.example/v1", timeout: 2s, maxConcurrency: 8, journalTTL: 72h}
   - {name: geo, url: "http://geo:8080/"}
 `
 	s, err := Parse([]byte(spec), "job.yaml")
@@ -37,9 +37,13 @@ func TestEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fakeCaller{{"payments", "https://pay.example/v1", 2 * time.Second, 8}, {"geo", "http://geo:8080/", 0, 0}}
+	want := fakeCaller{{"payments", "https://pay.example/v1", 2 * time.Second, 8, 72 * time.Hour}, {"geo", "http://geo:8080/", 0, 0, 0}}
 	if got := job.Caller; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("caller endpoints %v, want %v", got, want)
+	}
+	// geo keeps the default TTL (runtime.DefaultCallJournalTTL).
+	if got, want := fmt.Sprint(job.CallJournalTTL), fmt.Sprint(map[string]time.Duration{"payments": 72 * time.Hour}); got != want {
+		t.Errorf("call journal TTLs %s, want %s", got, want)
 	}
 
 	for _, tt := range []struct{ name, endpoints, want string }{
@@ -49,6 +53,8 @@ func TestEndpoints(t *testing.T) {
 		{"twice", `[{name: a, url: "http://x"}, {name: a, url: "http://y"}]`, `endpoints[1].name: endpoint "a" is defined twice`},
 		{"concurrency", `[{name: a, url: "http://x", maxConcurrency: 0}]`, `endpoints[0].maxConcurrency`},
 		{"timeout", `[{name: a, url: "http://x", timeout: 0s}]`, `endpoints[0].timeout`},
+		{"journal ttl zero", `[{name: a, url: "http://x", journalTTL: 0s}]`, `endpoints[0].journalTTL`},
+		{"journal ttl too long", `[{name: a, url: "http://x", journalTTL: 9000h}]`, `endpoints[0].journalTTL: 9000h0m0s is longer than 8784h0m0s`},
 		{"unknown field", `[{name: a, url: "http://x", retries: 3}]`, `retries`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,26 +20,29 @@ import (
 
 // Limits of a job spec.
 const (
-	maxSpecBytes       = 1 << 20   // size of the YAML file
-	maxNodes           = 1000      // sources + operators + sinks
-	maxInputs          = 256       // inputs of one operator or sink
-	maxEdges           = 10_000    // inputs of all operators and sinks
-	maxRetain          = 1000      // checkpoint.retain
-	maxRestartAttempts = 1_000_000 // restart.attempts
-	wasmPageBytes      = 64 << 10  // limits.memory is a whole number of Wasm pages
-	maxMemoryBytes     = 4 << 30   // limits.memory: all a 32-bit Wasm memory can address
-	maxEndpoints       = 100       // endpoints of one job
-	maxConcurrency     = 4096      // endpoints[].maxConcurrency
+	maxSpecBytes       = 1 << 20              // size of the YAML file
+	maxNodes           = 1000                 // sources + operators + sinks
+	maxInputs          = 256                  // inputs of one operator or sink
+	maxEdges           = 10_000               // inputs of all operators and sinks
+	maxRetain          = 1000                 // checkpoint.retain
+	maxRestartAttempts = 1_000_000            // restart.attempts
+	wasmPageBytes      = 64 << 10             // limits.memory is a whole number of Wasm pages
+	maxMemoryBytes     = 4 << 30              // limits.memory: all a 32-bit Wasm memory can address
+	maxEndpoints       = 100                  // endpoints of one job
+	maxConcurrency     = 4096                 // endpoints[].maxConcurrency
+	maxJournalTTL      = 366 * 24 * time.Hour // endpoints[].journalTTL
 )
 
 // Endpoint is an external endpoint of the job's endpoints list: what guests
 // reach, by name, with the call host function (abi/ABI.md §5.3). A zero
-// Timeout or MaxConcurrency means the caller's default.
+// Timeout or MaxConcurrency means the caller's default; a zero JournalTTL
+// runtime.DefaultCallJournalTTL.
 type Endpoint struct {
 	Name           string
 	URL            string
 	Timeout        time.Duration // of one call, waiting for a free slot included
 	MaxConcurrency int           // calls in flight at once, over all subtasks
+	JournalTTL     time.Duration // how long the call journal keeps a response
 }
 
 // Spec is a parsed job spec: every field has been type-checked and the graph
@@ -304,7 +307,7 @@ func (d *decoder) endpoints(v *yaml.Node, s *Spec) {
 	seen := map[string]bool{}
 	for i, item := range items {
 		path := fmt.Sprintf("endpoints[%d]", i)
-		f := d.mapping(item, path, "name", "url", "timeout", "maxConcurrency")
+		f := d.mapping(item, path, "name", "url", "timeout", "maxConcurrency", "journalTTL")
 		if f == nil {
 			continue
 		}
@@ -333,6 +336,13 @@ func (d *decoder) endpoints(v *yaml.Node, s *Spec) {
 		if x, ok := f["maxConcurrency"]; ok {
 			n, _ := d.integer(x.val, join(path, "maxConcurrency"), 1, maxConcurrency)
 			e.MaxConcurrency = int(n)
+		}
+		if x, ok := f["journalTTL"]; ok {
+			if ttl, ok := d.duration(x.val, join(path, "journalTTL"), false); ok && ttl > maxJournalTTL {
+				d.atf(resolve(x.val), join(path, "journalTTL"), "%v is longer than %v", ttl, maxJournalTTL)
+			} else {
+				e.JournalTTL = ttl
+			}
 		}
 		s.endpoints = append(s.endpoints, e)
 	}

@@ -58,6 +58,18 @@ type StateKey = (Vec<u8>, Vec<u8>, Vec<u8>);
 /// `TimerKey` is (kind, time, key): one pending timer.
 type TimerKey = (u8, i64, Vec<u8>);
 
+/// `Endpoint` answers a call ([`crate::Context::call`]) to an endpoint of the
+/// job, given the request and the idempotency key: the response's status and
+/// body, or None for no response (the call fails with UNAVAILABLE).
+pub type Endpoint = Box<dyn FnMut(&[u8], &[u8]) -> Option<(u32, Vec<u8>)>>;
+
+/// `call_state` is the state name under which the host journals calls: one
+/// no operator can use (names are 1..255 bytes, and this one is 256), as in
+/// the Go SDK's weirtest.
+fn call_state() -> Vec<u8> {
+    vec![0u8; MAX_STATE_NAME_BYTES + 1]
+}
+
 /// `Saved` is the state and timers of a host when a batch began.
 type Saved = (BTreeMap<StateKey, Vec<u8>>, BTreeSet<TimerKey>);
 
@@ -76,6 +88,8 @@ struct MemHost {
     saved: Option<Saved>,
     /// `fail` is the code every state and timer call returns, if set.
     fail: Option<Code>,
+    /// `endpoints` answer the calls, by endpoint name.
+    endpoints: BTreeMap<Vec<u8>, Endpoint>,
 }
 
 impl MemHost {
@@ -255,6 +269,61 @@ impl Host for MemHost {
         self.logs
             .push((level, String::from_utf8_lossy(msg).into_owned()));
     }
+
+    /// `call` journals responses under (record key, idempotency key) as the
+    /// runtime does (ABI §5.3), undone with the rest of a failed batch. A
+    /// journal value is the request's length (u32 LE), the request, and the
+    /// response as the guest reads it (u32 LE status, body).
+    fn call(
+        &mut self,
+        entry: u32,
+        endpoint: &[u8],
+        request: &[u8],
+        key: &[u8],
+        out: &mut [u8],
+    ) -> i64 {
+        let record_key = match self.key(entry) {
+            Ok(k) => k,
+            Err(c) => return neg(c),
+        };
+        if endpoint.is_empty() || endpoint.len() > MAX_STATE_NAME_BYTES || key.is_empty() {
+            return neg(Code::BAD_ARGUMENT);
+        }
+        if key.len() > MAX_KEY_BYTES || request.len() > MAX_VALUE_BYTES {
+            return neg(Code::LIMIT_EXCEEDED);
+        }
+        let journal_key = (record_key, call_state(), key.to_vec());
+        let response = match self.state.get(&journal_key) {
+            Some(v) => {
+                let n = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
+                if &v[4..4 + n] != request {
+                    return neg(Code::BAD_ARGUMENT);
+                }
+                v[4 + n..].to_vec()
+            }
+            None => {
+                let answer = match self.endpoints.get_mut(endpoint) {
+                    Some(ep) => ep(request, key),
+                    None => return neg(Code::NOT_FOUND),
+                };
+                let (status, body) = match answer {
+                    Some(r) => r,
+                    None => return neg(Code::UNAVAILABLE),
+                };
+                let mut response = status.to_le_bytes().to_vec();
+                response.extend_from_slice(&body);
+                let mut v = (request.len() as u32).to_le_bytes().to_vec();
+                v.extend_from_slice(request);
+                v.extend_from_slice(&response);
+                self.state.insert(journal_key, v);
+                response
+            }
+        };
+        if response.len() <= out.len() {
+            out[..response.len()].copy_from_slice(&response);
+        }
+        response.len() as i64
+    }
 }
 
 /// `Emitted` is a record an operator emitted, as the harness collected it.
@@ -348,6 +417,33 @@ impl<O: Operator> Harness<O> {
     pub fn unkeyed(self) -> Self {
         self.host.borrow_mut().keyed = false;
         self
+    }
+
+    /// `with_endpoint` makes [`crate::Context::call`] to `name` reach `ep`.
+    /// Responses are journaled per record key and idempotency key, as the
+    /// runtime does: `ep` sees each key once, unless a batch that called it
+    /// failed or it gave no response.
+    pub fn with_endpoint(
+        self,
+        name: &str,
+        ep: impl FnMut(&[u8], &[u8]) -> Option<(u32, Vec<u8>)> + 'static,
+    ) -> Self {
+        self.host
+            .borrow_mut()
+            .endpoints
+            .insert(name.as_bytes().to_vec(), Box::new(ep));
+        self
+    }
+
+    /// `restart` replaces the operator with `op` (its `init` runs with
+    /// `config`), keeping state, timers, the call journal, watermark,
+    /// processing time and output: what a restart from a checkpoint looks
+    /// like to an operator that keeps nothing outside state.
+    pub fn restart(&mut self, mut op: O, config: &[u8]) -> Result<(), Error> {
+        op.init(config)?;
+        self.op = op;
+        self.core = Core::new();
+        Ok(())
     }
 
     /// `fail_host_calls` makes every state and timer call of the following

@@ -13,10 +13,14 @@ use crate::{
     Assigner, Code, Codec, Context, Decode, Encode, Error, ListState, MapState, Operator, Output,
     Record, Timer, ValueState, Window, WindowFunction, WindowState,
 };
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 // The reference operators, compiled into this test crate (they say
 // `weir::...`, which `extern crate self as weir` in lib.rs resolves).
+#[path = "../conformance/call/src/lib.rs"]
+mod call;
 #[path = "../conformance/runningsum/src/lib.rs"]
 mod runningsum;
 #[path = "../conformance/sideoutput/src/lib.rs"]
@@ -158,6 +162,55 @@ fn run_vector<O: Operator>(file: &str, text: &str, make: impl Fn() -> O) {
     if !v.get("keyed").and_then(Json::as_bool).unwrap() {
         h = h.unkeyed();
     }
+    // calls holds the calls the endpoints received in the current step:
+    // (endpoint, request, idempotency key).
+    let calls: Rc<RefCell<Vec<(String, String, String)>>> = Rc::default();
+    for (name, answers) in v.get("endpoints").and_then(Json::as_object).unwrap_or(&[]) {
+        let (name, answers, calls, file) = (
+            name.clone(),
+            answers.clone(),
+            calls.clone(),
+            file.to_string(),
+        );
+        h = h.with_endpoint(&name.clone(), move |request, key| {
+            let (request, key) = (
+                String::from_utf8_lossy(request).into_owned(),
+                String::from_utf8_lossy(key).into_owned(),
+            );
+            calls
+                .borrow_mut()
+                .push((name.clone(), request.clone(), key.clone()));
+            let a = answers
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a.get("request").and_then(Json::as_str) == Some(&request))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: endpoint {:?}: request {:?} that the vector does not answer",
+                        file, name, request
+                    )
+                });
+            let want = a.get("key").and_then(Json::as_str).unwrap_or("");
+            assert_eq!(
+                key, want,
+                "{}: endpoint {:?}: the idempotency key of request {:?}",
+                file, name, request
+            );
+            if a.get("unavailable").and_then(Json::as_bool) == Some(true) {
+                return None;
+            }
+            let status = a.get("status").and_then(Json::as_u64).unwrap() as u32;
+            Some((
+                status,
+                a.get("body")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .as_bytes()
+                    .to_vec(),
+            ))
+        });
+    }
     for (i, s) in v
         .get("steps")
         .and_then(Json::as_array)
@@ -166,7 +219,11 @@ fn run_vector<O: Operator>(file: &str, text: &str, make: impl Fn() -> O) {
         .enumerate()
     {
         h.clear_output();
-        let r = if let Some(recs) = s.get("process").and_then(Json::as_array) {
+        calls.borrow_mut().clear();
+        let r = if s.get("restart").and_then(Json::as_bool) == Some(true) {
+            h.restart(make(), config.as_bytes())
+                .map_err(|e| panic!("{} step {}: restart: {}", file, i, e))
+        } else if let Some(recs) = s.get("process").and_then(Json::as_array) {
             let entries: Vec<Entry> = recs.iter().map(entry_of).collect();
             let recs: Vec<Record<'_>> = entries
                 .iter()
@@ -186,6 +243,23 @@ fn run_vector<O: Operator>(file: &str, text: &str, make: impl Fn() -> O) {
         } else {
             panic!("{} step {}: no action", file, i)
         };
+        let want_calls: Vec<(String, String, String)> = s
+            .get("expectCalls")
+            .and_then(Json::as_array)
+            .unwrap_or(&[])
+            .iter()
+            .map(|c| {
+                let f = |n: &str| c.get(n).and_then(Json::as_str).unwrap_or("").to_string();
+                (f("endpoint"), f("request"), f("key"))
+            })
+            .collect();
+        assert_eq!(
+            *calls.borrow(),
+            want_calls,
+            "{} step {}: the calls the endpoints received",
+            file,
+            i
+        );
         if let Some(e) = s.get("expectError") {
             let err = r.expect_err(&format!("{} step {}: no error", file, i));
             let want = (
@@ -272,6 +346,11 @@ fn operator_vectors() {
         &format!("{}/sideoutput.json", dir),
         include_str!("../../../abi/testdata/operators/sideoutput.json"),
         || sideoutput::SideOutput,
+    );
+    run_vector(
+        &format!("{}/call.json", dir),
+        include_str!("../../../abi/testdata/operators/call.json"),
+        || call::Call,
     );
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	weir "github.com/weirstream/weir/sdk/go"
+	"github.com/weirstream/weir/sdk/go/internal/conformance/call"
 	"github.com/weirstream/weir/sdk/go/internal/conformance/runningsum"
 	"github.com/weirstream/weir/sdk/go/internal/conformance/sideoutput"
 	"github.com/weirstream/weir/sdk/go/internal/conformance/timers"
@@ -30,13 +31,32 @@ var operators = map[string]weir.Operator{
 	"tumblecount": tumblecount.Operator,
 	"timers":      timers.Operator,
 	"sideoutput":  sideoutput.Operator,
+	"call":        call.Operator,
 }
 
 type vector struct {
-	Operator string `json:"operator"`
-	Keyed    bool   `json:"keyed"`
-	Config   string `json:"config"`
-	Steps    []step `json:"steps"`
+	Operator  string                `json:"operator"`
+	Keyed     bool                  `json:"keyed"`
+	Config    string                `json:"config"`
+	Endpoints map[string][]endpoint `json:"endpoints"`
+	Steps     []step                `json:"steps"`
+}
+
+// endpoint is one answer of an endpoint of a vector, to the calls with its
+// request (abi/testdata/operators/README.md, endpoints).
+type endpoint struct {
+	Request     string `json:"request"`
+	Key         string `json:"key"`
+	Status      int    `json:"status"`
+	Body        string `json:"body"`
+	Unavailable bool   `json:"unavailable"`
+}
+
+// callMade is a call an endpoint received.
+type callMade struct {
+	Endpoint string `json:"endpoint"`
+	Request  string `json:"request"`
+	Key      string `json:"key"`
 }
 
 type step struct {
@@ -44,7 +64,9 @@ type step struct {
 	Process               *[]record           `json:"process"`
 	AdvanceWatermark      *int64              `json:"advanceWatermark"`
 	AdvanceProcessingTime *int64              `json:"advanceProcessingTime"`
+	Restart               bool                `json:"restart"`
 	Expect                map[string][]record `json:"expect"`
+	ExpectCalls           []callMade          `json:"expectCalls"`
 	ExpectError           *struct {
 		Entry int       `json:"entry"`
 		Code  weir.Code `json:"code"`
@@ -117,12 +139,41 @@ func TestVectors(t *testing.T) {
 			if !v.Keyed {
 				opts = append(opts, weirtest.Unkeyed())
 			}
+			var calls []callMade
+			for name, answers := range v.Endpoints {
+				opts = append(opts, weirtest.WithEndpoint(name, func(request, key []byte) (weir.Response, error) {
+					calls = append(calls, callMade{Endpoint: name, Request: string(request), Key: string(key)})
+					return answer(t, name, answers, request, key)
+				}))
+			}
 			h := weirtest.New(t, op, []byte(v.Config), opts...)
 			for i, s := range v.Steps {
+				calls = calls[:0]
 				runStep(t, h, i, s)
+				if !slices.Equal(calls, s.ExpectCalls) {
+					t.Errorf("step %d (%s): the endpoints received calls %+v, want %+v", i, s.Note, calls, s.ExpectCalls)
+				}
 			}
 		})
 	}
+}
+
+// answer is endpoint name's answer to a call (README: harness rules): the
+// first of answers with the call's request, whose key must be the call's.
+func answer(t *testing.T, name string, answers []endpoint, request, key []byte) (weir.Response, error) {
+	for _, a := range answers {
+		switch {
+		case a.Request != string(request):
+			continue
+		case a.Key != string(key):
+			t.Errorf("endpoint %q: request %q with idempotency key %q, want %q", name, request, key, a.Key)
+		case a.Unavailable:
+			return weir.Response{}, errors.New("no response (the vector's endpoint is unavailable)")
+		}
+		return weir.Response{Status: a.Status, Body: []byte(a.Body)}, nil
+	}
+	t.Errorf("endpoint %q: request %q (idempotency key %q) that the vector does not answer", name, request, key)
+	return weir.Response{}, errors.New("no answer in the vector")
 }
 
 func runStep(t *testing.T, h *weirtest.Harness, i int, s step) {
@@ -130,6 +181,8 @@ func runStep(t *testing.T, h *weirtest.Harness, i int, s step) {
 	h.ClearOutput()
 	var err error
 	switch {
+	case s.Restart:
+		h.Restart()
 	case s.Process != nil:
 		recs := make([]weir.Record, len(*s.Process))
 		for j, r := range *s.Process {

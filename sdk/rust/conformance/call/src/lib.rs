@@ -1,12 +1,14 @@
-//! `call` is a test guest of the conformance harness: the journaled external
-//! call of ABI §5.3 through the Rust SDK and the real host, the same operator
-//! as the Go and C ones. A record's value is `ENDPOINT:REQUEST`; the guest
-//! calls ENDPOINT with REQUEST and the idempotency key `k-REQUEST`, and emits
-//! `STATUS BODY`, or `code N` when the call failed with code N.
+//! `call` is the reference operator of the behaviour vectors for the
+//! journaled external call of ABI §5.3 (abi/testdata/operators/README.md): a
+//! record's value is `ENDPOINT:REQUEST`; it calls ENDPOINT with REQUEST and
+//! the idempotency key `k-REQUEST`, and emits the record's key with
+//! `STATUS BODY`, or `code N` when the call failed with code N, with the
+//! record's timestamp and tracking id.
 
 use weir::{Context, Error, Operator, Record};
 
-struct Call;
+/// `Call` is the call operator.
+pub struct Call;
 
 impl Operator for Call {
     fn process(&mut self, ctx: &mut Context<'_>, rec: &Record<'_>) -> Result<(), Error> {
