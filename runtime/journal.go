@@ -338,7 +338,8 @@ func replaySubtask(ctx context.Context, job *Job, node *OperatorNode, cfg Replay
 			p.tx = newTxState(b)
 			p.state = p.tx
 		}
-		p.timers = newTimerService(p.state, kgs)
+		p.timers = newTimerService(p.state, kgs, namespaceTimers)
+		p.callExpiry = newTimerService(p.state, kgs, namespaceCallExpiry)
 	} else if node.OnFailure.isolates() {
 		p.tx = newTxState(nil)
 	}
