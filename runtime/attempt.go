@@ -372,6 +372,9 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 	}
 
 	// Sinks: recover to the restored checkpoint, then open the writers.
+	if ta, ok := job.Acks.(TimingAware); ok {
+		ta.SetJobTiming(job.timing()) // the ack target deduplicates redeliveries too
+	}
 	for _, n := range job.Sinks {
 		var id int64
 		var committables [][]byte
@@ -382,7 +385,7 @@ func buildAttempt(ctx context.Context, job *Job, cfg *Config, drv driver, m *Man
 			}
 		}
 		if ta, ok := n.Sink.(TimingAware); ok {
-			ta.SetJobTiming(JobTiming{CheckpointInterval: job.Checkpoint.Interval, CheckpointTimeout: job.Checkpoint.Timeout, RestartDelay: job.Restart.Delay})
+			ta.SetJobTiming(job.timing())
 		}
 		if err := n.Sink.Recover(ctx, id, committables); err != nil {
 			return nil, fmt.Errorf("sink %q: recover to checkpoint %d: %w", n.Name, id, err)

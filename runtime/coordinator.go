@@ -46,6 +46,11 @@ type coordinator struct {
 	done            bool               // finalID completed
 	finishedJob     bool               // the final checkpoint saw every source ended
 	onComplete      func(m *Manifest)
+	// splitNames and ackFrom are for the job's AckSink (acks.go): the split
+	// list of each source, and each split's Records at the newest complete
+	// checkpoint.
+	splitNames [][]string
+	ackFrom    map[string]map[string]uint64
 	// ctl holds the control requests (forced checkpoints, swaps) and the module
 	// history written into each manifest.
 	ctl *controller
@@ -263,10 +268,14 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 		return nil, c.abandon(err)
 	}
 	m.DLQ = dlq.ref()
+	if c.job.Acks != nil {
+		ackRanges(m, c.ackFrom)
+	}
 	if err := writeManifest(ctx, c.store, manifestObject(p.id), m); err != nil {
 		return nil, c.abandon(fmt.Errorf("write manifest: %w", err))
 	}
 	c.pending, c.failures, c.completed = nil, 0, p.id
+	c.ackFrom = ackedRecords(m)
 	clear(c.carried) // in the manifest now: Recover commits them after a crash
 	c.carriedDead, c.carriedActions, c.carriedJournals = nil, nil, nil
 	if dlq != c.dlq {
@@ -293,6 +302,10 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 		if err := n.Sink.Commit(ctx, p.id, cs); err != nil {
 			return m, fmt.Errorf("sink %q: commit checkpoint %d: %w", n.Name, p.id, err)
 		}
+	}
+	// NB: after the commit: an ACK promises the message's output is visible.
+	if err := deliverAcks(ctx, c.job, c.store, c.splitNames, m, dlq); err != nil {
+		return m, err
 	}
 	if p.id == c.finalID {
 		c.done, c.finishedJob = true, m.Finished

@@ -284,6 +284,9 @@ func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result,
 	}
 	if a == nil {
 		log.Info("the job already finished at this checkpoint; nothing to do", "checkpoint", m.Checkpoint)
+		if err := redeliverFinishedAcks(ctx, x.job, x.cfg.Store, m); err != nil {
+			return Result{}, err
+		}
 		return Result{Finished: true, LastCheckpoint: m.Checkpoint}, nil
 	}
 	restored := int64(0)
@@ -311,6 +314,15 @@ func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result,
 		x.mu.Unlock()
 	}
 	coord.onDLQ(coord.dlq.snapshot(restored))
+	// The restored checkpoint's ACK/NACKs may not have gone out before the
+	// crash: again (a target deduplicates by Ack.ID).
+	coord.splitNames, coord.ackFrom = a.splitNames, ackedRecords(m)
+	if err := deliverAcks(ctx, x.job, a.cfg.Store, a.splitNames, m, coord.dlq); err != nil {
+		d.close()
+		d.wait()
+		a.close()
+		return Result{}, err
+	}
 	// Resubmissions the restored checkpoint committed but whose records had not
 	// run before the next barrier: they run first.
 	a.inject(coord.dlq.newlyResubmitting(nil))

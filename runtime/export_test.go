@@ -2,6 +2,11 @@ package runtime
 
 // Test operators, exported to the external test package.
 func NewTestSplit() OperatorFactory { return factoryOf(func() Operator { return &splitOp{} }) }
+
+// NewTestSplitWords is NewTestSplit with each word as its record's value too.
+func NewTestSplitWords() OperatorFactory {
+	return factoryOf(func() Operator { return &splitOp{values: true} })
+}
 func NewTestCount() OperatorFactory { return factoryOf(func() Operator { return &countOp{} }) }
 func NewTestWindow(sizeMs int64) OperatorFactory {
 	return factoryOf(func() Operator { return &windowOp{size: sizeMs} })

@@ -28,6 +28,14 @@ type Job struct {
 	// call journal keeps a response of the endpoint; an endpoint not in it
 	// keeps them DefaultCallJournalTTL. Each value must be > 0.
 	CallJournalTTL map[string]time.Duration
+	// Acks, if set, receives one ACK or NACK per input message once the
+	// checkpoint that covers it is committed (acks.go).
+	Acks AckSink
+}
+
+// timing is what a TimingAware sink or ack target checks its system against.
+func (j *Job) timing() JobTiming {
+	return JobTiming{CheckpointInterval: j.Checkpoint.Interval, CheckpointTimeout: j.Checkpoint.Timeout, RestartDelay: j.Restart.Delay}
 }
 
 // DefaultCallJournalTTL is how long the call journal keeps a response of an

@@ -76,6 +76,9 @@ type SourceSnapshot struct {
 type SplitSnapshot struct {
 	Position []byte `json:"position,omitempty"`
 	Records  uint64 `json:"records"` // records read so far: the next tracking sequence
+	// AckFrom is Records at the previous complete checkpoint: this checkpoint
+	// decides the ACK/NACK of records AckFrom to Records-1 (acks.go).
+	AckFrom  uint64 `json:"ackFrom,omitempty"`
 	Finished bool   `json:"finished,omitempty"`
 }
 
@@ -269,6 +272,9 @@ func collectGarbage(ctx context.Context, store SnapshotStore, retain int, log *s
 		if err := store.Delete(ctx, manifestObject(id)); err != nil {
 			log.Warn("garbage collection: delete manifest", "checkpoint", id, "err", err)
 			return
+		}
+		if err := store.Delete(ctx, ackedObject(id)); err != nil {
+			log.Warn("garbage collection: delete ACKED marker", "checkpoint", id, "err", err)
 		}
 		if m == nil {
 			continue

@@ -2,9 +2,11 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,9 +141,11 @@ func simulate(seed int64) (runtime.SimResult, error) {
 	// Half the runs journal the count operator's input and check, at the end,
 	// that a replay from one of their checkpoints reproduces its output.
 	journal := rng.Intn(2) == 0
+	acks := &flakyAcks{Acks: memory.NewAcks(), rng: rand.New(rand.NewSource(seed))}
 	job := opts.Job
 	opts.Job = func(rng *rand.Rand) *runtime.Job {
 		j := job(rng)
+		j.Acks = acks
 		if journal {
 			j.Operators[1].Journal = true
 			j.Checkpoint.Retain = 1000
@@ -155,12 +159,15 @@ func simulate(seed int64) (runtime.SimResult, error) {
 	// The only failures this job may have are checkpoints abandoned too often
 	// (short timeouts); any other error is a bug, even if a restart hides it.
 	for _, e := range res.Events {
-		if strings.HasPrefix(e, "attempt failed:") && !strings.Contains(e, "checkpoints in a row failed") {
+		if strings.HasPrefix(e, "attempt failed:") && !strings.Contains(e, "checkpoints in a row failed") && !strings.Contains(e, errAckTarget.Error()) {
 			return res, fmt.Errorf("unexpected failure: %s", e)
 		}
 	}
 	if got := sink.Committed(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		return res, fmt.Errorf("committed output differs after %d crashes: %s", res.Crashes, diff(got, want))
+	}
+	if err := checkAcks(acks.Acks, splits, res.Crashes == 0 && acks.failures == 0); err != nil {
+		return res, err
 	}
 	if journal && corruptions == 0 {
 		return res, checkReplay(rng, store, sink, simJob(rand.New(rand.NewSource(seed)), splits, sink))
@@ -292,4 +299,65 @@ func TestSimulationReplays(t *testing.T) {
 			t.Fatalf("seed %d ran differently twice: %d vs %d steps, errors %v / %v", seed, a.Steps, b.Steps, errA, errB)
 		}
 	}
+}
+
+// checkAcks fails unless every input record got exactly one status, an ACK
+// (nothing in this job fails), and no redelivery contradicted it.
+func checkAcks(acks *memory.Acks, splits [][]memory.Record, once bool) error {
+	if c := acks.Conflicts(); len(c) > 0 {
+		return fmt.Errorf("%d messages delivered with two statuses, first: %s", len(c), c[0])
+	}
+	seen := make([][]bool, len(splits))
+	for i := range splits {
+		seen[i] = make([]bool, len(splits[i]))
+	}
+	for _, a := range acks.Statuses() {
+		var split int
+		if _, err := fmt.Sscan(a.Split, &split); err != nil || split >= len(splits) || a.Seq >= uint64(len(splits[split])) {
+			return fmt.Errorf("a status for %s, which is no input record", a.ID)
+		}
+		if !a.OK() {
+			return fmt.Errorf("%s NACKed (%v) though nothing fails in this job", a.ID, a.Failed)
+		}
+		seen[split][a.Seq] = true
+	}
+	records := 0
+	for i := range seen {
+		if j := slices.Index(seen[i], false); j >= 0 {
+			return fmt.Errorf("record %d of split %d got no ACK (%d statuses, %d deliveries)", j, i, len(acks.Statuses()), acks.Deliveries())
+		}
+		records += len(seen[i])
+	}
+	if once && acks.Deliveries() != records {
+		return fmt.Errorf("%d deliveries for %d records in a run without crashes or delivery failures: a status went out twice", acks.Deliveries(), records)
+	}
+	return nil
+}
+
+var errAckTarget = errors.New("the ack target is unavailable (simulated)")
+
+// flakyAcks fails one delivery in ten (and the first, with failFirst), after
+// delivering a random part of it, as a target that goes away mid-batch
+// does: the restart must deliver the rest.
+type flakyAcks struct {
+	*memory.Acks
+	rng       *rand.Rand
+	failFirst bool
+	failures  int
+}
+
+func (f *flakyAcks) Deliver(ctx context.Context, batches []runtime.AckBatch) error {
+	if f.rng.Intn(10) != 0 && (!f.failFirst || f.failures > 0) {
+		return f.Acks.Deliver(ctx, batches)
+	}
+	f.failures++
+	// A prefix of the batches, the last one cut short.
+	k := f.rng.Intn(len(batches))
+	part := append([]runtime.AckBatch(nil), batches[:k]...)
+	b := batches[k]
+	part = append(part, b.Slice(b.From, b.From+uint64(f.rng.Int63n(int64(b.To-b.From+1)))))
+	if err := f.Acks.Deliver(ctx, part); err != nil {
+		return err
+	}
+	return errAckTarget
 }

@@ -177,7 +177,7 @@ func (s *simulation) runProcess(job *Job, cfg Config, crashProb float64) (bool, 
 	}
 	if a == nil {
 		s.logf("restored finished checkpoint %d", m.Checkpoint)
-		return true, nil
+		return true, redeliverFinishedAcks(ctx, job, cfg.Store, m)
 	}
 	if m != nil {
 		s.logf("restored checkpoint %d", m.Checkpoint)
@@ -189,6 +189,10 @@ func (s *simulation) runProcess(job *Job, cfg Config, crashProb float64) (bool, 
 	coord.ctl = newController(a, m)
 	coord.now = s.clock.Now
 	if coord.dlq, err = restoreDLQ(ctx, a.cfg, m); err != nil {
+		return false, err
+	}
+	coord.splitNames, coord.ackFrom = a.splitNames, ackedRecords(m)
+	if err := deliverAcks(ctx, job, cfg.Store, a.splitNames, m, coord.dlq); err != nil {
 		return false, err
 	}
 	a.inject(coord.dlq.newlyResubmitting(nil))

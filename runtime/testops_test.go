@@ -15,8 +15,11 @@ import (
 // Operators written directly against Env (no SDK, no Wasm), for engine tests.
 
 // splitOp emits one record per space-separated word of each value, keyed by the
-// word, with value "1".
-type splitOp struct{ w abi.Writer }
+// word, with value "1", or the word itself with values set.
+type splitOp struct {
+	w      abi.Writer
+	values bool
+}
 
 func (o *splitOp) Process(ctx context.Context, b []byte, env Env) error {
 	o.w.Reset()
@@ -24,7 +27,11 @@ func (o *splitOp) Process(ctx context.Context, b []byte, env Env) error {
 	for r.Next() {
 		e := r.Entry()
 		for _, word := range bytes.Fields(e.Value) {
-			o.w.Append(abi.Entry{Key: word, Value: []byte("1"), Timestamp: e.Timestamp, TrackingID: e.TrackingID})
+			v := []byte("1")
+			if o.values {
+				v = word
+			}
+			o.w.Append(abi.Entry{Key: word, Value: v, Timestamp: e.Timestamp, TrackingID: e.TrackingID})
 		}
 	}
 	if code := env.Emit(0, o.w.Bytes()); code != 0 {

@@ -19,7 +19,9 @@ import (
 
 // poisonSpec is crashSpec with the poison module (testdata/poison: a window
 // count that traps on every 997th record) and a failure policy.
-const poisonSpec = `name: crash
+const poisonSpec = poisonSpecHead
+
+const poisonSpecHead = `name: crash
 parallelism: 2
 checkpoint: {interval: 200ms}
 sources:

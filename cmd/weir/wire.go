@@ -105,6 +105,9 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"kafka":    kafka.NewSink,
 			"nats":     nats.NewSink,
 		},
+		Acks: map[string]jobspec.AckFactory{
+			"nats": nats.NewAcks,
+		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {
 			wasm, err := readModule(path)
 			if err != nil {

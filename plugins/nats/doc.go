@@ -1,7 +1,7 @@
 // Package nats is Weir's NATS JetStream connector: a source that reads a
 // stream by stream sequence, and a sink that publishes records to a stream
-// exactly once. The composition root registers [NewSource] and [NewSink]
-// under the kind "nats". It uses nats.go's jetstream package; its tests run
+// exactly once, and a job's ack target ([NewAcks]). The composition root
+// registers [NewSource], [NewSink] and [NewAcks] under the kind "nats". It uses nats.go's jetstream package; its tests run
 // a real nats-server in the test process (package natstest), and package
 // embedded runs one inside `weir server`.
 //
@@ -94,6 +94,19 @@
 // longer than the window in the middle of a commit (a machine that is off for
 // minutes) can duplicate that commit's records; raise duplicate_window for
 // such deployments.
+//
+// # Ack target options
+//
+//	stream        required: the stream that holds the statuses.
+//	subject       required: the subject every status is published to.
+//	createStream  true: create the stream if it is missing.
+//	batch         statuses per stream message (default 1000, 1..100000).
+//
+// Each stream message is a runtime.AckBatch as JSON: the statuses of up to
+// batch messages of one split (cut at multiples of batch, and halved while
+// over 256 KiB), with Nats-Msg-Id set to its stable id: the runtime delivers
+// a restored checkpoint's statuses again, and the stream's duplicate window,
+// which must cover RecoveryWindow, drops the repeats (docs/acks.md).
 //
 // # HTTP ingest
 //

@@ -19,6 +19,7 @@ import (
 type Registry struct {
 	Sources map[string]SourceFactory // by kind, e.g. "file", "datagen"
 	Sinks   map[string]SinkFactory   // by kind, e.g. "file", "console"
+	Acks    map[string]AckFactory    // ack targets by kind, e.g. "nats"
 	// LoadModule turns an operator's module path (already resolved against the
 	// spec's directory) and its limits into a factory; it reports a missing file
 	// or bad Wasm.
@@ -40,6 +41,9 @@ type SourceFactory func(opts json.RawMessage, baseDir string) (runtime.Source, e
 
 // SinkFactory makes a sink from its options, like SourceFactory.
 type SinkFactory func(opts json.RawMessage, baseDir string) (runtime.Sink, error)
+
+// AckFactory makes a job's ack target from its options, like SinkFactory.
+type AckFactory func(opts json.RawMessage, baseDir string) (runtime.AckSink, error)
 
 // ModuleLimits are the per-operator limits of a spec's limits field. A zero
 // field means the host's default (abi/ABI.md §9: 256 MiB, 10 s).
@@ -76,6 +80,16 @@ func (s *Spec) Build(reg Registry, baseDir string) (*runtime.Job, error) {
 					job.CallJournalTTL = map[string]time.Duration{}
 				}
 				job.CallJournalTTL[e.Name] = e.JournalTTL
+			}
+		}
+	}
+	if a := s.acks; a != nil {
+		if f := reg.Acks[a.plugin]; f != nil {
+			switch t, err := f(a.options, baseDir); {
+			case err != nil:
+				l.atPos(a.optAt, "acks", fmt.Errorf("options: %w", err))
+			default:
+				job.Acks = t
 			}
 		}
 	}
@@ -193,6 +207,20 @@ type boundNode struct {
 
 // checkKinds reports the source and sink kinds that reg does not have.
 func (s *Spec) checkKinds(reg Registry, l *errorList) {
+	if a := s.acks; a != nil && a.pluginAt != (pos{}) && reg.Acks[a.plugin] == nil {
+		var known []string
+		for k, f := range reg.Acks {
+			if f != nil {
+				known = append(known, k)
+			}
+		}
+		sort.Strings(known)
+		list := "none are registered"
+		if len(known) > 0 {
+			list = "known: " + strings.Join(known, ", ")
+		}
+		l.atPos(a.pluginAt, "acks.kind", fmt.Errorf("unknown ack target kind %s (%s)", q(a.plugin), list))
+	}
 	for _, n := range s.nodes {
 		var known []string
 		switch n.kind {

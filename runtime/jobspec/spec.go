@@ -57,7 +57,8 @@ type Spec struct {
 	restart        runtime.RestartConfig
 	endpoints      []Endpoint
 	endpointsAt    pos
-	nodes          []*node // sources, then operators, then sinks, each in spec order
+	acks           *acksSpec // nil: no ACK/NACKs
+	nodes          []*node   // sources, then operators, then sinks, each in spec order
 }
 
 // Name returns the job's name.
@@ -214,7 +215,7 @@ func yamlError(file string, err error) *Error {
 
 // spec decodes the top level.
 func (d *decoder) spec(root *yaml.Node, s *Spec) {
-	f := d.mapping(root, "", "name", "parallelism", "maxParallelism", "checkpoint", "restart", "endpoints", "sources", "operators", "sinks")
+	f := d.mapping(root, "", "name", "parallelism", "maxParallelism", "checkpoint", "restart", "endpoints", "acks", "sources", "operators", "sinks")
 	if f == nil {
 		return
 	}
@@ -270,6 +271,9 @@ func (d *decoder) spec(root *yaml.Node, s *Spec) {
 		s.endpointsAt = posOf(resolve(v.val))
 		d.endpoints(v.val, s)
 	}
+	if v, ok := f["acks"]; ok {
+		s.acks = d.acks(v.val)
+	}
 
 	lists := map[nodeKind][]*yaml.Node{}
 	total := 0
@@ -295,6 +299,40 @@ func (d *decoder) spec(root *yaml.Node, s *Spec) {
 			d.atf(at, k.list(), "a job needs at least one %s", k)
 		}
 	}
+}
+
+// acksSpec is the acks field: where each input message's ACK or NACK goes.
+type acksSpec struct {
+	plugin   string
+	pluginAt pos
+	options  json.RawMessage
+	optAt    pos
+}
+
+// acks decodes the acks field: kind and options, as a sink's.
+func (d *decoder) acks(v *yaml.Node) *acksSpec {
+	f := d.mapping(v, "acks", "kind", "options")
+	if f == nil {
+		return nil
+	}
+	a := &acksSpec{options: json.RawMessage("{}"), optAt: posOf(resolve(v))}
+	if x, ok := f["kind"]; ok {
+		a.plugin, _ = d.str(x.val, "acks.kind")
+		a.pluginAt = posOf(resolve(x.val))
+	} else {
+		d.atf(resolve(v), "acks", `missing field "kind" (which ack target, e.g. nats)`)
+	}
+	if x, ok := f["options"]; ok {
+		a.optAt = posOf(resolve(x.val))
+		switch {
+		case isNull(x.val):
+		case resolve(x.val).Kind != yaml.MappingNode:
+			d.atf(resolve(x.val), "acks.options", "expected a mapping of plugin options, got %s", describe(x.val))
+		default:
+			a.options, _ = d.toJSON(x.val, "acks.options")
+		}
+	}
+	return a
 }
 
 // endpoints decodes the endpoints list.

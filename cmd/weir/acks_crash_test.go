@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/weirstream/weir/internal/wasmbuild"
+	"github.com/weirstream/weir/plugins/localfs"
+	"github.com/weirstream/weir/plugins/nats/natstest"
+	"github.com/weirstream/weir/runtime"
+)
+
+// acksSpec is poisonSpec (policy dlq) with its ACK/NACKs on an embedded
+// JetStream stream.
+const acksSpec = poisonSpecHead + `acks:
+  kind: nats
+  options: {urlEnv: WEIR_TEST_NATS, stream: ACKS, subject: acks.crash, createStream: true, batch: 100}
+`
+
+// TestAcksCrash runs the poison job with policy dlq and a nats ack target,
+// killed with SIGKILL at random moments (at least 20 times) and rerun on the
+// same data directory, while the broker restarts every 1.5 s: the ACKS stream must hold exactly one status per
+// input record, a NACK for exactly the poison records, each listing the one
+// failed part that is the record's DLQ entry, and an ACK for every other.
+func TestAcksCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes and a nats-server for tens of seconds")
+	}
+	const count = 360000
+	srv := natstest.Start(t)
+	bin := buildWeir(t)
+	wasm, err := filepath.Abs(wasmbuild.MustGo(t, "testdata/poison"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, dir := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "job.yaml"), fmt.Appendf(nil, acksSpec, count, wasm, "{policy: dlq}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(int) *exec.Cmd {
+		cmd := weirRun(bin, dir, cache)
+		cmd.Env = append(os.Environ(), "WEIR_TEST_NATS="+srv.URL())
+		return cmd
+	}
+	const (
+		minKills     = 20
+		maxKillDelay = 800 * time.Millisecond // see TestCrashRecovery
+	)
+	seed := time.Now().UnixNano()
+	// The broker restarts now and then too: a delivery that fails fails the
+	// attempt, and the restart (in the same process) must deliver again what
+	// the restored checkpoint decided — the path a SIGKILL between a commit
+	// and its delivery takes, which a kill rarely hits.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	outages := 0
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(1500 * time.Millisecond):
+			}
+			srv.Stop()
+			time.Sleep(300 * time.Millisecond)
+			if err := srv.Server.Restart(); err != nil {
+				t.Error(err)
+				return
+			}
+			outages++
+		}
+	}()
+	restores := restoredRuns(killRuns(t, seed, minKills, maxKillDelay, run))
+	close(stop)
+	<-stopped
+	if out, err := run(0).CombinedOutput(); err != nil || !strings.Contains(string(out), "crash finished") {
+		t.Fatalf("seed %d: final run: %v\n%s", seed, err, out)
+	}
+	if restores < minKills/2 {
+		t.Fatalf("seed %d: only %d of %d killed runs restored a checkpoint", seed, restores, minKills)
+	}
+
+	// The DLQ: entry id -> the datagen index of its record.
+	store, err := localfs.New(filepath.Join(dir, "data", "jobs", "crash", "snapshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlq, err := runtime.ReadDLQ(context.Background(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadIndex := map[int64]string{}
+	for _, d := range dlq.Entries {
+		deadIndex[d.ID] = string(d.Value[:20])
+	}
+
+	// The statuses: small batches, so that a checkpoint's range is cut in
+	// several pieces and restores redeliver some of them.
+	seen := map[string]bool{}
+	var nacked []string
+	acks := 0
+	for _, m := range srv.Messages(t, "ACKS") {
+		var b runtime.AckBatch
+		if err := json.Unmarshal(m.Data(), &b); err != nil {
+			t.Fatalf("seed %d: status batch %q: %v", seed, m.Data(), err)
+		}
+		if id := m.Headers().Get(jetstream.MsgIDHeader); id != b.ID() || b.To-b.From > 100 || b.To <= b.From {
+			t.Fatalf("seed %d: status batch %s has Nats-Msg-Id %q", seed, b.ID(), id)
+		}
+		nacks := b.Nacks
+		for seq := b.From; seq < b.To; seq++ {
+			id := runtime.MessageID(b.Job, b.Source, b.Split, seq)
+			if seen[id] {
+				t.Fatalf("seed %d: %s has two statuses in the stream (the second in %s)", seed, id, b.ID())
+			}
+			seen[id] = true
+			if len(nacks) == 0 || nacks[0].Seq != seq {
+				acks++
+				continue
+			}
+			n := nacks[0]
+			nacks = nacks[1:]
+			if len(n.Failed) != 1 || deadIndex[n.Failed[0].DLQ] == "" || n.Failed[0].Operator != "window" || !strings.Contains(n.Failed[0].Error, "poison record") {
+				t.Fatalf("seed %d: NACK of %s: parts %+v are not one DLQ entry of the window operator", seed, id, n.Failed)
+			}
+			nacked = append(nacked, deadIndex[n.Failed[0].DLQ])
+		}
+		if len(nacks) > 0 {
+			t.Fatalf("seed %d: batch %s NACKs %d, out of its range or order", seed, b.ID(), nacks[0].Seq)
+		}
+	}
+	slices.Sort(nacked)
+	wantDead := poisonIndexes(count)
+	if strings.Join(nacked, ",") != strings.Join(wantDead, ",") {
+		t.Fatalf("seed %d: the NACKed records differ from the poison records: %s", seed, lineDiff(nacked, wantDead))
+	}
+	if len(seen) != count || acks != count-len(wantDead) {
+		t.Fatalf("seed %d: %d statuses (%d ACKs) for %d records, %d of them poison", seed, len(seen), acks, count, len(wantDead))
+	}
+	t.Logf("seed %d: %d kills (%d restored a checkpoint), %d broker restarts: %d ACKs and %d NACKs, one per record", seed, minKills, restores, outages, acks, len(nacked))
+}
