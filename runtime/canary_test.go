@@ -120,15 +120,7 @@ func TestCanary(t *testing.T) {
 	seen := map[int]bool{}
 	ran := map[string]int{}
 	for _, line := range got {
-		key, val, _ := strings.Cut(line, "=")
-		var v, n, seq int
-		if _, err := fmt.Sscanf(strings.ReplaceAll(val, ":", " "), "v%d %d %d", &v, &n, &seq); err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
-		if seen[seq] {
-			t.Fatalf("record %d committed twice", seq)
-		}
-		seen[seq] = true
+		key, v, n, seq := versionedLine(t, line, seen)
 		p := seq / perPhase
 		mod := 0
 		if p == 5 || inCanary[abi.KeyGroup([]byte(key), runtime.DefaultMaxParallelism)] {

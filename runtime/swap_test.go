@@ -186,15 +186,7 @@ func TestSwapModule(t *testing.T) {
 	}
 	seen := map[int]bool{}
 	for _, line := range got {
-		_, val, _ := strings.Cut(line, "=")
-		var v, n, seq int
-		if _, err := fmt.Sscanf(strings.ReplaceAll(val, ":", " "), "v%d %d %d", &v, &n, &seq); err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
-		if seen[seq] {
-			t.Fatalf("record %d committed twice", seq)
-		}
-		seen[seq] = true
+		_, v, n, seq := versionedLine(t, line, seen)
 		if phase := min(seq/perPhase, swaps); v != phase {
 			t.Errorf("record %d (phase %d) went through v%d", seq, phase, v)
 		}
@@ -202,4 +194,20 @@ func TestSwapModule(t *testing.T) {
 			t.Errorf("record %d: count %d, want %d (state lost or doubled)", seq, n, want)
 		}
 	}
+}
+
+// versionedLine parses a committed line "key=v<version>:<count>:<seq>" of the
+// versioned count operators, and fails the test when seq is in seen (a record
+// committed twice), which it then joins.
+func versionedLine(t *testing.T, line string, seen map[int]bool) (key string, v, n, seq int) {
+	t.Helper()
+	key, val, _ := strings.Cut(line, "=")
+	if _, err := fmt.Sscanf(strings.ReplaceAll(val, ":", " "), "v%d %d %d", &v, &n, &seq); err != nil {
+		t.Fatalf("line %q: %v", line, err)
+	}
+	if seen[seq] {
+		t.Fatalf("record %d committed twice", seq)
+	}
+	seen[seq] = true
+	return key, v, n, seq
 }
