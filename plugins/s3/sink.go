@@ -275,7 +275,8 @@ const (
 // the object is not there either. It happens when something aborts the
 // upload behind the sink's back (a lifecycle rule that expires incomplete
 // uploads, a person) or when the store loses it (a single MinIO server killed
-// while it completes the upload). The records of that checkpoint and subtask
+// while it completes the upload, even with SIGTERM: see
+// TestSinkCommitDuringMinIOShutdown). The records of that checkpoint and subtask
 // are not in the bucket, and no retry can put them there: the error wraps
 // runtime.ErrOutputLost, so the job fails at once instead of restarting into
 // the same error.

@@ -200,9 +200,12 @@ func (s *Server) Restart() {
 // waits for it to exit. Its data stays for Restart.
 func (s *Server) Stop() { s.stop(os.Kill) }
 
-// Shutdown stops the server the way an operator's restart does (SIGTERM:
-// MinIO finishes what it has acknowledged) and waits for it to exit. Its data
-// stays for Restart.
+// Shutdown stops the server the way an operator's restart does (SIGTERM) and
+// waits for it to exit. Its data stays for Restart.
+//
+// NB: a single MinIO server stopped with SIGTERM while it completes a
+// multipart upload can lose that upload (and the object) as a SIGKILL can;
+// see TestSinkCommitDuringMinIOShutdown in package s3.
 func (s *Server) Shutdown() { s.stop(syscall.SIGTERM) }
 
 func (s *Server) stop(sig os.Signal) {
