@@ -171,8 +171,11 @@ func TestS3CrashRecovery(t *testing.T) {
 // no client can complete (S3 completes an upload atomically); the sink then
 // rightly fails the job with runtime.ErrOutputLost. This run used to restart
 // MinIO right after "checkpoint complete", the very moment of that commit,
-// and failed so now and then; TestSinkCommitDuringMinIOShutdown in
-// plugins/s3 shows it.
+// and failed so now and then, while the sink completed multipart uploads in
+// Commit. The sink now commits by copying a staged object that stays until
+// the object exists, and TestSinkCommitDuringMinIOShutdown in plugins/s3
+// checks that a SIGTERM during Commit loses nothing; this run keeps stopping
+// MinIO between commits.
 // minioOutageDelay is how long minioOutageRun waits after a checkpoint
 // completed before it stops MinIO: half the job's checkpoint interval, so that
 // the sink's commit of that checkpoint is over and the next checkpoint's

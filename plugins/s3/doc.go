@@ -32,9 +32,10 @@
 //	             the file sink (internal/lineformat).
 //	prefix       the start of every object name (default "part"), as in the
 //	             file sink.
-//	partSizeMiB  size of the parts of the uploads in MiB, 5 to 5120 (default
-//	             8); also how much a writer buffers in memory before it spills
-//	             to a temporary file.
+//	partSizeMiB  size of the parts in MiB, 5 to 5120 (default 8), when a
+//	             staged object is big enough to be sent as a multipart
+//	             upload; also how much a writer buffers in memory before it
+//	             spills to a temporary file.
 //
 // Exactly once. The committed output is exactly the objects
 // PATH/<prefix>-<checkpoint>-<subtask> (checkpoint as at least 10 digits,
@@ -42,29 +43,39 @@
 // PATH/.weir-pending/ and keys with other names. The protocol:
 //
 //   - A writer collects the lines of the records since the last barrier.
-//   - PreCommit(checkpoint) writes an empty marker
-//     PATH/.weir-pending/<name>.<token>, starts a multipart upload of the
-//     object (its metadata carries the random token), uploads the lines as
-//     parts and returns a committable (JSON: checkpoint, subtask, bucket,
-//     object, upload id, token, part numbers and ETags, byte and record
-//     counts). An incomplete upload is invisible. With nothing written it
-//     returns nil and uploads nothing.
-//   - Commit completes the uploads, which makes each object appear whole, and
-//     deletes their markers. It is idempotent: when the upload is gone and the
-//     object carries the committable's token, it was completed before. When
-//     the upload or some of its parts are gone (NoSuchUpload, InvalidPart) and
-//     the object is not its own, the output is lost: Commit fails with an
-//     [OutputLostError] naming the object, upload and checkpoint, which wraps
-//     runtime.ErrOutputLost, so the job fails instead of restarting into it.
-//   - Recover(checkpoint, committables) commits those committables, aborts
-//     every multipart upload of a key that a pending marker of this sink names
-//     (work of checkpoints that never completed) and deletes those markers,
-//     and deletes the objects of this sink whose checkpoint is greater than the
-//     restored one, which the restarted job writes again. Recover(0, nil)
-//     deletes every object with this path and prefix: give each job its own.
+//   - PreCommit(checkpoint) writes them, with one PutObject, to the staged
+//     object PATH/.weir-pending/<name>.<token> (its metadata carries the
+//     random token) and returns a committable (JSON: checkpoint, subtask,
+//     bucket, object, staged object, token, byte and record counts). With
+//     nothing written it returns nil and writes nothing.
+//   - Commit copies each staged object to its object on the server
+//     (ComposeObject: one copy, or a multipart copy for big ones), with the
+//     token in the object's metadata, which makes the object appear whole,
+//     and then deletes the staged object. It is idempotent: a staged object
+//     that is still there is copied again (a copy cut off by a restart of the
+//     store is retried); when it is gone and the object carries the
+//     committable's token, it was committed before. When it is gone and the
+//     object is not its own, the output is lost: Commit fails with an
+//     [OutputLostError] naming the object, staged object and checkpoint,
+//     which wraps runtime.ErrOutputLost, so the job fails instead of
+//     restarting into it.
+//   - Recover(checkpoint, committables) commits those committables, deletes
+//     every other staged object of this sink (work of checkpoints that never
+//     completed), and deletes the objects of this sink whose checkpoint is
+//     greater than the restored one, which the restarted job writes again.
+//     Recover(0, nil) deletes every object with this path and prefix: give
+//     each job its own.
 //
-// The marker exists because S3 cannot be asked which uploads are pending
-// under a prefix on every server (MinIO lists the uploads of one exact key
-// only); it is written before the upload starts, so a crash at any moment
-// leaves a marker for every upload Recover must abort.
+// The checkpoint's output stays in the store as the staged object until its
+// final object exists, so nothing the store does while the sink commits
+// (a single MinIO server stopped in the middle of a CompleteMultipartUpload
+// was seen to lose the upload) can lose it: see "Why a staged object and a
+// server-side copy?" in docs/RATIONALE.md. The price is a second write of
+// the bytes, inside the store.
+//
+// Older committables (before staged objects: a multipart upload id and its
+// parts, with an empty marker under .weir-pending/) still commit: Commit
+// completes their uploads, and Recover aborts the uploads of the keys that
+// leftover markers name, so a job restored from a checkpoint of an older
+// version keeps exactly-once.
 package s3

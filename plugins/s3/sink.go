@@ -30,15 +30,18 @@ const (
 	defaultPartSizeMiB = 8
 	// maxParts is S3's limit of parts in one upload.
 	maxParts = 10000
-	// tokenBytes is the size of the random token that marks each upload.
+	// tokenBytes is the size of the random token that marks each transaction.
 	tokenBytes = 8
 	// tokenMeta is the user metadata that carries the token into the object,
 	// so that a second Commit can tell its own completed object from another.
 	tokenMeta = "Weir-Upload"
-	// PendingDir is the "directory" under the sink's path that holds a marker
-	// object per multipart upload not yet completed or aborted. Readers of the
+	// PendingDir is the "directory" under the sink's path that holds the
+	// staged object of each transaction not yet committed or abandoned (and,
+	// from older versions, empty markers of multipart uploads). Readers of the
 	// output must ignore it.
 	PendingDir = ".weir-pending/"
+	// contentType is the content type of the objects.
+	contentType = "text/plain; charset=utf-8"
 )
 
 // SinkOptions are the options of the s3 sink in a job spec (see doc.go).
@@ -54,9 +57,9 @@ type SinkOptions struct {
 }
 
 // Sink writes records to objects in an S3 bucket, exactly once: each
-// checkpoint's records of a subtask become one object, uploaded as a multipart
-// upload at the checkpoint barrier and completed when the checkpoint is (see
-// doc.go). A Sink is safe for concurrent use.
+// checkpoint's records of a subtask become one object, written as a staged
+// object at the checkpoint barrier and copied to its final key when the
+// checkpoint completes (see doc.go). A Sink is safe for concurrent use.
 type Sink struct {
 	cli      *minio.Client
 	bucket   string
@@ -146,7 +149,8 @@ func (s *Sink) parseKey(key string) (ckpt int64, ok bool) {
 	return lineformat.ParsePartName(s.prefix, name)
 }
 
-// markerKey is the key of the marker of an upload of object key with token.
+// markerKey is the key of the staged object (or, for an older committable,
+// the empty marker of the upload) of object key with token.
 func (s *Sink) markerKey(key, token string) string {
 	return s.dir + PendingDir + strings.TrimPrefix(key, s.dir) + "." + token
 }
@@ -163,18 +167,24 @@ func (s *Sink) parseMarker(marker string) (key string, ok bool) {
 	return key, ok
 }
 
-// committable is what PreCommit returns, as JSON: one uploaded, not yet
-// completed multipart upload.
+// committable is what PreCommit returns, as JSON: one staged object not yet
+// copied to its final key (or, written by an older version, one multipart
+// upload not yet completed).
 type committable struct {
 	Checkpoint int64  `json:"checkpoint"`
 	Subtask    int    `json:"subtask"`
 	Bucket     string `json:"bucket"`
 	Object     string `json:"object"`
-	UploadID   string `json:"uploadId"`
-	Token      string `json:"token"` // also in the upload's metadata (tokenMeta)
-	Parts      []part `json:"parts"`
-	Bytes      int64  `json:"bytes"`
-	Records    int64  `json:"records"`
+	// Staged is the staged object (the pending marker, holding the
+	// transaction's lines) that Commit copies to Object.
+	Staged string `json:"staged,omitempty"`
+	// UploadID and Parts name the multipart upload of an older committable
+	// (before staged objects); Commit completes it the old way.
+	UploadID string `json:"uploadId,omitempty"`
+	Token    string `json:"token"` // also in the object's metadata (tokenMeta)
+	Parts    []part `json:"parts,omitempty"`
+	Bytes    int64  `json:"bytes"`
+	Records  int64  `json:"records"`
 }
 
 type part struct {
@@ -200,8 +210,13 @@ func (s *Sink) decodeCommittable(checkpointID int64, raw []byte) (committable, e
 	if ck, ok := s.parseKey(c.Object); !ok || ck != c.Checkpoint {
 		return c, fmt.Errorf("object %q is not one of this sink for checkpoint %d (path %q, prefix %q)", c.Object, c.Checkpoint, s.dir, s.prefix)
 	}
-	if c.UploadID == "" || len(c.Parts) == 0 {
-		return c, errors.New("committable has no upload id or no parts")
+	switch {
+	case c.Staged != "":
+		if c.UploadID != "" || c.Staged != s.markerKey(c.Object, c.Token) {
+			return c, fmt.Errorf("staged object %q is not the one of %s with token %q", c.Staged, c.Object, c.Token)
+		}
+	case c.UploadID == "" || len(c.Parts) == 0:
+		return c, errors.New("committable has no staged object, and no upload id or no parts")
 	}
 	return c, nil
 }
@@ -214,11 +229,13 @@ func (s *Sink) OpenWriter(ctx context.Context, info runtime.SinkInfo) (runtime.S
 	return &sinkWriter{sink: s, subtask: info.Subtask}, nil
 }
 
-// Commit completes the multipart uploads of committables, which makes their
-// objects visible. It is idempotent: an upload that no longer exists whose
-// object carries the upload's token was completed before. An upload that is
-// gone, or has lost parts, without its object means the output is lost:
-// Commit returns an *OutputLostError.
+// Commit copies the staged objects of committables to their final keys (one
+// server-side copy each, which makes the object appear whole) and then
+// deletes them; an older committable's multipart upload it completes. It is
+// idempotent: a staged object that still exists is copied again, and one
+// that no longer exists whose object carries its token was committed before.
+// A staged object (or upload) that is gone without its object means the
+// output is lost: Commit returns an *OutputLostError.
 // Commit tries every committable and reports every failure.
 func (s *Sink) Commit(ctx context.Context, checkpointID int64, committables [][]byte) error {
 	var errs []error
@@ -238,6 +255,40 @@ func (s *Sink) Commit(ctx context.Context, checkpointID int64, committables [][]
 }
 
 func (s *Sink) commitOne(ctx context.Context, c committable) error {
+	if c.Staged == "" {
+		return s.completeUpload(ctx, c)
+	}
+	// NB: a copy is atomic and may be repeated: the staged object stays until
+	// the final object exists, so a copy cut off (a store restarting) is
+	// simply retried by the next Commit or Recover.
+	src := minio.CopySrcOptions{Bucket: s.bucket, Object: c.Staged}
+	dst := minio.CopyDestOptions{
+		Bucket:          s.bucket,
+		Object:          c.Object,
+		UserMetadata:    map[string]string{tokenMeta: c.Token, "Content-Type": contentType},
+		ReplaceMetadata: true,
+	}
+	_, err := s.cli.ComposeObject(ctx, dst, src)
+	if err == nil {
+		return s.deleteMarker(ctx, c.Object, c.Token)
+	}
+	code := minio.ToErrorResponse(err).Code
+	if code != "NoSuchKey" {
+		return fmt.Errorf("copy %s to %s: %w", c.Staged, c.Object, err)
+	}
+	// The staged object is gone: committed, if the object carries the token.
+	info, serr := s.cli.StatObject(ctx, s.bucket, c.Object, minio.StatObjectOptions{})
+	if serr != nil && !isNotFound(serr, "NoSuchKey") {
+		return fmt.Errorf("copy %s to %s: the store answered %s, and checking the object failed: %w", c.Staged, c.Object, code, serr)
+	}
+	if serr == nil && metaValue(info.UserMetadata, tokenMeta) == c.Token {
+		return nil // committed before
+	}
+	return &OutputLostError{Bucket: s.bucket, Object: c.Object, Staged: c.Staged, Checkpoint: c.Checkpoint, Subtask: c.Subtask, Records: c.Records, Bytes: c.Bytes, Err: err}
+}
+
+// completeUpload commits an older committable: a multipart upload.
+func (s *Sink) completeUpload(ctx context.Context, c committable) error {
 	parts := make([]minio.CompletePart, len(c.Parts))
 	for i, p := range c.Parts {
 		parts[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
@@ -270,28 +321,35 @@ const (
 )
 
 // OutputLostError is the error of Commit (and so of Recover) when the store
-// no longer holds the upload of a complete checkpoint's part file: the
-// upload is gone (NoSuchUpload) or some of its parts are (InvalidPart), and
-// the object is not there either. It happens when something aborts the
-// upload behind the sink's back (a lifecycle rule that expires incomplete
-// uploads, a person) or when the store loses it (a single MinIO server killed
-// while it completes the upload, even with SIGTERM: see
+// no longer holds the staged object of a complete checkpoint's part file
+// (NoSuchKey), or, for an older committable, its multipart upload or some of
+// its parts (NoSuchUpload, InvalidPart), and the object is not there either.
+// It happens when something deletes the staged object or aborts the upload
+// behind the sink's back (a lifecycle rule, a person), or when the store
+// loses it (a single MinIO server stopped, even with SIGTERM, while it
+// completes a multipart upload: why the sink stages objects, see
 // TestSinkCommitDuringMinIOShutdown). The records of that checkpoint and subtask
 // are not in the bucket, and no retry can put them there: the error wraps
 // runtime.ErrOutputLost, so the job fails at once instead of restarting into
 // the same error.
 type OutputLostError struct {
-	Bucket, Object, UploadID string
-	Checkpoint               int64 // the checkpoint whose output the object is
-	Subtask                  int
-	Records, Bytes           int64 // what the lost upload held
-	Err                      error // the store's answer to CompleteMultipartUpload
+	Bucket, Object string
+	Staged         string // the staged object, or "" for an older committable
+	UploadID       string // the multipart upload of an older committable
+	Checkpoint     int64  // the checkpoint whose output the object is
+	Subtask        int
+	Records, Bytes int64 // what the lost output held
+	Err            error // the store's answer to the copy (or CompleteMultipartUpload)
 }
 
 func (e *OutputLostError) Error() string {
-	return fmt.Sprintf("output of checkpoint %d lost in the store: part file s3://%s/%s (subtask %d, %d records, %d bytes) cannot be committed: its multipart upload %s is gone or has lost parts, and the object does not exist (%s: %v); "+
+	what := "its staged object " + e.Staged + " is gone"
+	if e.Staged == "" {
+		what = "its multipart upload " + e.UploadID + " is gone or has lost parts"
+	}
+	return fmt.Sprintf("output of checkpoint %d lost in the store: part file s3://%s/%s (subtask %d, %d records, %d bytes) cannot be committed: %s, and the object does not exist (%s: %v); "+
 		"no restart can commit it, so the job stops: to write those records again, run the job anew (a new data directory) from a savepoint taken before checkpoint %d, or from nothing (see the s3 sink in docs/jobspec.md)",
-		e.Checkpoint, e.Bucket, e.Object, e.Subtask, e.Records, e.Bytes, e.UploadID, minio.ToErrorResponse(e.Err).Code, e.Err, e.Checkpoint)
+		e.Checkpoint, e.Bucket, e.Object, e.Subtask, e.Records, e.Bytes, what, minio.ToErrorResponse(e.Err).Code, e.Err, e.Checkpoint)
 }
 
 // Unwrap returns runtime.ErrOutputLost and the store's error.
@@ -316,18 +374,20 @@ func metaValue(m map[string]string, name string) string {
 }
 
 // Recover prepares the output for a job restarted from checkpointID: it
-// completes the uploads of committables (those of checkpointID), aborts every
-// other multipart upload of this sink (same path and prefix; other keys are
-// left alone), and deletes the objects of this sink whose checkpoint is after
+// commits committables (those of checkpointID), deletes every other staged
+// object of this sink (same path and prefix; other keys are left alone) and
+// aborts the multipart uploads of the keys that older markers name, and deletes the objects of this sink whose checkpoint is after
 // checkpointID, which the restarted job will write again.
 func (s *Sink) Recover(ctx context.Context, checkpointID int64, committables [][]byte) error {
 	if err := s.Commit(ctx, checkpointID, committables); err != nil {
 		return fmt.Errorf("s3 sink: recover checkpoint %d: %w", checkpointID, err)
 	}
 	var errs []error
-	// NB: MinIO lists the multipart uploads of one exact key only, not of a
-	// prefix, so the keys with uploads to abort come from the pending markers
-	// that PreCommit writes before it starts an upload.
+	// NB: what is left under PendingDir is work of checkpoints that never
+	// completed: staged objects, and the empty markers that older versions
+	// wrote before starting an upload. MinIO lists the multipart uploads of
+	// one exact key only, not of a prefix, so the keys with uploads to abort
+	// come from those markers.
 	for m := range s.cli.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.dir + PendingDir + s.prefix + "-"}) {
 		if m.Err != nil {
 			errs = append(errs, fmt.Errorf("list pending markers: %w", m.Err))
@@ -337,7 +397,9 @@ func (s *Sink) Recover(ctx context.Context, checkpointID int64, committables [][
 		if !ok {
 			continue
 		}
-		if err := s.abortUploads(ctx, key); err != nil {
+		// The uploads of an older version's marker, and one that minio-go's
+		// PutObject of a big staged object left half made.
+		if err := errors.Join(s.abortUploads(ctx, key), s.abortUploads(ctx, m.Key)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -362,8 +424,10 @@ func (s *Sink) Recover(ctx context.Context, checkpointID int64, committables [][
 	return nil
 }
 
-// abortUploads aborts every multipart upload of key. The committed ones are
-// complete by now, so whatever is left is work of an attempt that is gone.
+// abortUploads aborts every multipart upload of key (those of older versions,
+// and any that minio-go's PutObject of a big staged object left half made).
+// The committed ones are complete by now, so whatever is left is work of an
+// attempt that is gone.
 func (s *Sink) abortUploads(ctx context.Context, key string) error {
 	for u := range s.cli.ListIncompleteUploads(ctx, s.bucket, key, false) {
 		if u.Err != nil {
@@ -380,7 +444,7 @@ func (s *Sink) abortUploads(ctx context.Context, key string) error {
 }
 
 // sinkWriter collects the lines of one subtask's current transaction: in
-// memory up to one part, the rest in a temporary file. PreCommit uploads them.
+// memory up to one part, the rest in a temporary file. PreCommit stages them.
 type sinkWriter struct {
 	sink    *Sink
 	subtask int
@@ -438,11 +502,12 @@ func (w *sinkWriter) spillBuf() error {
 	return nil
 }
 
-// PreCommit uploads the transaction as the parts of a new multipart upload of
-// object <path>/<prefix>-<checkpoint>-<subtask>, which stays invisible until
-// Commit completes it, and returns the committable naming the upload and its
-// parts. With nothing written since the last PreCommit it returns nil and
-// starts no upload.
+// PreCommit writes the transaction as the staged object
+// <path>/.weir-pending/<prefix>-<checkpoint>-<subtask>.<token> (one PutObject;
+// readers ignore the pending dir) and returns the committable naming it and
+// the object <path>/<prefix>-<checkpoint>-<subtask> that Commit copies it to.
+// With nothing written since the last PreCommit it returns nil and writes
+// nothing.
 func (w *sinkWriter) PreCommit(ctx context.Context, checkpointID int64) ([]byte, error) {
 	if w.err != nil {
 		return nil, w.err
@@ -453,10 +518,10 @@ func (w *sinkWriter) PreCommit(ctx context.Context, checkpointID int64) ([]byte,
 	if w.bytes == 0 {
 		return nil, nil
 	}
-	c, err := w.upload(ctx, checkpointID)
+	c, err := w.stage(ctx, checkpointID)
 	if err != nil {
 		// NB: the transaction is lost; the runtime restarts the job from the last
-		// checkpoint, and Recover aborts the half-made upload.
+		// checkpoint, and Recover deletes what was staged.
 		w.err = fmt.Errorf("s3 sink: subtask %d: pre-commit checkpoint %d: %w", w.subtask, checkpointID, err)
 		return nil, w.err
 	}
@@ -464,7 +529,7 @@ func (w *sinkWriter) PreCommit(ctx context.Context, checkpointID int64) ([]byte,
 	return json.Marshal(c)
 }
 
-func (w *sinkWriter) upload(ctx context.Context, checkpointID int64) (committable, error) {
+func (w *sinkWriter) stage(ctx context.Context, checkpointID int64) (committable, error) {
 	s := w.sink
 	var tok [tokenBytes]byte
 	rand.Read(tok[:])
@@ -480,53 +545,23 @@ func (w *sinkWriter) upload(ctx context.Context, checkpointID int64) (committabl
 	if w.bytes > s.partSize*maxParts {
 		return c, fmt.Errorf("%d bytes in one checkpoint is more than %d parts of partSizeMiB %d", w.bytes, maxParts, s.partSize>>20)
 	}
-	// The marker first: a crash after the upload starts must leave a trace that
-	// Recover finds.
-	if _, err := s.cli.PutObject(ctx, s.bucket, s.markerKey(c.Object, c.Token), bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
-		return c, fmt.Errorf("write the pending marker of %s: %w", c.Object, err)
-	}
-	core := minio.Core{Client: s.cli}
-	id, err := core.NewMultipartUpload(ctx, s.bucket, c.Object, minio.PutObjectOptions{
-		ContentType:  "text/plain; charset=utf-8",
-		UserMetadata: map[string]string{tokenMeta: c.Token},
-	})
-	if err != nil {
-		return c, fmt.Errorf("start upload of %s: %w", c.Object, err)
-	}
-	c.UploadID = id
-	put := func(data []byte) error {
-		n := len(c.Parts) + 1
-		p, err := core.PutObjectPart(ctx, s.bucket, c.Object, id, n, bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
-		if err != nil {
-			return fmt.Errorf("upload part %d of %s: %w", n, c.Object, err)
-		}
-		c.Parts = append(c.Parts, part{Number: n, ETag: p.ETag})
-		return nil
-	}
-	if w.spill == nil {
-		// Write spills at partSize, so without a spill file this is one part.
-		return c, put(w.buf)
-	}
-	// NB: every part but the last must be a full part (S3 rejects smaller
-	// ones), so the spill file and the buffer are read as one stream.
-	if _, err := w.spill.Seek(0, io.SeekStart); err != nil {
-		return c, fmt.Errorf("spill file: %w", err)
-	}
-	data := io.MultiReader(w.spill, bytes.NewReader(w.buf))
-	chunk := make([]byte, s.partSize)
-	for {
-		n, err := io.ReadFull(data, chunk)
-		if n > 0 {
-			if err := put(chunk[:n]); err != nil {
-				return c, err
-			}
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
+	// NB: the staged object is the pending marker itself: one PutObject makes
+	// it appear whole (minio-go uses a multipart upload for a big one, and a
+	// failure then only abandons the checkpoint; Recover deletes what is left).
+	c.Staged = s.markerKey(c.Object, c.Token)
+	var data io.Reader = bytes.NewReader(w.buf)
+	if w.spill != nil {
+		if _, err := w.spill.Seek(0, io.SeekStart); err != nil {
 			return c, fmt.Errorf("spill file: %w", err)
 		}
+		data = io.MultiReader(w.spill, bytes.NewReader(w.buf))
+	}
+	if _, err := s.cli.PutObject(ctx, s.bucket, c.Staged, data, w.bytes, minio.PutObjectOptions{
+		ContentType:  contentType,
+		UserMetadata: map[string]string{tokenMeta: c.Token},
+		PartSize:     uint64(s.partSize),
+	}); err != nil {
+		return c, fmt.Errorf("write the staged object of %s: %w", c.Object, err)
 	}
 	return c, nil
 }
@@ -542,7 +577,7 @@ func (w *sinkWriter) reset() {
 }
 
 // Close drops what was written since the last PreCommit: it can never be
-// committed, and nothing of it was uploaded.
+// committed, and nothing of it was staged.
 func (w *sinkWriter) Close() error {
 	w.reset()
 	return nil

@@ -1,10 +1,12 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -82,14 +84,14 @@ func TestSinkMultipart(t *testing.T) {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Parts) < 3 || c.Records != records || c.Object != "mp/part-0000000007-0003" {
-		t.Fatalf("committable: %d parts, %d records, object %q; want >= 3 parts, %d records, mp/part-0000000007-0003", len(c.Parts), c.Records, c.Object, records)
+	if c.Staged == "" || c.Records != records || c.Object != "mp/part-0000000007-0003" {
+		t.Fatalf("committable: staged %q, %d records, object %q; want a staged object, %d records, mp/part-0000000007-0003", c.Staged, c.Records, c.Object, records)
+	}
+	if info, err := srv.Client().StatObject(ctx, srv.Bucket, c.Staged, minio.StatObjectOptions{}); err != nil || info.Size != c.Bytes {
+		t.Fatalf("staged object %s: %d bytes, %v; want %d bytes", c.Staged, info.Size, err, c.Bytes)
 	}
 	if got := committedLines(t, srv, "mp/"); len(got) != 0 {
 		t.Fatalf("before Commit %d lines are visible", len(got))
-	}
-	if n := incompleteUploads(t, srv, "mp/"); n != 1 {
-		t.Fatalf("before Commit %d incomplete uploads, want 1", n)
 	}
 	if err := s.Commit(ctx, 7, [][]byte{raw}); err != nil {
 		t.Fatal(err)
@@ -202,15 +204,24 @@ func TestSinkOutputLost(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		code string
-		// lose takes the upload of c, or a part of it, from the store.
+		// legacy turns the committable into one of before staged objects: a
+		// multipart upload (which Commit still completes).
+		legacy bool
+		// lose takes the staged object or the upload of c, or a part of it,
+		// from the store.
 		lose func(t *testing.T, c committable)
 	}{
-		{name: "upload aborted", code: "NoSuchUpload", lose: func(t *testing.T, c committable) {
+		{name: "staged object deleted", code: "NoSuchKey", lose: func(t *testing.T, c committable) {
+			if err := srv.Client().RemoveObject(ctx, c.Bucket, c.Staged, minio.RemoveObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "upload aborted", code: "NoSuchUpload", legacy: true, lose: func(t *testing.T, c committable) {
 			if err := core.AbortMultipartUpload(ctx, c.Bucket, c.Object, c.UploadID); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{name: "part replaced", code: "InvalidPart", lose: func(t *testing.T, c committable) {
+		{name: "part replaced", code: "InvalidPart", legacy: true, lose: func(t *testing.T, c committable) {
 			// NB: S3 has no call that deletes one part; one uploaded again
 			// with other bytes has another ETag, and the part the committable
 			// names is as gone as one the store lost.
@@ -243,6 +254,20 @@ func TestSinkOutputLost(t *testing.T) {
 			if err := json.Unmarshal(raw, &c); err != nil {
 				t.Fatal(err)
 			}
+			if tc.legacy {
+				raw, c = legacyCommittable(t, srv, c)
+				// An older committable still commits.
+				if err := s.Commit(ctx, 5, [][]byte{raw}); err != nil {
+					t.Fatal(err)
+				}
+				if got := committedLines(t, srv, path+"/"); strings.Join(got, ",") != "one,two,three" {
+					t.Fatalf("older committable committed %q", got)
+				}
+				raw, c = legacyCommittable(t, srv, c)
+				if err := srv.Client().RemoveObject(ctx, c.Bucket, c.Object, minio.RemoveObjectOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			tc.lose(t, c)
 
 			for _, call := range []struct {
@@ -271,7 +296,7 @@ func TestSinkOutputLost(t *testing.T) {
 					"output of checkpoint 5 lost in the store",
 					"part file s3://" + srv.Bucket + "/" + path + "/part-0000000005-0002",
 					"subtask 2, 3 records",
-					"multipart upload " + c.UploadID + " ",
+					lostWhat(c),
 					tc.code,
 					"no restart can commit it",
 				} {
@@ -285,4 +310,52 @@ func TestSinkOutputLost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lostWhat is what an *OutputLostError says is gone of c.
+func lostWhat(c committable) string {
+	if c.Staged != "" {
+		return "staged object " + c.Staged + " is gone"
+	}
+	return "multipart upload " + c.UploadID + " is gone"
+}
+
+// legacyCommittable makes c, a committable of a staged object, into one of
+// before staged objects, as PreCommit wrote them: an empty marker and a
+// multipart upload of the object with the lines as its one part.
+func legacyCommittable(t *testing.T, srv *miniotest.Server, c committable) ([]byte, committable) {
+	t.Helper()
+	ctx := context.Background()
+	core := minio.Core{Client: srv.Client()}
+	staged := c.Staged
+	if staged == "" {
+		staged = c.Object
+	}
+	obj, err := srv.Client().GetObject(ctx, c.Bucket, staged, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(obj)
+	obj.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := c.Object[:strings.LastIndexByte(c.Object, '/')+1] + PendingDir + c.Object[strings.LastIndexByte(c.Object, '/')+1:] + "." + c.Token
+	if _, err := srv.Client().PutObject(ctx, c.Bucket, marker, bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := core.NewMultipartUpload(ctx, c.Bucket, c.Object, minio.PutObjectOptions{UserMetadata: map[string]string{tokenMeta: c.Token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := core.PutObjectPart(ctx, c.Bucket, c.Object, id, 1, bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Staged, c.UploadID, c.Parts = "", id, []part{{Number: 1, ETag: p.ETag}}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, c
 }

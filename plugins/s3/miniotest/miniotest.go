@@ -205,6 +205,7 @@ func (s *Server) Stop() { s.stop(os.Kill) }
 //
 // NB: a single MinIO server stopped with SIGTERM while it completes a
 // multipart upload can lose that upload (and the object) as a SIGKILL can;
+// the s3 sink therefore commits by a server-side copy of a staged object,
 // see TestSinkCommitDuringMinIOShutdown in package s3.
 func (s *Server) Shutdown() { s.stop(syscall.SIGTERM) }
 
