@@ -27,6 +27,13 @@ type AckBatch struct {
 	// replays (MessageID).
 	From uint64 `json:"from"`
 	To   uint64 `json:"to"`
+	// FromPosition and ToPosition are the split's source positions (as the
+	// source's SplitReader.Position gives them) before message From and
+	// after message To-1, for a target that names messages the source's way
+	// (an ingest request, a stream sequence); nil at the split's beginning,
+	// and in a Slice's inner ends.
+	FromPosition []byte `json:"fromPosition,omitempty"`
+	ToPosition   []byte `json:"toPosition,omitempty"`
 	// Nacks are the NACKed messages of the range, in record number order.
 	Nacks []Nack `json:"nacks,omitempty"`
 }
@@ -66,10 +73,30 @@ func (b *AckBatch) ID() string {
 func (b *AckBatch) Slice(from, to uint64) AckBatch {
 	out := *b
 	out.From, out.To, out.Nacks = from, to, nil
+	if from != b.From {
+		out.FromPosition = nil
+	}
+	if to != b.To {
+		out.ToPosition = nil
+	}
 	for _, n := range b.Nacks {
 		if n.Seq >= from && n.Seq < to {
 			out.Nacks = append(out.Nacks, n)
 		}
+	}
+	return out
+}
+
+// Pieces cuts b into the pieces of at most size messages that a target sends
+// one by one, cut at multiples of size so that a piece's ID does not depend
+// on where the checkpoint's range starts more than needed: a restore that
+// delivers the same checkpoint again cuts the same pieces.
+func (b *AckBatch) Pieces(size uint64) []AckBatch {
+	var out []AckBatch
+	for lo := b.From; lo < b.To; {
+		hi := min(b.To, (lo/size+1)*size)
+		out = append(out, b.Slice(lo, hi))
+		lo = hi
 	}
 	return out
 }
@@ -86,29 +113,38 @@ type AckSink interface {
 	Deliver(ctx context.Context, batches []AckBatch) error
 }
 
-// ackRanges records in m, per source split, the first record number the
-// checkpoint covers (SplitSnapshot.AckFrom): the split's Records at the
-// previous complete checkpoint, from (source -> split -> records).
-func ackRanges(m *Manifest, from map[string]map[string]uint64) {
+// ackStart is where a split's next checkpoint range starts: the record
+// number and source position at the previous complete checkpoint.
+type ackStart struct {
+	records  uint64
+	position []byte
+}
+
+// ackRanges records in m, per source split, where the records the
+// checkpoint covers start (SplitSnapshot.AckFrom and AckPosition): the
+// split's Records and Position at the previous complete checkpoint, from
+// (source -> split -> start).
+func ackRanges(m *Manifest, from map[string]map[string]ackStart) {
 	for name, s := range m.Sources {
 		for id, sp := range s.Splits {
-			sp.AckFrom = from[name][id]
+			start := from[name][id]
+			sp.AckFrom, sp.AckPosition = start.records, start.position
 			s.Splits[id] = sp
 		}
 	}
 }
 
-// ackedRecords returns, per source split, the Records of m: where the next
-// checkpoint's range starts.
-func ackedRecords(m *Manifest) map[string]map[string]uint64 {
-	out := map[string]map[string]uint64{}
+// ackedRecords returns, per source split, the Records and Position of m:
+// where the next checkpoint's range starts.
+func ackedRecords(m *Manifest) map[string]map[string]ackStart {
+	out := map[string]map[string]ackStart{}
 	if m == nil {
 		return out
 	}
 	for name, s := range m.Sources {
-		out[name] = map[string]uint64{}
+		out[name] = map[string]ackStart{}
 		for id, sp := range s.Splits {
-			out[name][id] = sp.Records
+			out[name][id] = ackStart{sp.Records, sp.Position}
 		}
 	}
 	return out
@@ -135,7 +171,8 @@ func acksOf(job *Job, splitNames [][]string, m *Manifest, dlq *dlqLog) []AckBatc
 			if !ok || sp.AckFrom >= sp.Records {
 				continue
 			}
-			b := AckBatch{Job: job.Name, Source: n.Name, Split: id, Checkpoint: m.Checkpoint, From: sp.AckFrom, To: sp.Records}
+			b := AckBatch{Job: job.Name, Source: n.Name, Split: id, Checkpoint: m.Checkpoint, From: sp.AckFrom, To: sp.Records,
+				FromPosition: sp.AckPosition, ToPosition: sp.Position}
 			// NB: walk the failures, not the range: a range may hold millions.
 			for tid, parts := range failed {
 				src, split, seq := int(tid>>56)-1, int(tid>>40&0xffff), tid&(1<<40-1)

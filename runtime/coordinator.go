@@ -50,7 +50,7 @@ type coordinator struct {
 	// list of each source, and each split's Records at the newest complete
 	// checkpoint.
 	splitNames [][]string
-	ackFrom    map[string]map[string]uint64
+	ackFrom    map[string]map[string]ackStart
 	// ctl holds the control requests (forced checkpoints, swaps) and the module
 	// history written into each manifest.
 	ctl *controller

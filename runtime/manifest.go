@@ -78,8 +78,11 @@ type SplitSnapshot struct {
 	Records  uint64 `json:"records"` // records read so far: the next tracking sequence
 	// AckFrom is Records at the previous complete checkpoint: this checkpoint
 	// decides the ACK/NACK of records AckFrom to Records-1 (acks.go).
-	AckFrom  uint64 `json:"ackFrom,omitempty"`
-	Finished bool   `json:"finished,omitempty"`
+	AckFrom uint64 `json:"ackFrom,omitempty"`
+	// AckPosition is Position at the previous complete checkpoint: where
+	// record AckFrom starts in the source (nil: at the split's beginning).
+	AckPosition []byte `json:"ackPosition,omitempty"`
+	Finished    bool   `json:"finished,omitempty"`
 }
 
 // OperatorSnap holds the state handles of an operator's subtasks (none for a

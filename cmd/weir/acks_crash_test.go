@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +31,13 @@ const acksSpec = poisonSpecHead + `acks:
   options: {urlEnv: WEIR_TEST_NATS, stream: ACKS, subject: acks.crash, createStream: true, batch: 100}
 `
 
+// acksWebhookSpec is poisonSpec (policy dlq) with its ACK/NACKs POSTed to
+// a webhook.
+const acksWebhookSpec = poisonSpecHead + `acks:
+  kind: webhook
+  options: {urlEnv: WEIR_TEST_HOOK, batch: 100, retries: 2}
+`
+
 // TestAcksCrash runs the poison job with policy dlq and a nats ack target,
 // killed with SIGKILL at random moments (at least 20 times) and rerun on the
 // same data directory, while the broker restarts every 1.5 s: the ACKS stream must hold exactly one status per
@@ -35,20 +47,107 @@ func TestAcksCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child processes and a nats-server for tens of seconds")
 	}
-	const count = 360000
 	srv := natstest.Start(t)
+	outage := func() {
+		srv.Stop()
+		time.Sleep(300 * time.Millisecond)
+		if err := srv.Server.Restart(); err != nil {
+			t.Error(err)
+		}
+	}
+	dir, seed := acksCrashRun(t, acksSpec, "WEIR_TEST_NATS="+srv.URL(), outage)
+	// The statuses: small batches, so that a checkpoint's range is cut in
+	// several pieces and restores redeliver some of them.
+	var batches []runtime.AckBatch
+	for _, m := range srv.Messages(t, "ACKS") {
+		var b runtime.AckBatch
+		if err := json.Unmarshal(m.Data(), &b); err != nil {
+			t.Fatalf("seed %d: status batch %q: %v", seed, m.Data(), err)
+		}
+		if id := m.Headers().Get(jetstream.MsgIDHeader); id != b.ID() {
+			t.Fatalf("seed %d: status batch %s has Nats-Msg-Id %q", seed, b.ID(), id)
+		}
+		batches = append(batches, b)
+	}
+	checkAckStatuses(t, seed, dir, batches)
+}
+
+// TestAcksWebhookCrash is TestAcksCrash with a webhook target: a receiver
+// that keeps the first request of each Idempotency-Key (and checks that a
+// repeat is the same) and is down for 2 s now and then, longer than the
+// target's retries, so deliveries fail their attempts.
+func TestAcksWebhookCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes for tens of seconds")
+	}
+	var mu sync.Mutex
+	down, refused := false, 0
+	seen := map[string][]byte{}
+	var batches []runtime.AckBatch
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if down || err != nil {
+			refused++
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		key := r.Header.Get("Idempotency-Key")
+		if prev, ok := seen[key]; ok {
+			if !bytes.Equal(prev, body) {
+				t.Errorf("Idempotency-Key %s delivered with two bodies:\n%s\n%s", key, prev, body)
+			}
+			return
+		}
+		var b runtime.AckBatch
+		if err := json.Unmarshal(body, &b); err != nil || b.ID() != key {
+			t.Errorf("request %q: %s (%v)", key, body, err)
+			return
+		}
+		seen[key] = body
+		batches = append(batches, b)
+	}))
+	defer hook.Close()
+	outage := func() {
+		mu.Lock()
+		down = true
+		mu.Unlock()
+		time.Sleep(2 * time.Second)
+		mu.Lock()
+		down = false
+		mu.Unlock()
+	}
+	dir, seed := acksCrashRun(t, acksWebhookSpec, "WEIR_TEST_HOOK="+hook.URL+"/acks", outage)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("seed %d: the receiver refused %d requests while down", seed, refused)
+	checkAckStatuses(t, seed, dir, batches)
+}
+
+const acksCrashRecords = 360000
+
+// acksCrashRun runs the job spec (acksSpec or the like) under weir run,
+// killed with SIGKILL at random moments at least 20 times and rerun on the
+// same data directory, with env added, while outage takes the ack target
+// down every 1.5 s: a delivery that fails fails the attempt, and the
+// restart (in the same process) must deliver again what the restored
+// checkpoint decided — the path a SIGKILL between a commit and its delivery
+// takes, which a kill rarely hits. It returns the job's directory and the
+// seed, once a last run finished the job.
+func acksCrashRun(t *testing.T, spec, env string, outage func()) (string, int64) {
 	bin := buildWeir(t)
 	wasm, err := filepath.Abs(wasmbuild.MustGo(t, "testdata/poison"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache, dir := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "job.yaml"), fmt.Appendf(nil, acksSpec, count, wasm, "{policy: dlq}"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "job.yaml"), fmt.Appendf(nil, spec, acksCrashRecords, wasm, "{policy: dlq}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := func(int) *exec.Cmd {
 		cmd := weirRun(bin, dir, cache)
-		cmd.Env = append(os.Environ(), "WEIR_TEST_NATS="+srv.URL())
+		cmd.Env = append(os.Environ(), env)
 		return cmd
 	}
 	const (
@@ -56,10 +155,6 @@ func TestAcksCrash(t *testing.T) {
 		maxKillDelay = 800 * time.Millisecond // see TestCrashRecovery
 	)
 	seed := time.Now().UnixNano()
-	// The broker restarts now and then too: a delivery that fails fails the
-	// attempt, and the restart (in the same process) must deliver again what
-	// the restored checkpoint decided — the path a SIGKILL between a commit
-	// and its delivery takes, which a kill rarely hits.
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	outages := 0
 	go func() {
@@ -70,12 +165,7 @@ func TestAcksCrash(t *testing.T) {
 				return
 			case <-time.After(1500 * time.Millisecond):
 			}
-			srv.Stop()
-			time.Sleep(300 * time.Millisecond)
-			if err := srv.Server.Restart(); err != nil {
-				t.Error(err)
-				return
-			}
+			outage()
 			outages++
 		}
 	}()
@@ -88,7 +178,16 @@ func TestAcksCrash(t *testing.T) {
 	if restores < minKills/2 {
 		t.Fatalf("seed %d: only %d of %d killed runs restored a checkpoint", seed, restores, minKills)
 	}
+	t.Logf("seed %d: %d kills (%d restored a checkpoint), %d target outages", seed, minKills, restores, outages)
+	return dir, seed
+}
 
+// checkAckStatuses checks the status batches the target kept, one per
+// batch id, against the poison job in dir: exactly one status per input
+// record, a NACK for exactly the poison records, each listing the one
+// failed part that is the record's DLQ entry, and an ACK for every other.
+func checkAckStatuses(t *testing.T, seed int64, dir string, batches []runtime.AckBatch) {
+	t.Helper()
 	// The DLQ: entry id -> the datagen index of its record.
 	store, err := localfs.New(filepath.Join(dir, "data", "jobs", "crash", "snapshots"))
 	if err != nil {
@@ -102,25 +201,18 @@ func TestAcksCrash(t *testing.T) {
 	for _, d := range dlq.Entries {
 		deadIndex[d.ID] = string(d.Value[:20])
 	}
-
-	// The statuses: small batches, so that a checkpoint's range is cut in
-	// several pieces and restores redeliver some of them.
 	seen := map[string]bool{}
 	var nacked []string
 	acks := 0
-	for _, m := range srv.Messages(t, "ACKS") {
-		var b runtime.AckBatch
-		if err := json.Unmarshal(m.Data(), &b); err != nil {
-			t.Fatalf("seed %d: status batch %q: %v", seed, m.Data(), err)
-		}
-		if id := m.Headers().Get(jetstream.MsgIDHeader); id != b.ID() || b.To-b.From > 100 || b.To <= b.From {
-			t.Fatalf("seed %d: status batch %s has Nats-Msg-Id %q", seed, b.ID(), id)
+	for _, b := range batches {
+		if b.To-b.From > 100 || b.To <= b.From {
+			t.Fatalf("seed %d: status batch %s is not 1 to 100 messages", seed, b.ID())
 		}
 		nacks := b.Nacks
 		for seq := b.From; seq < b.To; seq++ {
 			id := runtime.MessageID(b.Job, b.Source, b.Split, seq)
 			if seen[id] {
-				t.Fatalf("seed %d: %s has two statuses in the stream (the second in %s)", seed, id, b.ID())
+				t.Fatalf("seed %d: %s has two statuses (the second in %s)", seed, id, b.ID())
 			}
 			seen[id] = true
 			if len(nacks) == 0 || nacks[0].Seq != seq {
@@ -139,12 +231,12 @@ func TestAcksCrash(t *testing.T) {
 		}
 	}
 	slices.Sort(nacked)
-	wantDead := poisonIndexes(count)
+	wantDead := poisonIndexes(acksCrashRecords)
 	if strings.Join(nacked, ",") != strings.Join(wantDead, ",") {
 		t.Fatalf("seed %d: the NACKed records differ from the poison records: %s", seed, lineDiff(nacked, wantDead))
 	}
-	if len(seen) != count || acks != count-len(wantDead) {
-		t.Fatalf("seed %d: %d statuses (%d ACKs) for %d records, %d of them poison", seed, len(seen), acks, count, len(wantDead))
+	if len(seen) != acksCrashRecords || acks != acksCrashRecords-len(wantDead) {
+		t.Fatalf("seed %d: %d statuses (%d ACKs) for %d records, %d of them poison", seed, len(seen), acks, acksCrashRecords, len(wantDead))
 	}
-	t.Logf("seed %d: %d kills (%d restored a checkpoint), %d broker restarts: %d ACKs and %d NACKs, one per record", seed, minKills, restores, outages, acks, len(nacked))
+	t.Logf("seed %d: %d ACKs and %d NACKs, one per record", seed, acks, len(nacked))
 }

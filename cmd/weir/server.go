@@ -159,6 +159,8 @@ func runServer(ctx context.Context, role string, args []string, stdout, stderr i
 	ingest := &lazyIngest{url: *natsURL, storeDir: filepath.Join(dataDir, "nats"), opts: weirnats.IngestOptions{Retention: *ingestRetention}}
 	defer ingest.Close()
 	reg.Sources["http"] = ingest.NewSource
+	reg.Acks["nats"] = ingest.NewAcks
+	reg.Acks["ingest"] = ingest.NewIngestAcks
 	metrics := newMetrics()
 	metrics.reg.MustRegister(newGuestMemoryCollector(budget))
 	srv, err := server.New(ctx, server.Config{
@@ -191,10 +193,11 @@ func runServer(ctx context.Context, role string, args []string, stdout, stderr i
 	protocols.SetUnencryptedHTTP2(true) // gRPC without TLS (h2c)
 	hs := &http.Server{
 		Handler: srv.Handler(server.HandlerOptions{Token: token, Extra: map[string]http.Handler{
-			"/metrics":          metrics.handler(),
-			weirnats.IngestPath: ingest,
-			"/ui/":              dashboard.Handler(),
-			"/{$}":              http.RedirectHandler("/ui/", http.StatusSeeOther),
+			"/metrics":                metrics.handler(),
+			weirnats.IngestPath:       ingest,
+			weirnats.IngestStatusPath: http.HandlerFunc(ingest.serveStatus),
+			"/ui/":                    dashboard.Handler(),
+			"/{$}":                    http.RedirectHandler("/ui/", http.StatusSeeOther),
 		}}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -273,16 +276,9 @@ func (l *lazyIngest) get() (*weirnats.Ingest, error) {
 	if l.in != nil {
 		return l.in, nil
 	}
-	url := l.url
-	if url == "" {
-		if l.emb == nil {
-			e, err := embedded.Start(embedded.Options{StoreDir: l.storeDir, Port: -1})
-			if err != nil {
-				return nil, fmt.Errorf("ingest: %w", err)
-			}
-			l.emb = e
-		}
-		url = l.emb.URL()
+	url, err := l.serverURL()
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	in, err := weirnats.NewIngest(url, l.opts)
 	if err != nil {
@@ -290,6 +286,52 @@ func (l *lazyIngest) get() (*weirnats.Ingest, error) {
 	}
 	l.in = in
 	return in, nil
+}
+
+// serverURL returns the URL of the server's NATS: -nats, or the embedded
+// one, started now if it is not running. The caller holds l.mu.
+func (l *lazyIngest) serverURL() (string, error) {
+	if l.url != "" {
+		return l.url, nil
+	}
+	if l.emb == nil {
+		e, err := embedded.Start(embedded.Options{StoreDir: l.storeDir, Port: -1})
+		if err != nil {
+			return "", err
+		}
+		l.emb = e
+	}
+	return l.emb.URL(), nil
+}
+
+// NewAcks is the factory of ack target kind nats on a server: with neither
+// option url nor urlEnv, the statuses go to the server's own NATS (-nats, or
+// the embedded one).
+func (l *lazyIngest) NewAcks(opts json.RawMessage, dir string) (runtime.AckSink, error) {
+	var conn struct {
+		URL    *string `json:"url"`
+		URLEnv *string `json:"urlEnv"`
+	}
+	if len(opts) == 0 {
+		opts = json.RawMessage("{}")
+	}
+	// NB: errors in opts are weirnats.NewAcks's to report, with the field.
+	if json.Unmarshal(opts, &conn) == nil && conn.URL == nil && conn.URLEnv == nil {
+		o := map[string]any{}
+		if json.Unmarshal(opts, &o) == nil && o != nil {
+			l.mu.Lock()
+			url, err := l.serverURL()
+			l.mu.Unlock()
+			if err != nil {
+				return nil, fmt.Errorf("nats acks: the server's NATS: %w", err)
+			}
+			o["url"] = url
+			if opts, err = json.Marshal(o); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return weirnats.NewAcks(opts, dir)
 }
 
 // NewSource is the factory of source kind http.
@@ -309,6 +351,25 @@ func (l *lazyIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.Handler().ServeHTTP(w, r)
+}
+
+// NewIngestAcks is the factory of ack target kind ingest.
+func (l *lazyIngest) NewIngestAcks(opts json.RawMessage, dir string) (runtime.AckSink, error) {
+	in, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return in.NewAcks(opts, dir)
+}
+
+// serveStatus serves weirnats.IngestStatusPath.
+func (l *lazyIngest) serveStatus(w http.ResponseWriter, r *http.Request) {
+	in, err := l.get()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	in.StatusHandler().ServeHTTP(w, r)
 }
 
 // Close closes the connection and stops the embedded server, after the jobs

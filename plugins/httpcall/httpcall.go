@@ -13,6 +13,7 @@ package httpcall
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type Endpoint struct {
 	URL            string
 	Timeout        time.Duration // of one call, waiting for a free slot included
 	MaxConcurrency int           // calls in flight at once, over all subtasks
+	// ContentType is the requests' Content-Type (application/octet-stream
+	// when empty).
+	ContentType string
 }
 
 // Caller is a runtime.Caller over HTTP. It is safe for concurrent use.
@@ -146,7 +150,7 @@ func (c *Caller) Call(ctx context.Context, name string, request, key []byte) (ru
 		return runtime.CallResponse{}, fmt.Errorf("endpoint %q: %w", name, err)
 	}
 	req.Header.Set("Idempotency-Key", string(key))
-	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Content-Type", cmp.Or(ep.ContentType, "application/octet-stream"))
 	resp, err := c.client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

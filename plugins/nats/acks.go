@@ -116,14 +116,10 @@ func (a *Acks) Deliver(ctx context.Context, batches []runtime.AckBatch) error {
 		return nil
 	}
 	for _, b := range batches {
-		// NB: cut at multiples of the batch size, so that a piece's id does
-		// not depend on where the checkpoint's range starts more than needed.
-		for lo := b.From; lo < b.To; {
-			hi := min(b.To, (lo/a.batch+1)*a.batch)
-			if err := a.publishPiece(b.Slice(lo, hi), publish); err != nil {
+		for _, p := range b.Pieces(a.batch) {
+			if err := a.publishPiece(p, publish); err != nil {
 				return err
 			}
-			lo = hi
 		}
 	}
 	if _, err := awaitAcks(ctx, pending); err != nil {

@@ -75,7 +75,8 @@ type Ingest struct {
 	js   jetstream.JetStream
 
 	mu      sync.Mutex
-	streams map[string]bool // endpoints whose stream exists
+	streams map[string]bool    // endpoints whose stream exists
+	status  jetstream.KeyValue // the request statuses, once used
 }
 
 // NewIngest connects to the server at url.
@@ -149,6 +150,9 @@ type ingestAnswer struct {
 	// stored before (within the duplicate window): this one was not stored
 	// again.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Status is the path of the request's status (IngestStatusPath): what
+	// became of its records in the jobs with ack target kind ingest.
+	Status string `json:"status"`
 }
 
 // Handler serves IngestPath: the body is records as JSON lines (Content-Type
@@ -233,7 +237,8 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	json.NewEncoder(w).Encode(ingestAnswer{ID: id, Records: records, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate})
+	json.NewEncoder(w).Encode(ingestAnswer{ID: id, Records: records, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate,
+		Status: fmt.Sprintf("/v1/ingest/%s/requests/%d", endpoint, ack.Sequence)})
 }
 
 // ingestFormat is the request's format: ?format, else from Content-Type.

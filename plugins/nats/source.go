@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -361,12 +362,7 @@ func (r *splitReader) take(m jetstream.Msg) error {
 	}
 	r.curMsg, r.curSeq, r.idx = m, seq, 0
 	if m.Headers().Get(HeaderRecords) == recordsLines {
-		r.cur = r.cur[:0]
-		for line := range bytes.SplitSeq(m.Data(), []byte("\n")) {
-			if len(bytes.TrimSpace(line)) > 0 {
-				r.cur = append(r.cur, line)
-			}
-		}
+		r.cur = slices.AppendSeq(r.cur[:0], recordLines(m.Data()))
 	} else {
 		r.cur = [][]byte{m.Data()}
 	}
@@ -377,6 +373,18 @@ func (r *splitReader) take(m jetstream.Msg) error {
 		r.idx, r.skip = int(r.skip), 0
 	}
 	return nil
+}
+
+// recordLines yields the records of a message of JSON lines: its non-empty
+// lines.
+func recordLines(data []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for line := range bytes.SplitSeq(data, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 && !yield(line) {
+				return
+			}
+		}
+	}
 }
 
 // record is one record of the current message, with value v.
