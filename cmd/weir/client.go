@@ -86,6 +86,9 @@ type client struct {
 	jobs      weirv1connect.JobServiceClient
 	dlqClient weirv1connect.DLQServiceClient
 	flags     clientFlags
+	// hc and base reach the server's plain HTTP routes (ingest).
+	hc   *http.Client
+	base string
 }
 
 type bearer struct {
@@ -135,7 +138,7 @@ func (c clientFlags) client() (*client, error) {
 	hc := &http.Client{Transport: rt}
 	base := strings.TrimRight(c.server, "/")
 	return &client{modules: weirv1connect.NewModuleServiceClient(hc, base), jobs: weirv1connect.NewJobServiceClient(hc, base),
-		dlqClient: weirv1connect.NewDLQServiceClient(hc, base), flags: c}, nil
+		dlqClient: weirv1connect.NewDLQServiceClient(hc, base), flags: c, hc: hc, base: base}, nil
 }
 
 // print writes msg in the chosen format; table prints with table.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,10 +50,16 @@ func ingestBody(i int) []byte {
 
 // ingestResult is what the clients saw.
 type ingestResult struct {
+	// endpoint and body are the requests' endpoint and request i's body,
+	// which must hold 1 + i%4 records (clicks and ingestBody if empty).
+	endpoint string
+	body     func(i int) []byte
+
 	mu         sync.Mutex
-	accepted   map[int]int // request -> 202 answers
-	duplicates int         // 202 answers that said duplicate
-	failures   int         // tries that got no 202 (connection refused or reset, 503)
+	accepted   map[int]int    // request -> 202 answers
+	sequences  map[int]uint64 // request -> the stream sequence its 202 said
+	duplicates int            // 202 answers that said duplicate
+	failures   int            // tries that got no 202 (connection refused or reset, 503)
 }
 
 // post sends request i until it gets a 202, repeating it with the same
@@ -60,7 +67,11 @@ type ingestResult struct {
 // before answering).
 func (r *ingestResult) post(t *testing.T, url string, i int) {
 	for try := 0; ; try++ {
-		req, err := http.NewRequest(http.MethodPost, url+"/v1/ingest/clicks", bytes.NewReader(ingestBody(i)))
+		endpoint, body := cmp.Or(r.endpoint, "clicks"), ingestBody
+		if r.body != nil {
+			body = r.body
+		}
+		req, err := http.NewRequest(http.MethodPost, url+"/v1/ingest/"+endpoint, bytes.NewReader(body(i)))
 		if err != nil {
 			t.Error(err)
 			return
@@ -75,6 +86,7 @@ func (r *ingestResult) post(t *testing.T, url string, i int) {
 				var a struct {
 					ID        string `json:"id"`
 					Records   int    `json:"records"`
+					Sequence  uint64 `json:"sequence"`
 					Duplicate bool   `json:"duplicate"`
 				}
 				if err := json.Unmarshal(body, &a); err != nil || a.ID != fmt.Sprintf("req-%d", i) || a.Records != 1+i%4 {
@@ -82,6 +94,13 @@ func (r *ingestResult) post(t *testing.T, url string, i int) {
 				}
 				r.mu.Lock()
 				r.accepted[i]++
+				if r.sequences == nil {
+					r.sequences = map[int]uint64{}
+				}
+				if prev, ok := r.sequences[i]; ok && prev != a.Sequence {
+					t.Errorf("request %d: answered 202 with sequences %d and %d", i, prev, a.Sequence)
+				}
+				r.sequences[i] = a.Sequence
 				if a.Duplicate {
 					r.duplicates++
 				}
@@ -127,45 +146,10 @@ func TestIngestUnderSIGKILL(t *testing.T) {
 
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewSource(seed))
 	res := &ingestResult{accepted: map[int]int{}}
-	var mu sync.Mutex
-	url := s.url()
-	next, stop := 0, false
-	var wg sync.WaitGroup
-	for range ingestClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i, done := next, stop
-				if !done {
-					next++
-				}
-				mu.Unlock()
-				if done {
-					return
-				}
-				res.post(t, url, i)
-			}
-		}()
-	}
 	const minKills = 10
-	kills := 0
-	for ; kills < minKills; kills++ {
-		time.Sleep(time.Duration(rng.Int63n(int64(800 * time.Millisecond))))
-		s.kill()
-		s.start()
-	}
-	// NB: the clients post until here, so requests were in flight at every
-	// kill.
-	time.Sleep(200 * time.Millisecond)
-	mu.Lock()
-	stop = true
-	mu.Unlock()
-	wg.Wait()
-	ingestRequests := next
+	ingestRequests := res.postUnderKills(t, s, seed, minKills)
+	kills := minKills
 
 	// The model: every line of every request.
 	var want []string
@@ -195,6 +179,49 @@ func TestIngestUnderSIGKILL(t *testing.T) {
 	if lost != 0 || dup != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("seed %d: the committed output differs from the accepted requests: %s", seed, lineDiff(got, want))
 	}
+}
+
+// postUnderKills posts requests from ingestClients clients to s while it is
+// killed with SIGKILL at random moments (seeded) kills times and restarted
+// on the same data directory, and returns how many requests were posted
+// (each answered 202 once the clients are done).
+func (res *ingestResult) postUnderKills(t *testing.T, s *serverProc, seed int64, kills int) int {
+	rng := rand.New(rand.NewSource(seed))
+	var mu sync.Mutex
+	url := s.url()
+	next, stop := 0, false
+	var wg sync.WaitGroup
+	for range ingestClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i, done := next, stop
+				if !done {
+					next++
+				}
+				mu.Unlock()
+				if done {
+					return
+				}
+				res.post(t, url, i)
+			}
+		}()
+	}
+	for range kills {
+		time.Sleep(time.Duration(rng.Int63n(int64(800 * time.Millisecond))))
+		s.kill()
+		s.start()
+	}
+	// NB: the clients post until here, so requests were in flight at every
+	// kill.
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	stop = true
+	mu.Unlock()
+	wg.Wait()
+	return next
 }
 
 // TestIngestExternalNATS runs `weir server --nats URL`: the requests go to

@@ -69,6 +69,9 @@ Client (--server URL or WEIR_SERVER, default http://127.0.0.1:8181; token: WEIR_
   weir dlq drop JOB ID[,ID...]|--all|--filter TEXT
                                        remove entries for good
   weir dlq audit JOB                   list every change of the DLQ
+  weir ingest status ENDPOINT SEQUENCE show what became of an HTTP ingest request (its 202 gave
+                                       the sequence): acked, nacked with its failed records, or pending
+  weir ingest retry ENDPOINT SEQUENCE  resubmit a NACKed request's failed records from the DLQ (docs/acks.md)
   weir replay JOB OPERATOR --from-checkpoint N [--module FILE|REF]
                                        re-run an operator offline on its journaled input (journal: true):
                                        print its output, or with --module the differences (docs/rollouts.md)
@@ -111,6 +114,8 @@ func weirMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		err = jobCmd(ctx, args[1:], stdout, stderr)
 	case "dlq":
 		err = dlqCmd(ctx, args[1:], stdout, stderr)
+	case "ingest":
+		err = ingestCmd(ctx, args[1:], stdout, stderr)
 	case "replay":
 		err = replayCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -171,6 +171,7 @@ func runServer(ctx context.Context, role string, args []string, stdout, stderr i
 		Loader:          hostLoader{engine},
 		Sources:         reg.Sources,
 		Sinks:           reg.Sinks,
+		Acks:            reg.Acks,
 		NewCaller:       reg.NewCaller,
 		FilesDir:        *filesDir,
 		MaxModuleBytes:  maxModuleBytes,

@@ -32,6 +32,8 @@ type Config struct {
 	Loader    ModuleLoader
 	Sources   map[string]jobspec.SourceFactory
 	Sinks     map[string]jobspec.SinkFactory
+	// Acks are the ack targets a job spec's acks field may name, by kind.
+	Acks map[string]jobspec.AckFactory
 	// NewCaller makes a job's external caller from its endpoints (nil: a job
 	// spec with endpoints is refused).
 	NewCaller func([]jobspec.Endpoint) (runtime.Caller, error)
@@ -207,7 +209,7 @@ func (s *Server) build(ctx context.Context, rec *jobRecord, pin bool) (*runtime.
 		return nil, nil, &validationError{err}
 	}
 	var loadErrs []error
-	reg := jobspec.Registry{Sources: map[string]jobspec.SourceFactory{}, Sinks: map[string]jobspec.SinkFactory{}, NewCaller: s.cfg.NewCaller}
+	reg := jobspec.Registry{Sources: map[string]jobspec.SourceFactory{}, Sinks: map[string]jobspec.SinkFactory{}, Acks: s.cfg.Acks, NewCaller: s.cfg.NewCaller}
 	for k, f := range s.cfg.Sources {
 		reg.Sources[k] = func(opts json.RawMessage, _ string) (runtime.Source, error) {
 			if err := sandboxOptions(opts, s.cfg.FilesDir); err != nil {
