@@ -22,6 +22,11 @@
 //     by customer with the nats source and its exactly-once sink.
 //   - http-ingest: a job spec and a README with curl commands, records POSTed
 //     to `weir server`'s ingest endpoint into an exactly-once file sink.
+//   - orders: an order pipeline on `weir server`: orders POSTed to the HTTP
+//     ingest, split into line items, each charged once through the payments
+//     example's flaky service, a failed item in the DLQ, the request's
+//     status (NACK of the failed order) and the fix by DLQ edit and
+//     resubmit; run.sh runs it (docs/acks.md).
 //   - rollouts: two versions of a keyed tally and run.sh, which rolls the
 //     second out in a running `weir server` job: shadow, canary on 10 % of
 //     the key groups, promote (docs/rollouts.md).

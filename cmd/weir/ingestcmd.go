@@ -144,7 +144,7 @@ func printIngestStatus(w io.Writer, output string, st *weirnats.IngestRequestSta
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "request:\t%s (sequence %d of endpoint %s, %d %s)\n", st.ID, st.Sequence, st.Endpoint, st.Records, plural(st.Records, "record", "records"))
 	if len(st.Jobs) == 0 {
-		fmt.Fprintln(tw, "status:\tno job keeps statuses of this endpoint (ack target kind ingest)")
+		fmt.Fprintln(tw, "status:\tno job has delivered statuses of this endpoint yet (a job with acks kind ingest delivers them at its checkpoints)")
 	}
 	for _, j := range st.Jobs {
 		fmt.Fprintf(tw, "job %s:\t%s\n", j.Job, j.Status)

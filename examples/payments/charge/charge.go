@@ -7,7 +7,8 @@
 // operator sends {"order": ORDER, "amountCents": AMOUNT} with the order id as
 // the idempotency key (abi/ABI.md §5.3) and emits, under the customer,
 // "ORDER charged RECEIPT" (HTTP 200), "ORDER declined" (402) or
-// "ORDER rejected STATUS" (any other answer). No answer at all (a time-out, a
+// "ORDER rejected STATUS" (any other answer). An amount of 0 or less fails
+// the record with status 400 before any call. No answer at all (a time-out, a
 // 5xx) fails the record, so the job's onFailure policy retries it with the
 // same idempotency key.
 package charge
@@ -34,6 +35,9 @@ var Operator = weir.Operator{
 		var in Request
 		if err := json.Unmarshal(r.Value, &in); err != nil || in.Order == "" {
 			return weir.Errorf(400, "record %q is not an order with \"order\" and \"amountCents\"", r.Value)
+		}
+		if in.AmountCents <= 0 {
+			return weir.Errorf(400, "order %s: amountCents %d is not a charge (want > 0)", in.Order, in.AmountCents)
 		}
 		req, err := json.Marshal(in)
 		if err != nil {
