@@ -106,7 +106,8 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 			"nats":     nats.NewSink,
 		},
 		Acks: map[string]jobspec.AckFactory{
-			"nats": nats.NewAcks,
+			"nats":  nats.NewAcks,
+			"kafka": kafka.NewAcks,
 		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {
 			wasm, err := readModule(path)
