@@ -3,6 +3,7 @@ package runtime
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -87,18 +88,67 @@ func (b *AckBatch) Slice(from, to uint64) AckBatch {
 	return out
 }
 
-// Pieces cuts b into the pieces of at most size messages that a target sends
-// one by one, cut at multiples of size so that a piece's ID does not depend
-// on where the checkpoint's range starts more than needed: a restore that
-// delivers the same checkpoint again cuts the same pieces.
-func (b *AckBatch) Pieces(size uint64) []AckBatch {
-	var out []AckBatch
-	for lo := b.From; lo < b.To; {
-		hi := min(b.To, (lo/size+1)*size)
-		out = append(out, b.Slice(lo, hi))
-		lo = hi
+// Limits of the statuses a target sends as one message (option batch).
+const (
+	// DefaultAckBatch is how many messages' statuses one target message
+	// holds by default: a message per status would cost about as much as
+	// the record itself (docs/BENCHMARKS.md).
+	DefaultAckBatch = 1000
+	// MaxAckBatch is the most a target's batch option allows.
+	MaxAckBatch = 100000
+)
+
+// AckBatchSize checks a target's batch option n: 0 gives DefaultAckBatch,
+// else it must be in 1..MaxAckBatch.
+func AckBatchSize(n int) (uint64, error) {
+	switch {
+	case n == 0:
+		return DefaultAckBatch, nil
+	case n < 1 || n > MaxAckBatch:
+		return 0, fmt.Errorf("%d is not in 1..%d", n, MaxAckBatch)
 	}
-	return out
+	return uint64(n), nil
+}
+
+// AckPieces cuts batches into the pieces a target sends as one message each,
+// and hands each piece with its JSON encoding (the format of docs/acks.md) to
+// send, in order. A batch is cut at multiples of size, so that a piece's id
+// depends as little as possible on where the checkpoint's range starts; a
+// piece whose JSON is over maxBytes (long NACK errors) is halved until it
+// fits or holds one message. The cuts depend on the batches alone, so every
+// delivery of a checkpoint sends the same pieces with the same ids
+// (AckBatch.ID): a target deduplicates the repeats by them.
+func AckPieces(batches []AckBatch, size uint64, maxBytes int, send func(AckBatch, []byte) error) error {
+	if size == 0 {
+		panic("runtime: AckPieces with size 0")
+	}
+	for _, b := range batches {
+		for lo := b.From; lo < b.To; {
+			hi := min(b.To, (lo/size+1)*size)
+			if err := ackPiece(b.Slice(lo, hi), maxBytes, send); err != nil {
+				return err
+			}
+			lo = hi
+		}
+	}
+	return nil
+}
+
+func ackPiece(b AckBatch, maxBytes int, send func(AckBatch, []byte) error) error {
+	body, err := json.Marshal(&b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", b.ID(), err)
+	}
+	if len(body) <= maxBytes || b.To-b.From == 1 {
+		// NB: one message's statuses over the bound go out whole: a target
+		// whose broker refuses them names the batch in its error.
+		return send(b, body)
+	}
+	mid := b.From + (b.To-b.From)/2
+	if err := ackPiece(b.Slice(b.From, mid), maxBytes, send); err != nil {
+		return err
+	}
+	return ackPiece(b.Slice(mid, b.To), maxBytes, send)
 }
 
 // AckSink receives the final status of every input message of a job.

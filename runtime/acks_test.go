@@ -99,3 +99,41 @@ func checkStatuses(t *testing.T, acks *memory.Acks, n int, poisoned map[uint64]i
 	}
 	return nil
 }
+
+// TestAckPieces checks the cuts every target shares: at multiples of the
+// size, then halved while a piece's JSON is over the bound (a long NACK
+// error), one message's statuses going out whole; the same in every call.
+func TestAckPieces(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	batches := []runtime.AckBatch{
+		{Job: "j", Source: "in", Split: "0", Checkpoint: 1, From: 7, To: 25, Nacks: []runtime.Nack{{Seq: 12, Failed: []runtime.AckPart{{DLQ: 1, Operator: "op", Error: long}}}}},
+		{Job: "j", Source: "in", Split: "1", Checkpoint: 1, From: 0, To: 4},
+	}
+	for _, tt := range []struct {
+		name     string
+		maxBytes int
+		want     string
+	}{
+		{"cut at multiples", 1 << 20, "j/in/0/7-10 j/in/0/10-20 j/in/0/20-25 j/in/1/0-4"},
+		{"long NACK halved", 300, "j/in/0/7-10 j/in/0/10-12 j/in/0/12-13 j/in/0/13-15 j/in/0/15-20 j/in/0/20-25 j/in/1/0-4"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 2 {
+				var got []string
+				err := runtime.AckPieces(batches, 10, tt.maxBytes, func(b runtime.AckBatch, body []byte) error {
+					if len(body) > tt.maxBytes && b.To-b.From > 1 {
+						t.Errorf("%s: %d bytes of JSON, over %d", b.ID(), len(body), tt.maxBytes)
+					}
+					got = append(got, b.ID())
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g := strings.Join(got, " "); g != tt.want {
+					t.Errorf("pieces %s, want %s", g, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -53,9 +54,10 @@ type coordinator struct {
 	ackFrom    map[string]map[string]ackStart
 	// ctl holds the control requests (forced checkpoints, swaps) and the module
 	// history written into each manifest.
-	ctl *controller
-	obs Observer         // nil: none
-	now func() time.Time // the attempt's clock
+	ctl   *controller
+	obs   Observer         // nil: none
+	fence CheckpointFence  // nil: every completion is admitted
+	now   func() time.Time // the attempt's clock
 }
 
 type pendingCheckpoint struct {
@@ -270,6 +272,18 @@ func (c *coordinator) complete(ctx context.Context) (*Manifest, error) {
 	m.DLQ = dlq.ref()
 	if c.job.Acks != nil {
 		ackRanges(m, c.ackFrom)
+	}
+	// INVARIANT: the fence admits a checkpoint before its manifest exists: a
+	// manifest is what a restore (of any leader) takes as complete, and what
+	// Recover commits.
+	if c.fence != nil {
+		if err := c.fence.AdmitCheckpoint(ctx, c.job.Name, p.id); err != nil {
+			if errors.Is(err, ErrFenced) {
+				c.log.Warn("checkpoint refused: a newer leader runs the job; stopping it without committing", "checkpoint", p.id, "err", err)
+				return nil, fmt.Errorf("complete checkpoint %d: %w", p.id, err)
+			}
+			return nil, c.abandon(fmt.Errorf("admit checkpoint: %w", err))
+		}
 	}
 	if err := writeManifest(ctx, c.store, manifestObject(p.id), m); err != nil {
 		return nil, c.abandon(fmt.Errorf("write manifest: %w", err))

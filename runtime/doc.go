@@ -16,4 +16,9 @@
 //     watermarks and timers, and the checkpoint coordinator;
 //   - recovery: a failed attempt is torn down and the job restarts from the
 //     newest complete checkpoint that passes its checksums.
+//   - fencing: in a cluster, Config.Fence (a CheckpointFence, which
+//     coord.Fence implements with the leader's epoch) claims the job before
+//     each attempt restores and admits each checkpoint before its manifest is
+//     written and its sinks commit; ErrFenced stops the job of a deposed
+//     leader without committing or restarting. Nil in a single process.
 package runtime

@@ -38,8 +38,11 @@ type Config struct {
 	Modules ModuleResolver
 	// Observer receives measurements for metrics (nil: none).
 	Observer Observer
-	Clock    Clock        // default: the wall clock
-	Logger   *slog.Logger // default: slog.Default()
+	// Fence admits checkpoint completions on behalf of a cluster's leader
+	// (nil: every completion is admitted, as in a single process).
+	Fence  CheckpointFence
+	Clock  Clock        // default: the wall clock
+	Logger *slog.Logger // default: slog.Default()
 
 	fromSavepoint bool       // the attempt restores from Savepoint
 	shadows       *shadowSet // the Execution's shadows (nil: none can run)
@@ -176,6 +179,11 @@ func (x *Execution) run(ctx context.Context) (Result, error) {
 			// NB: no restart: it would replay the record into the same failure.
 			return res, fmt.Errorf("job %q failed: %w", x.job.Name, err)
 		}
+		if errors.Is(err, ErrFenced) {
+			// NB: no restart: a newer leader runs the job; a restart here would
+			// recover (commit) and run it a second time.
+			return res, fmt.Errorf("job %q stopped: %w", x.job.Name, err)
+		}
 		if errors.Is(err, ErrOutputLost) {
 			// NB: no restart: Recover would commit the same committables into
 			// the same loss, as many times as the job may restart.
@@ -194,6 +202,20 @@ func (x *Execution) run(ctx context.Context) (Result, error) {
 			return res, err
 		}
 	}
+}
+
+// fenceJob claims job through fence (nil: nothing to claim) before an
+// attempt restores it, and returns the newest checkpoint id the fence has
+// admitted for it.
+func fenceJob(ctx context.Context, job *Job, fence CheckpointFence) (int64, error) {
+	if fence == nil {
+		return 0, nil
+	}
+	newest, err := fence.FenceJob(ctx, job.Name)
+	if err != nil {
+		return 0, fmt.Errorf("fence job %q before restoring it: %w", job.Name, err)
+	}
+	return newest, nil
 }
 
 // chooseRestore finds the newest checkpoint not marked bad whose manifest reads
@@ -277,11 +299,16 @@ func restoreAttempt(ctx context.Context, job *Job, cfg Config, newDriver func() 
 // runAttempt builds and runs one attempt with goroutines and channels.
 func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result, error) {
 	log := x.cfg.Logger
+	newest, err := fenceJob(ctx, x.job, x.cfg.Fence)
+	if err != nil {
+		return Result{}, err
+	}
 	var d *goDriver
 	a, m, nextID, err := restoreAttempt(ctx, x.job, x.cfg, func() driver { d = newGoDriver(ctx, x.cfg.QueueBatches); return d }, bad, x.stats)
 	if err != nil {
 		return Result{}, err
 	}
+	nextID = max(nextID, newest+1)
 	if a == nil {
 		log.Info("the job already finished at this checkpoint; nothing to do", "checkpoint", m.Checkpoint)
 		if err := redeliverFinishedAcks(ctx, x.job, x.cfg.Store, m); err != nil {
@@ -301,7 +328,7 @@ func (x *Execution) runAttempt(ctx context.Context, bad map[int64]bool) (Result,
 	coord := newCoordinator(x.job, x.cfg.Store, log, a.numTasks(), len(a.sources), nextID, x.cfg.Clock.Now())
 	coord.completed = restored
 	coord.ctl = newController(a, m)
-	coord.obs, coord.now = x.cfg.Observer, x.cfg.Clock.Now
+	coord.obs, coord.now, coord.fence = x.cfg.Observer, x.cfg.Clock.Now, x.cfg.Fence
 	if coord.dlq, err = restoreDLQ(ctx, a.cfg, m); err != nil {
 		d.close()
 		d.wait()

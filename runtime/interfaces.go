@@ -313,6 +313,36 @@ type Sink interface {
 // names what is lost.
 var ErrOutputLost = errors.New("output of a complete checkpoint lost in the sink's external system")
 
+// CheckpointFence admits checkpoint completions on behalf of a cluster's
+// leader: in a cluster, the JobManager that runs a job presents its leader
+// epoch through it, so that a deposed leader (paused or partitioned, still
+// running its jobs) can neither complete a checkpoint nor commit a sink. A
+// single process has none (Config.Fence nil). Implementations must be safe
+// for concurrent use: every job calls the one fence.
+type CheckpointFence interface {
+	// FenceJob is called before each attempt of job restores: it claims the
+	// job for the caller's term, so that no older leader completes a
+	// checkpoint of it from now on, and returns the newest checkpoint id the
+	// fence has admitted for the job (0: none). The attempt numbers its
+	// checkpoints above it. An error wrapping ErrFenced ends the job
+	// without restarts and without recovering anything; any other error
+	// fails the attempt.
+	FenceJob(ctx context.Context, job string) (newest int64, err error)
+	// AdmitCheckpoint is called once every subtask has acknowledged
+	// checkpoint id of job, before its manifest is written (which is what
+	// makes it complete) and before any sink commits. nil admits it. An
+	// error wrapping ErrFenced refuses it for good: the job ends at once,
+	// without writing the manifest, committing or restarting. Any other
+	// error abandons the checkpoint, as a failed manifest write does (its
+	// committables go with the next one).
+	AdmitCheckpoint(ctx context.Context, job string, id int64) error
+}
+
+// ErrFenced is wrapped by a CheckpointFence's error when a newer leader has
+// taken over the job: this process must stop acting on it. A job that
+// meets it ends without restarts, and Execution.Wait returns it.
+var ErrFenced = errors.New("fenced: a newer leader runs this job")
+
 // JobTiming is the part of a job's configuration that bounds how long the
 // runtime may take to retry a sink's commit: what a sink whose external
 // system forgets after a while (a broker's duplicate window, a transaction

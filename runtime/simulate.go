@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"sync"
@@ -40,6 +41,11 @@ func Simulate(cfg Config, opts SimOptions) (SimResult, error) {
 			p = 0
 		}
 		done, err := s.runProcess(job, cfg, p)
+		if errors.Is(err, ErrFenced) {
+			// As Execution does: a newer leader runs the job; no restart.
+			s.logf("fenced: %v", err)
+			return s.res, err
+		}
 		if err != nil {
 			// An attempt that fails (say, too many checkpoints in a row timed out)
 			// restarts from the last checkpoint, as Execution does.
@@ -170,11 +176,16 @@ type simAction struct {
 // crashes (false).
 func (s *simulation) runProcess(job *Job, cfg Config, crashProb float64) (bool, error) {
 	ctx := context.Background()
+	newest, err := fenceJob(ctx, job, cfg.Fence)
+	if err != nil {
+		return false, err
+	}
 	var d *simDriver
 	a, m, nextID, err := restoreAttempt(ctx, job, cfg, func() driver { d = &simDriver{}; return d }, map[int64]bool{}, newStats(job))
 	if err != nil {
 		return false, err
 	}
+	nextID = max(nextID, newest+1)
 	if a == nil {
 		s.logf("restored finished checkpoint %d", m.Checkpoint)
 		return true, redeliverFinishedAcks(ctx, job, cfg.Store, m)
@@ -187,7 +198,7 @@ func (s *simulation) runProcess(job *Job, cfg Config, crashProb float64) (bool, 
 	defer a.close()
 	coord := newCoordinator(job, cfg.Store, cfg.Logger, a.numTasks(), len(a.sources), nextID, s.clock.Now())
 	coord.ctl = newController(a, m)
-	coord.now = s.clock.Now
+	coord.now, coord.fence = s.clock.Now, cfg.Fence
 	if coord.dlq, err = restoreDLQ(ctx, a.cfg, m); err != nil {
 		return false, err
 	}

@@ -43,20 +43,32 @@ func idOK(s string) bool {
 	return err == nil
 }
 
+// leadership is a JobManager's term as leader.
+type leadership struct {
+	// ctx ends (with cause errLostLeadership) when the lease runs out.
+	ctx context.Context
+	// fence presents the term's epoch to the checkpoint catalog in the
+	// coordination bucket before any checkpoint of its jobs completes, so
+	// that once a standby has taken over, this JobManager's jobs can neither
+	// complete a checkpoint nor commit a sink (docs/RATIONALE.md, "Why NATS
+	// KV compare-and-swap and epoch fencing for coordination?").
+	fence coord.Fence
+	// stop resigns: call it after the jobs have stopped.
+	stop func()
+}
+
 // lead takes part in the leader election in the coordination bucket of the
-// NATS server at url, and returns once this JobManager leads: a context that
-// ends (with cause errLostLeadership) when its lease runs out, and stop,
-// which resigns (call it after the jobs have stopped).
-func (f *jobmanagerFlags) lead(ctx context.Context, url string, log *slog.Logger) (context.Context, func(), error) {
+// NATS server at url, and returns once this JobManager leads.
+func (f *jobmanagerFlags) lead(ctx context.Context, url string, log *slog.Logger) (*leadership, error) {
 	if !idOK(f.id) {
-		return nil, nil, fmt.Errorf("%w: -id %q: the candidate id must be 1-64 of a-z A-Z 0-9 _ -", errUsage, f.id)
+		return nil, fmt.Errorf("%w: -id %q: the candidate id must be 1-64 of a-z A-Z 0-9 _ -", errUsage, f.id)
 	}
 	if f.lease <= 0 {
-		return nil, nil, fmt.Errorf("%w: -lease %v: want > 0", errUsage, f.lease)
+		return nil, fmt.Errorf("%w: -lease %v: want > 0", errUsage, f.lease)
 	}
 	nc, js, err := weirnats.Connect(url, "weir jobmanager "+f.id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("jobmanager: %w", err)
+		return nil, fmt.Errorf("jobmanager: %w", err)
 	}
 	kv, err := natskv.Open(ctx, js, natskv.Options{})
 	var e *coord.Elector
@@ -65,10 +77,11 @@ func (f *jobmanagerFlags) lead(ctx context.Context, url string, log *slog.Logger
 	}
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("jobmanager: %w", err)
+		return nil, fmt.Errorf("jobmanager: %w", err)
 	}
 	interval := f.lease / 4
 	log.Info("jobmanager standing by", "id", f.id, "lease", f.lease)
+	var epoch coord.Epoch
 	for {
 		st, err := e.Tick(ctx)
 		if err != nil {
@@ -76,12 +89,13 @@ func (f *jobmanagerFlags) lead(ctx context.Context, url string, log *slog.Logger
 		}
 		if st.Self {
 			log.Info("jobmanager leads", "id", f.id, "epoch", st.Epoch)
+			epoch = st.Epoch
 			break
 		}
 		select {
 		case <-ctx.Done():
 			nc.Close()
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(interval):
 		}
 	}
@@ -116,5 +130,5 @@ func (f *jobmanagerFlags) lead(ctx context.Context, url string, log *slog.Logger
 		}
 		nc.Close()
 	}
-	return lctx, stop, nil
+	return &leadership{ctx: lctx, fence: coord.Fence{Catalog: coord.NewCatalog(kv), Epoch: epoch}, stop: stop}, nil
 }

@@ -116,6 +116,7 @@ func runServer(ctx context.Context, role string, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	var fence runtime.CheckpointFence // nil: a single server admits every completion
 	if jm != nil {
 		if *natsURL == "" {
 			return fmt.Errorf("%w: jobmanager needs -nats URL: the JobManagers elect their leader and share their catalog there", errUsage)
@@ -129,12 +130,12 @@ func runServer(ctx context.Context, role string, args []string, stdout, stderr i
 			return fmt.Errorf("%w: -catalog local: a jobmanager keeps its catalog in NATS, shared with the other JobManagers", errUsage)
 		}
 		*catalogKind = catalogNATS
-		lctx, stop, err := jm.lead(ctx, *natsURL, log)
+		lead, err := jm.lead(ctx, *natsURL, log)
 		if err != nil {
 			return err
 		}
-		defer stop() // after the jobs have stopped (deferred below)
-		ctx = lctx
+		defer lead.stop() // after the jobs have stopped (deferred below)
+		ctx, fence = lead.ctx, lead.fence
 	}
 	engine, err := host.NewEngine(ctx, host.Config{CacheDir: filepath.Join(dataDir, "cache", "wasm"), Logger: log, MemoryBudget: budget})
 	if err != nil {
@@ -177,6 +178,7 @@ func runServer(ctx context.Context, role string, args []string, stdout, stderr i
 		MaxModuleBytes:  maxModuleBytes,
 		StateCacheBytes: cacheBytes,
 		Observer:        metrics,
+		Fence:           fence,
 		Logger:          log,
 	})
 	if err != nil {

@@ -107,6 +107,7 @@ func registry(mods *modules, stdout io.Writer) jobspec.Registry {
 		},
 		Acks: map[string]jobspec.AckFactory{
 			"nats":    nats.NewAcks,
+			"kafka":   kafka.NewAcks,
 			"webhook": httpcall.NewAcks,
 		},
 		LoadModule: func(path string, lim jobspec.ModuleLimits) (runtime.OperatorFactory, error) {

@@ -26,11 +26,6 @@ type AckOptions struct {
 
 // Webhook ack target defaults and limits.
 const (
-	// DefaultAckBatch is how many messages' statuses one request holds by
-	// default, as for the nats target: a request per status would cost more
-	// than the record itself.
-	DefaultAckBatch = 1000
-	maxAckBatch     = 100000
 	// DefaultAckRetries is how often a failed request is repeated, with
 	// backoff, before the delivery fails (and with it the job's attempt,
 	// whose restart delivers again).
@@ -38,7 +33,10 @@ const (
 	maxAckRetries     = 20
 	ackBackoff        = 200 * time.Millisecond
 	ackMaxBackoff     = 5 * time.Second
-	ackEndpoint       = "acks"
+	// maxAckBodyBytes is the JSON a request holds at most: a longer piece
+	// (long NACK errors) is halved.
+	maxAckBodyBytes = 4 << 20
+	ackEndpoint     = "acks"
 )
 
 // Acks POSTs the final statuses of a job's input messages to a URL: each
@@ -70,11 +68,9 @@ func NewAcks(opts json.RawMessage, _ string) (runtime.AckSink, error) {
 	bad := func(option, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("webhook acks: option %s: %s", option, fmt.Sprintf(format, args...)))
 	}
-	switch {
-	case o.Batch == 0:
-		o.Batch = DefaultAckBatch
-	case o.Batch < 1 || o.Batch > maxAckBatch:
-		bad("batch", "%d is not in 1..%d", o.Batch, maxAckBatch)
+	batch, err := runtime.AckBatchSize(o.Batch)
+	if err != nil {
+		bad("batch", "%v", err)
 	}
 	retries := DefaultAckRetries
 	if o.Retries != nil {
@@ -111,22 +107,20 @@ func NewAcks(opts json.RawMessage, _ string) (runtime.AckSink, error) {
 		}
 		return nil, fmt.Errorf("webhook acks: option url: %q is not an absolute http or https URL", o.URL)
 	}
-	return &Acks{caller: c, url: o.URL, batch: uint64(o.Batch), retries: retries, sleep: sleepCtx}, nil
+	return &Acks{caller: c, url: o.URL, batch: batch, retries: retries, sleep: sleepCtx}, nil
 }
 
 // Deliver POSTs the statuses piece by piece, in order, each until it is
 // answered 2xx or its retries are spent.
 func (a *Acks) Deliver(ctx context.Context, batches []runtime.AckBatch) error {
-	for _, b := range batches {
-		for _, p := range b.Pieces(a.batch) {
-			body, err := json.Marshal(&p)
-			if err != nil {
-				return fmt.Errorf("webhook acks: %s: %w", p.ID(), err)
-			}
-			if err := a.post(ctx, p.ID(), body); err != nil {
-				return fmt.Errorf("webhook acks: POST %s (statuses %s): %w", a.url, p.ID(), err)
-			}
+	err := runtime.AckPieces(batches, a.batch, maxAckBodyBytes, func(p runtime.AckBatch, body []byte) error {
+		if err := a.post(ctx, p.ID(), body); err != nil {
+			return fmt.Errorf("POST %s (statuses %s): %w", a.url, p.ID(), err)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("webhook acks: %w", err)
 	}
 	return nil
 }

@@ -54,4 +54,15 @@
 // shorter, Recover refuses a timeout above the broker's
 // transaction.max.timeout.ms, and a transaction found aborted at Commit is an
 // error, never a silent loss. ReadMetrics returns the sinks' counters.
+//
+// # Ack target (kind kafka)
+//
+// Acks writes a job's ACK/NACKs to a topic: each runtime.AckBatch piece (cut
+// by runtime.AckPieces at multiples of option batch, default 1000) is one
+// record, keyed by the piece's stable id, with the piece as JSON (the nats
+// target's format). A restart's redelivery writes a second copy under the
+// same key; consumers keep one record per key, or the topic is compacted
+// (createTopic creates it so), for exactly one status per message
+// (docs/acks.md, docs/RATIONALE.md). Options: brokers or brokersEnv, topic,
+// batch, createTopic.
 package kafka

@@ -22,14 +22,9 @@ type AckOptions struct {
 	Batch        int    `json:"batch"`
 }
 
-// Ack target limits and defaults.
-const (
-	// DefaultAckBatch is how many messages' statuses one stream message holds
-	// by default: a status per stream message would cost about as much as
-	// the record itself (docs/BENCHMARKS.md).
-	DefaultAckBatch = 1000
-	maxAckBatch     = 100000
-)
+// DefaultAckBatch is how many messages' statuses one stream message holds
+// by default (runtime.DefaultAckBatch).
+const DefaultAckBatch = runtime.DefaultAckBatch
 
 // Acks publishes the final statuses of a job's input messages to a
 // JetStream stream, each stream message a runtime.AckBatch (as JSON) of at
@@ -73,16 +68,14 @@ func NewAcks(opts json.RawMessage, _ string) (runtime.AckSink, error) {
 	if err := checkSubject(o.Subject, false); err != nil {
 		bad("subject", "%v", err)
 	}
-	switch {
-	case o.Batch == 0:
-		o.Batch = DefaultAckBatch
-	case o.Batch < 1 || o.Batch > maxAckBatch:
-		bad("batch", "%d is not in 1..%d", o.Batch, maxAckBatch)
+	batch, err := runtime.AckBatchSize(o.Batch)
+	if err != nil {
+		bad("batch", "%v", err)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Acks{url: url, stream: o.Stream, subject: o.Subject, create: o.CreateStream, batch: uint64(o.Batch)}, nil
+	return &Acks{url: url, stream: o.Stream, subject: o.Subject, create: o.CreateStream, batch: batch}, nil
 }
 
 // SetJobTiming takes the job's timing, against which the first Deliver
@@ -110,42 +103,18 @@ func (a *Acks) Deliver(ctx context.Context, batches []runtime.AckBatch) error {
 		msg.Header.Set(jetstream.MsgIDHeader, b.ID())
 		f, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(publishStallWait), jetstream.WithExpectStream(a.stream))
 		if err != nil {
-			return fmt.Errorf("nats acks: publish %s: %w", b.ID(), err)
+			return fmt.Errorf("publish %s: %w", b.ID(), err)
 		}
 		pending = append(pending, f)
 		return nil
 	}
-	for _, b := range batches {
-		for _, p := range b.Pieces(a.batch) {
-			if err := a.publishPiece(p, publish); err != nil {
-				return err
-			}
-		}
+	if err := runtime.AckPieces(batches, a.batch, maxStagedBytes, publish); err != nil {
+		return fmt.Errorf("nats acks: %w", err)
 	}
 	if _, err := awaitAcks(ctx, pending); err != nil {
 		return fmt.Errorf("nats acks: %w", err)
 	}
 	return nil
-}
-
-// publishPiece publishes b as one stream message, or halves it until each
-// piece is at most maxStagedBytes of JSON (long NACK errors): the halves are
-// the same in every delivery, so their ids are stable too.
-func (a *Acks) publishPiece(b runtime.AckBatch, publish func(runtime.AckBatch, []byte) error) error {
-	body, err := json.Marshal(&b)
-	if err != nil {
-		return fmt.Errorf("nats acks: %s: %w", b.ID(), err)
-	}
-	if len(body) <= maxStagedBytes || b.To-b.From == 1 {
-		// NB: one message's statuses over the bound is refused by the server
-		// if over its max_payload: the error names the batch.
-		return publish(b, body)
-	}
-	mid := b.From + (b.To-b.From)/2
-	if err := a.publishPiece(b.Slice(b.From, mid), publish); err != nil {
-		return err
-	}
-	return a.publishPiece(b.Slice(mid, b.To), publish)
 }
 
 // control returns the connection, opening it and checking (or creating) the

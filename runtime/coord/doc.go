@@ -28,6 +28,15 @@
 // acts on it). Sinks commit only what the catalog accepted, so a deposed
 // leader can neither complete a checkpoint nor commit a sink.
 //
+// [Fence] is how the runtime presents the epoch: it is the
+// runtime.CheckpointFence of the leader of one epoch. The runtime calls
+// Fence.FenceJob before each attempt of a job restores (Catalog.Fence; the
+// attempt numbers its checkpoints above the catalog's newest) and
+// Fence.AdmitCheckpoint once every subtask has acknowledged a checkpoint,
+// before the manifest is written and before any sink commits
+// (Catalog.Complete). Its ErrFenced is a runtime.ErrFenced too, which stops
+// the job at once.
+//
 // # Keys
 //
 //	leader              the leader record (holder, epoch)

@@ -45,8 +45,13 @@ type Config struct {
 	StateCacheBytes int64
 	// Observer receives the jobs' measurements (nil: none).
 	Observer runtime.Observer
-	Logger   *slog.Logger
-	Clock    runtime.Clock
+	// Fence admits the jobs' checkpoint completions on behalf of the
+	// cluster's leader (runtime.Config.Fence; nil for a single server). A
+	// job that it fences stops and keeps its record as it is: the newer
+	// leader runs it.
+	Fence  runtime.CheckpointFence
+	Logger *slog.Logger
+	Clock  runtime.Clock
 }
 
 // DefaultMaxModuleBytes is the default upload cap.
@@ -331,7 +336,7 @@ func (s *Server) start(j *jobRun) error {
 	cfg := runtime.Config{
 		Store: store, State: s.cfg.State, WorkDir: filepath.Join(s.jobDir(rec.ID), "work"),
 		StateCacheBytes: s.cfg.StateCacheBytes, Modules: resolver{s, j}, Observer: obs,
-		Logger: s.log.With("job", rec.ID), Clock: s.cfg.Clock,
+		Logger: s.log.With("job", rec.ID), Clock: s.cfg.Clock, Fence: s.cfg.Fence,
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	x, err := runtime.Start(runCtx, job, cfg)
@@ -382,6 +387,10 @@ func (s *Server) watch(j *jobRun, x *runtime.Execution, cancel context.CancelFun
 		// Cancel or Rescale ended it: they record the state.
 	case err != nil && errors.Is(err, context.Canceled):
 		// The server is closing: the job resumes when it starts again.
+	case err != nil && errors.Is(err, runtime.ErrFenced):
+		// NB: not failed: a newer leader runs the job, and this deposed
+		// one must not write its record.
+		s.log.Warn("job stopped: a newer leader runs it", "job", j.rec.ID, "err", err)
 	case err != nil:
 		j.rec.State, j.rec.Error = stateFailed, err.Error()
 	case res.Finished:
