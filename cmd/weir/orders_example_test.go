@@ -14,8 +14,9 @@ import (
 // TestOrdersExample runs examples/orders/run.sh (the order pipeline of
 // docs/acks.md) as its header says, against the weir binary, modules and
 // payment service built here, and checks what it prints: the request NACKed
-// with exactly its failed order line, and after the DLQ fix every item
-// charged and committed once.
+// with exactly its failed order line, the repeated order's request ACKed
+// and its items dropped by dedup, and after the DLQ fix every item charged
+// and committed once.
 func TestOrdersExample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds weir and runs a weir server process")
@@ -53,6 +54,9 @@ func TestOrdersExample(t *testing.T) {
 	s := string(out)
 	if !regexp.MustCompile(`job orders-[0-9a-f]+:\s+nacked\n\s+record 1:\s+DLQ entry \d+, operator charge: .*\n\s+retry:`).MatchString(s) {
 		t.Error("the request's status is not a NACK of exactly its order line 1 by operator charge")
+	}
+	if !regexp.MustCompile(`request:\s+batch-2 .*\njob orders-[0-9a-f]+:\s+acked\n`).MatchString(s) {
+		t.Error("the second request (o-1 again, dropped by dedup) is not ACKed")
 	}
 	for _, item := range []string{"o-1/0", "o-1/1", "o-2/0", "o-2/1", "o-3/0"} {
 		if n := strings.Count(s, item+" charged receipt-"); n != 1 {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The order pipeline of docs/acks.md, end to end in a `weir server`: post a
-# request of three orders, see its status (one order NACKed: an item of 0
-# cents failed and went to the DLQ), fix the item in the DLQ and resubmit it,
-# and read the receipts. The payment service answers 503 to a fifth of the
+# request of three orders, and one of them again in a second request (dedup
+# drops it); see the statuses (one order NACKed: an item of 0 cents failed
+# and went to the DLQ), fix the item in the DLQ and resubmit it, and read the
+# receipts. The payment service answers 503 to a fifth of the
 # calls; the retries and the journal make each item charged once. Run it from
 # anywhere:
 #
@@ -75,12 +76,24 @@ answer=$(curl -sS -X POST -H 'Content-Type: application/x-ndjson' -H 'Idempotenc
 echo "$answer"
 seq=$(echo "$answer" | sed -n 's/.*"sequence":\([0-9]*\).*/\1/p')
 
-step "the request's status, once its records are decided"
+step "a client posts o-1 again, in a new request: unique (dedup) drops its items"
+answer2=$(curl -sS -X POST -H 'Content-Type: application/x-ndjson' -H 'Idempotency-Key: batch-2' \
+	--data-binary $'{"order":"o-1","customer":"ann","items":[{"sku":"A7","qty":1,"cents":1200},{"sku":"B2","qty":2,"cents":350}]}\n' \
+	"$server/v1/ingest/orders")
+echo "$answer2"
+seq2=$(echo "$answer2" | sed -n 's/.*"sequence":\([0-9]*\).*/\1/p')
+
+step "the requests' statuses, once their records are decided"
 for _ in $(seq 600); do
 	"$weir" ingest status orders "$seq" | grep -q acked && break # (acked or nacked)
 	sleep 0.1
 done
 "$weir" ingest status orders "$seq"
+for _ in $(seq 600); do
+	"$weir" ingest status orders "$seq2" | grep -q acked && break
+	sleep 0.1
+done
+"$weir" ingest status orders "$seq2"
 
 step "the DLQ: fix the failed item's amount and resubmit it"
 "$weir" dlq ls "$id"
