@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,8 +165,10 @@ func TestIngestAcksUnderSIGKILL(t *testing.T) {
 	if _, errs, code := s.cli("ingest", "retry", "orders", strconv.FormatUint(res.sequences[first+1], 10)); len(wantFailed[first+1]) == 0 && (code != 4 || !strings.Contains(errs, "acked")) {
 		t.Errorf("weir ingest retry of an ACKed request: exit %d: %s", code, errs)
 	}
-	if _, errs, code := s.cli("ingest", "status", "orders", "99999999"); code != 3 || !strings.Contains(errs, "no request 99999999") {
-		t.Errorf("weir ingest status of no request: exit %d: %s", code, errs)
+	for _, sub := range []string{"status", "replay"} {
+		if _, errs, code := s.cli("ingest", sub, "orders", "99999999"); code != 3 || !strings.Contains(errs, "no request 99999999") {
+			t.Errorf("weir ingest %s of no request: exit %d: %s", sub, code, errs)
+		}
 	}
 	deadline = time.Now().Add(time.Minute)
 	for {
@@ -190,6 +193,33 @@ func TestIngestAcksUnderSIGKILL(t *testing.T) {
 	}
 	if st := requestStatus(t, s.url(), res.sequences[first]); st.Jobs[0].Status != weirnats.StatusNacked {
 		t.Errorf("after the retry, request %d is %s: its final status was its NACK", first, st.Jobs[0].Status)
+	}
+
+	// The replay of the whole request: a new request with the same records,
+	// whose poison lines fail again.
+	out = s.mustCLI("ingest", "replay", "orders", seq, "--idempotency-key", "replay-1")
+	m := regexp.MustCompile(`replayed as request replay-1: sequence (\d+), (\d+) record`).FindStringSubmatch(out)
+	if m == nil || m[2] != strconv.Itoa(1+first%4) {
+		t.Fatalf("weir ingest replay orders %s: %s", seq, out)
+	}
+	replay, _ := strconv.ParseUint(m[1], 10, 64)
+	deadline = time.Now().Add(time.Minute)
+	for {
+		st := requestStatus(t, s.url(), replay)
+		if st.Jobs[0].Status != weirnats.StatusPending {
+			var failed []int
+			for _, f := range st.Jobs[0].Failed {
+				failed = append(failed, f.Record)
+			}
+			if st.ID != "replay-1" || st.Jobs[0].Status != weirnats.StatusNacked || !slices.Equal(failed, wantFailed[first]) {
+				t.Errorf("the replay of request %d: %+v, want NACKed with records %v", first, st, wantFailed[first])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replay of request %d is still pending", first)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -19,9 +19,10 @@ import (
 )
 
 // ingestCmd is `weir ingest`: the statuses of HTTP ingest requests
-// (weirnats.IngestStatusPath) and the retry of their failed records.
+// (weirnats.IngestStatusPath), the retry of their failed records, and the
+// replay of a whole request (weirnats.IngestReplayPath).
 func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const subs = "status, retry"
+	const subs = "status, retry, replay"
 	if len(args) == 0 {
 		return fmt.Errorf("%w: want a subcommand: %s", errUsage, subs)
 	}
@@ -29,9 +30,11 @@ func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	var cf clientFlags
 	cf.register(fs, false)
-	var job, note *string
+	var job, note, key *string
 	switch args[0] {
 	case "status":
+	case "replay":
+		key = fs.String("idempotency-key", "", "the new request's Idempotency-Key (repeat a replay that got no answer with the same key)")
 	case "retry":
 		job = fs.String("job", "", "the job whose failed records to resubmit (needed when several jobs read the endpoint)")
 		note = fs.String("note", "", "note for the DLQ's audit trail")
@@ -49,6 +52,9 @@ func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	c, err := cf.client()
 	if err != nil {
 		return err
+	}
+	if args[0] == "replay" {
+		return c.ingestReplay(ctx, stdout, pos[0], seq, *key)
 	}
 	st, err := c.ingestStatus(ctx, pos[0], seq)
 	if err != nil {
@@ -88,11 +94,55 @@ func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	})
 }
 
+// ingestReplay POSTs the replay of request seq of endpoint and prints the
+// new request's 202 answer.
+func (c *client) ingestReplay(ctx context.Context, stdout io.Writer, endpoint string, seq uint64, key string) error {
+	body, err := c.ingestCall(ctx, http.MethodPost, fmt.Sprintf("/v1/ingest/%s/requests/%d/replay", endpoint, seq), key, http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	if c.flags.output != "table" {
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return &clientError{exitFail, fmt.Errorf("the server's answer: %w", err)}
+		}
+		return printJSON(stdout, c.flags.output, v)
+	}
+	var a struct {
+		ID       string `json:"id"`
+		Records  int    `json:"records"`
+		Sequence uint64 `json:"sequence"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		return &clientError{exitFail, fmt.Errorf("the server's answer: %w", err)}
+	}
+	_, err = fmt.Fprintf(stdout, "request %d replayed as request %s: sequence %d, %d %s (status: weir ingest status %s %d)\n",
+		seq, a.ID, a.Sequence, a.Records, plural(a.Records, "record", "records"), endpoint, a.Sequence)
+	return err
+}
+
 // ingestStatus GETs the status of request seq of endpoint.
 func (c *client) ingestStatus(ctx context.Context, endpoint string, seq uint64) (*weirnats.IngestRequestStatus, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v1/ingest/%s/requests/%d", c.base, endpoint, seq), nil)
+	body, err := c.ingestCall(ctx, http.MethodGet, fmt.Sprintf("/v1/ingest/%s/requests/%d", endpoint, seq), "", http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	var st weirnats.IngestRequestStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, &clientError{exitFail, fmt.Errorf("the server's answer: %w", err)}
+	}
+	return &st, nil
+}
+
+// ingestCall sends a bodiless request to one of the server's ingest routes
+// and returns the body of an answer with status want.
+func (c *client) ingestCall(ctx context.Context, method, path, key string, want int) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -105,41 +155,42 @@ func (c *client) ingestStatus(ctx context.Context, endpoint string, seq uint64) 
 	}
 	msg := strings.TrimSpace(string(body))
 	switch resp.StatusCode {
-	case http.StatusOK:
+	case want:
+		return body, nil
 	case http.StatusNotFound:
 		return nil, &clientError{exitNotFound, errors.New(msg)}
 	case http.StatusUnauthorized:
 		return nil, &clientError{exitAuth, errors.New("the server wants a bearer token: set WEIR_TOKEN or --token-file")}
 	case http.StatusBadRequest:
 		return nil, &clientError{exitRefused, errors.New(msg)}
-	default:
-		return nil, &clientError{exitFail, fmt.Errorf("%s: %s", resp.Status, msg)}
+	case http.StatusServiceUnavailable:
+		return nil, &clientError{exitUnreachable, fmt.Errorf("%s: %s", resp.Status, msg)}
 	}
-	var st weirnats.IngestRequestStatus
-	if err := json.Unmarshal(body, &st); err != nil {
-		return nil, &clientError{exitFail, fmt.Errorf("the server's answer: %w", err)}
+	return nil, &clientError{exitFail, fmt.Errorf("%s: %s", resp.Status, msg)}
+}
+
+// printJSON writes v as indented JSON or as YAML.
+func printJSON(w io.Writer, output string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
 	}
-	return &st, nil
+	if output == "yaml" {
+		var y any
+		if err := json.Unmarshal(data, &y); err != nil {
+			return err
+		}
+		if data, err = yaml.Marshal(y); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprintln(w, strings.TrimSuffix(string(data), "\n"))
+	return err
 }
 
 func printIngestStatus(w io.Writer, output string, st *weirnats.IngestRequestStatus) error {
-	switch output {
-	case "json", "yaml":
-		data, err := json.MarshalIndent(st, "", "  ")
-		if err != nil {
-			return err
-		}
-		if output == "yaml" {
-			var v any
-			if err := json.Unmarshal(data, &v); err != nil {
-				return err
-			}
-			if data, err = yaml.Marshal(v); err != nil {
-				return err
-			}
-		}
-		_, err = fmt.Fprintln(w, strings.TrimSuffix(string(data), "\n"))
-		return err
+	if output != "table" {
+		return printJSON(w, output, st)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "request:\t%s (sequence %d of endpoint %s, %d %s)\n", st.ID, st.Sequence, st.Endpoint, st.Records, plural(st.Records, "record", "records"))

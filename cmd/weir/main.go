@@ -72,6 +72,7 @@ Client (--server URL or WEIR_SERVER, default http://127.0.0.1:8181; token: WEIR_
   weir ingest status ENDPOINT SEQUENCE show what became of an HTTP ingest request (its 202 gave
                                        the sequence): acked, nacked with its failed records, or pending
   weir ingest retry ENDPOINT SEQUENCE  resubmit a NACKed request's failed records from the DLQ (docs/acks.md)
+  weir ingest replay ENDPOINT SEQUENCE ingest a stored request again, all its records, as a new request
   weir replay JOB OPERATOR --from-checkpoint N [--module FILE|REF]
                                        re-run an operator offline on its journaled input (journal: true):
                                        print its output, or with --module the differences (docs/rollouts.md)

@@ -199,6 +199,7 @@ func runServer(ctx context.Context, role string, args []string, stdout, stderr i
 			"/metrics":                metrics.handler(),
 			weirnats.IngestPath:       ingest,
 			weirnats.IngestStatusPath: http.HandlerFunc(ingest.serveStatus),
+			weirnats.IngestReplayPath: http.HandlerFunc(ingest.serveReplay),
 			"/ui/":                    dashboard.Handler(),
 			"/{$}":                    http.RedirectHandler("/ui/", http.StatusSeeOther),
 		}}),
@@ -373,6 +374,16 @@ func (l *lazyIngest) serveStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.StatusHandler().ServeHTTP(w, r)
+}
+
+// serveReplay serves weirnats.IngestReplayPath.
+func (l *lazyIngest) serveReplay(w http.ResponseWriter, r *http.Request) {
+	in, err := l.get()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	in.ReplayHandler().ServeHTTP(w, r)
 }
 
 // Close closes the connection and stops the embedded server, after the jobs

@@ -177,16 +177,9 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusUnsupportedMediaType)
 		return
 	}
-	id := r.Header.Get("Idempotency-Key")
-	if id != "" {
-		if err := checkToken(id); err != nil || len(id) > maxIdempotencyKeyBytes {
-			http.Error(w, fmt.Sprintf("header Idempotency-Key: %q: use 1-%d letters, digits, '-' and '_'", id, maxIdempotencyKeyBytes), http.StatusBadRequest)
-			return
-		}
-	} else {
-		var b [12]byte
-		rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
+	id, ok := requestID(w, r)
+	if !ok {
+		return
 	}
 	key := r.Header.Get(HeaderKey)
 	if key == "" {
@@ -217,12 +210,34 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	m := nats.NewMsg(ingestSubjectPrefix + endpoint)
 	m.Data = body
-	m.Header.Set(HeaderIngestID, id)
 	m.Header.Set(HeaderKey, key)
-	m.Header.Set(jetstream.MsgIDHeader, "ingest/"+endpoint+"/"+id)
 	if format == formatJSONL {
 		m.Header.Set(HeaderRecords, recordsLines)
 	}
+	in.store(w, r, endpoint, id, m, records)
+}
+
+// requestID is the request's Idempotency-Key, checked, or a new random id;
+// false after it answered 400.
+func requestID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.Header.Get("Idempotency-Key")
+	if id == "" {
+		var b [12]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:]), true
+	}
+	if err := checkToken(id); err != nil || len(id) > maxIdempotencyKeyBytes {
+		http.Error(w, fmt.Sprintf("header Idempotency-Key: %q: use 1-%d letters, digits, '-' and '_'", id, maxIdempotencyKeyBytes), http.StatusBadRequest)
+		return "", false
+	}
+	return id, true
+}
+
+// store publishes m, the request id with records records, to endpoint's
+// stream and answers 202 once the stream stored it (503 if it did not say).
+func (in *Ingest) store(w http.ResponseWriter, r *http.Request, endpoint, id string, m *nats.Msg, records int) {
+	m.Header.Set(HeaderIngestID, id)
+	m.Header.Set(jetstream.MsgIDHeader, "ingest/"+endpoint+"/"+id)
 	ctx, cancel := context.WithTimeout(r.Context(), ingestPublishTimeout)
 	defer cancel()
 	ack, err := in.js.PublishMsg(ctx, m, jetstream.WithExpectStream(IngestStream(endpoint)))

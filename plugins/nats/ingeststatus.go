@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/weirstream/weir/runtime"
 )
@@ -23,6 +24,12 @@ const (
 	// IngestStatusPath is the route of a request's status: {sequence} is the
 	// stream sequence its 202 answered.
 	IngestStatusPath = "GET /v1/ingest/{endpoint}/requests/{sequence}"
+	// IngestReplayPath is the route that ingests a stored request again, as
+	// a new request: every record of it goes through the jobs once more.
+	IngestReplayPath = "POST /v1/ingest/{endpoint}/requests/{sequence}/replay"
+	// HeaderReplayOf, on a replayed request's message, is the stream
+	// sequence of the request it repeats.
+	HeaderReplayOf = "Weir-Replay-Of"
 	// ingestStatusBucket is the KV bucket of the statuses of all endpoints.
 	ingestStatusBucket = "WEIR_INGEST_STATUS"
 )
@@ -384,28 +391,82 @@ func (in *Ingest) Status(ctx context.Context, endpoint string, seq uint64) (*Ing
 	return out, nil
 }
 
+// requestSequence is the {sequence} of a request route; false after it
+// answered 400.
+func requestSequence(w http.ResponseWriter, r *http.Request) (string, uint64, bool) {
+	endpoint := r.PathValue("endpoint")
+	if err := checkEndpoint(endpoint); err != nil {
+		http.Error(w, "ingest endpoint: "+err.Error(), http.StatusNotFound)
+		return "", 0, false
+	}
+	seq, err := strconv.ParseUint(r.PathValue("sequence"), 10, 64)
+	if err != nil || seq == 0 {
+		http.Error(w, fmt.Sprintf("request sequence %q: want the sequence (a number from 1) that the request's 202 answered", r.PathValue("sequence")), http.StatusBadRequest)
+		return "", 0, false
+	}
+	return endpoint, seq, true
+}
+
+// noRequest answers 404 for a request the stream does not hold, or 503.
+func (in *Ingest) noRequest(w http.ResponseWriter, endpoint string, seq uint64, err error) {
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrMsgNotFound) {
+		http.Error(w, fmt.Sprintf("no request %d at endpoint %s (it never was, or its retention of %v passed)", seq, endpoint, in.opts.Retention.Round(time.Second)), http.StatusNotFound)
+		return
+	}
+	http.Error(w, err.Error(), http.StatusServiceUnavailable)
+}
+
+// ReplayHandler serves IngestReplayPath: the stored request's body, format
+// and key are ingested again as a new request (its Idempotency-Key, or a new
+// id), with HeaderReplayOf naming the original. The answer is the new
+// request's, as for IngestPath.
+func (in *Ingest) ReplayHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		endpoint, seq, ok := requestSequence(w, r)
+		if !ok {
+			return
+		}
+		id, ok := requestID(w, r)
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		st, err := in.js.Stream(ctx, IngestStream(endpoint))
+		if err != nil {
+			in.noRequest(w, endpoint, seq, err)
+			return
+		}
+		orig, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			in.noRequest(w, endpoint, seq, err)
+			return
+		}
+		m := nats.NewMsg(ingestSubjectPrefix + endpoint)
+		m.Data = orig.Data
+		m.Header.Set(HeaderKey, orig.Header.Get(HeaderKey))
+		records := 1
+		if orig.Header.Get(HeaderRecords) == recordsLines {
+			m.Header.Set(HeaderRecords, recordsLines)
+			records = countLines(orig.Data)
+		}
+		m.Header.Set(HeaderReplayOf, strconv.FormatUint(seq, 10))
+		in.store(w, r, endpoint, id, m, records)
+	})
+}
+
 // StatusHandler serves IngestStatusPath.
 func (in *Ingest) StatusHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		endpoint := r.PathValue("endpoint")
-		if err := checkEndpoint(endpoint); err != nil {
-			http.Error(w, "ingest endpoint: "+err.Error(), http.StatusNotFound)
-			return
-		}
-		seq, err := strconv.ParseUint(r.PathValue("sequence"), 10, 64)
-		if err != nil || seq == 0 {
-			http.Error(w, fmt.Sprintf("request sequence %q: want the sequence (a number from 1) that the request's 202 answered", r.PathValue("sequence")), http.StatusBadRequest)
+		endpoint, seq, ok := requestSequence(w, r)
+		if !ok {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 		defer cancel()
 		s, err := in.Status(ctx, endpoint, seq)
-		switch {
-		case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrMsgNotFound):
-			http.Error(w, fmt.Sprintf("no request %d at endpoint %s (it never was, or its retention of %v passed)", seq, endpoint, in.opts.Retention.Round(time.Second)), http.StatusNotFound)
-			return
-		case err != nil:
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		if err != nil {
+			in.noRequest(w, endpoint, seq, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
