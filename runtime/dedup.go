@@ -76,7 +76,7 @@ func (f *DedupFactory) NewOperator(ctx context.Context, info OperatorInfo) (Oper
 		return nil, fmt.Errorf("dedup operator %q needs a keyBy input", info.Name)
 	}
 	bucket := max(c.TTL.Milliseconds()/dedupBuckets, 1)
-	return &dedupOp{cfg: c, ttl: c.TTL.Milliseconds(), bucket: bucket, field: strings.TrimPrefix(c.IDFrom, "json:")}, nil
+	return &dedupOp{cfg: c, ttl: c.TTL.Milliseconds(), bucket: bucket, field: strings.TrimPrefix(c.IDFrom, "json:"), idIsKey: c.IDFrom == "" || c.IDFrom == "key"}, nil
 }
 
 type dedupOp struct {
@@ -84,6 +84,7 @@ type dedupOp struct {
 	ttl     int64 // ms
 	bucket  int64 // ms
 	field   string
+	idIsKey bool // IDFrom is the record key: a key has at most one id
 	w       abi.Writer
 	exp     []byte
 	expired [][]byte
@@ -120,6 +121,19 @@ func (o *dedupOp) Process(ctx context.Context, b []byte, env Env) error {
 	kind := abi.KindProcessingTime
 	if o.cfg.EventTime {
 		kind = abi.KindEventTimer
+	}
+	// With the id in the key, a key has at most one id, and a key without an
+	// id entry has no timer at the new id's bucket: its old entry's timers
+	// fired before an expiry deleted it, but for the next bucket's when it
+	// expired exactly on a bucket's end, which the new id shares only if time
+	// went back a TTL (a late record in event time, a clock behind after a
+	// restore). So a new id's timer is added without TimerSet's look-up (a
+	// backend read that misses); adding an existing one is harmless anyway
+	// (timerService.add). State and timers of a key are in one key group, so
+	// checkpoints, restores and rescales keep them together.
+	var add timerAdder
+	if o.idIsKey {
+		add, _ = env.(timerAdder)
 	}
 	r := abi.NewReader(b)
 	for r.Next() {
@@ -159,8 +173,14 @@ func (o *dedupOp) Process(ctx context.Context, b []byte, env Env) error {
 		}
 		// The timer fires at the end of the id's expiry bucket.
 		at := (exp/o.bucket + 1) * o.bucket
-		if code := env.TimerSet(i, uint32(kind), at); code != 0 {
-			return fmt.Errorf("dedup: timer set: %v", abi.Code(code))
+		var tc uint32
+		if add != nil && abi.Code(code) == abi.NotFound {
+			tc = add.timerAdd(i, uint32(kind), at)
+		} else {
+			tc = env.TimerSet(i, uint32(kind), at)
+		}
+		if tc != 0 {
+			return fmt.Errorf("dedup: timer set: %v", abi.Code(tc))
 		}
 		o.w.AppendRaw(r.Raw())
 	}

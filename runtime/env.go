@@ -204,14 +204,35 @@ func (e *opEnv) timer(entry uint32, kind uint32) (int, []byte, uint32) {
 }
 
 func (e *opEnv) TimerSet(entry uint32, kind uint32, time int64) uint32 {
+	return e.timerSet(entry, kind, time, false)
+}
+
+// timerAdd is TimerSet for a timer the caller believes is not registered: it
+// skips the look-up TimerSet makes first (timerService.add). Built-in operators
+// reach it through timerAdder; it is not part of Env.
+func (e *opEnv) timerAdd(entry uint32, kind uint32, time int64) uint32 {
+	return e.timerSet(entry, kind, time, true)
+}
+
+func (e *opEnv) timerSet(entry uint32, kind uint32, time int64, add bool) uint32 {
 	kg, key, code := e.timer(entry, kind)
 	if code != 0 || e.shadow != nil {
 		return code // NB: a shadow's timers are forgotten (shadow.go)
 	}
-	if err := e.p.timers.set(kg, abi.Kind(kind), time, key); err != nil {
+	set := e.p.timers.set
+	if add {
+		set = e.p.timers.add
+	}
+	if err := set(kg, abi.Kind(kind), time, key); err != nil {
 		return e.fail("timer set", err)
 	}
 	return 0
+}
+
+// timerAdder is the Env of a built-in operator that can register a timer
+// without the look-up (opEnv.timerAdd).
+type timerAdder interface {
+	timerAdd(entry uint32, kind uint32, time int64) uint32
 }
 
 func (e *opEnv) TimerDelete(entry uint32, kind uint32, time int64) uint32 {

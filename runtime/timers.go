@@ -111,8 +111,12 @@ func (s *timerService) set(kg int, kind abi.Kind, t int64, key []byte) error {
 	return s.register(kg, kind, t, key)
 }
 
-// add registers a timer that the caller knows is not registered, without
-// set's look-up (a miss costs a backend read).
+// add registers a timer that the caller believes is not registered, without
+// set's look-up (a miss costs a backend read). NB: adding a timer that is
+// registered after all is harmless: the backend write is the same key with the
+// same (empty) value, and the second heap entry is dropped when it surfaces
+// (next), as the invariant allows. It only costs a heap slot, so callers use
+// add where a registered timer is rare, never to set one timer repeatedly.
 func (s *timerService) add(kg int, kind abi.Kind, t int64, key []byte) error {
 	s.scratch = appendTimerKey(s.scratch[:0], s.ns, kg, kind, t, key)
 	return s.register(kg, kind, t, key)
