@@ -185,7 +185,7 @@ func (p *operatorProc) guarded(ctx context.Context, b []byte) error {
 	for ; tries <= p.node.OnFailure.Retries; tries++ {
 		d := p.node.OnFailure.backoff(tries)
 		p.t.log.Warn("operator failed on a record; retrying", "try", tries, "backoff", d, "err", err)
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := Sleep(ctx, d); err != nil {
 			return err
 		}
 		if err, guest = p.try(ctx, b); err == nil {
@@ -243,8 +243,14 @@ func (p *operatorProc) deadLetter(oe *OperatorError, b []byte, tries int) {
 	p.dead = append(p.dead, d)
 }
 
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx is done, whichever comes first, and returns
+// ctx's error in the second case. It is the one wait of the runtime and its
+// plugins (retry backoff, source pacing), so a cancelled job never sits out
+// a timer.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

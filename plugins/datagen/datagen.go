@@ -320,7 +320,7 @@ func (r *reader) Read(ctx context.Context, w *abi.Writer, maxRecords int) (int, 
 		allowed := math.Floor(elapsed*r.perRead) - r.produced
 		if allowed < 1 {
 			wait := time.Duration((r.produced + 1 - elapsed*r.perRead) / r.perRead * float64(time.Second))
-			sleep(ctx, min(wait, maxIdleWait))
+			runtime.Sleep(ctx, min(wait, maxIdleWait))
 			return 0, nil
 		}
 		limit = int(min(float64(limit), allowed))
@@ -363,18 +363,6 @@ func (r *reader) addSplits() {
 			carry = 1
 		}
 		r.val[k] = '0' + d
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }
 

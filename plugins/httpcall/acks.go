@@ -107,7 +107,7 @@ func NewAcks(opts json.RawMessage, _ string) (runtime.AckSink, error) {
 		}
 		return nil, fmt.Errorf("webhook acks: option url: %q is not an absolute http or https URL", o.URL)
 	}
-	return &Acks{caller: c, url: o.URL, batch: batch, retries: retries, sleep: sleepCtx}, nil
+	return &Acks{caller: c, url: o.URL, batch: batch, retries: retries, sleep: runtime.Sleep}, nil
 }
 
 // Deliver POSTs the statuses piece by piece, in order, each until it is
@@ -143,16 +143,5 @@ func (a *Acks) post(ctx context.Context, key string, body []byte) error {
 			return err
 		}
 		backoff = min(2*backoff, ackMaxBackoff)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

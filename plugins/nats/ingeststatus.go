@@ -245,54 +245,38 @@ func (a *IngestAcks) locate(ctx context.Context, endpoint string, from ingestDon
 // request whose records span two checkpoints gets its failures from both,
 // and a repeated delivery adds nothing.
 func mergeNack(ctx context.Context, kv jetstream.KeyValue, key string, parts []IngestFailure) error {
-	for {
-		var have []IngestFailure
-		e, err := kv.Get(ctx, key)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			e = nil
-		case err != nil:
-			return fmt.Errorf("read %s: %w", key, err)
-		default:
-			if err := json.Unmarshal(e.Value(), &have); err != nil {
-				return fmt.Errorf("read %s: %w", key, err)
-			}
-		}
+	return updateJSON(ctx, kv, key, func(have []IngestFailure, exists bool) ([]IngestFailure, bool) {
 		merged := slices.Clone(have)
 		for _, p := range parts {
 			if !slices.ContainsFunc(merged, func(h IngestFailure) bool { return h.DLQ == p.DLQ }) {
 				merged = append(merged, p)
 			}
 		}
-		if e != nil && len(merged) == len(have) {
-			return nil
+		if exists && len(merged) == len(have) {
+			return nil, false
 		}
 		slices.SortFunc(merged, func(x, y IngestFailure) int {
 			return cmp.Or(cmp.Compare(x.Record, y.Record), cmp.Compare(x.DLQ, y.DLQ))
 		})
-		v, err := json.Marshal(merged)
-		if err != nil {
-			return err
-		}
-		if e == nil {
-			_, err = kv.Create(ctx, key, v)
-		} else {
-			_, err = kv.Update(ctx, key, v, e.Revision())
-		}
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongLastSequence(err) {
-			return fmt.Errorf("write %s: %w", key, err)
-		}
-	}
+		return merged, true
+	})
 }
 
 // raiseDone moves the job's decided point up to to; it never goes back (an
 // older checkpoint's statuses delivered again after a fallback).
 func raiseDone(ctx context.Context, kv jetstream.KeyValue, key string, to ingestDone) error {
+	return updateJSON(ctx, kv, key, func(have ingestDone, exists bool) (ingestDone, bool) {
+		return to, !exists || have.less(to)
+	})
+}
+
+// updateJSON is a compare-and-swap loop over one JSON value of kv: change
+// gets the value there (the zero value and false when there is none) and
+// returns the value to write, or false to leave it. A concurrent writer
+// makes it read and try again, so two status writers never lose an update.
+func updateJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string, change func(have T, exists bool) (T, bool)) error {
 	for {
-		var have ingestDone
+		var have T
 		e, err := kv.Get(ctx, key)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -303,11 +287,15 @@ func raiseDone(ctx context.Context, kv jetstream.KeyValue, key string, to ingest
 			if err := json.Unmarshal(e.Value(), &have); err != nil {
 				return fmt.Errorf("read %s: %w", key, err)
 			}
-			if !have.less(to) {
-				return nil
-			}
 		}
-		v, _ := json.Marshal(to)
+		to, write := change(have, e != nil)
+		if !write {
+			return nil
+		}
+		v, err := json.Marshal(to)
+		if err != nil {
+			return err
+		}
 		if e == nil {
 			_, err = kv.Create(ctx, key, v)
 		} else {

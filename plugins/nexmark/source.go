@@ -149,7 +149,7 @@ func (r *reader) Read(ctx context.Context, w *abi.Writer, maxRecords int) (int, 
 		allowed := math.Floor(elapsed*r.perSecond) - r.produced
 		if allowed < 1 {
 			wait := time.Duration((r.produced + 1 - elapsed*r.perSecond) / r.perSecond * float64(time.Second))
-			sleep(ctx, min(wait, maxIdleWait))
+			runtime.Sleep(ctx, min(wait, maxIdleWait))
 			return 0, nil
 		}
 		limit = min(limit, int64(allowed))
@@ -169,18 +169,6 @@ func (r *reader) Read(ctx context.Context, w *abi.Writer, maxRecords int) (int, 
 		return int(limit), io.EOF
 	}
 	return int(limit), nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 // Position returns the event number of the split's next event, 8 bytes
