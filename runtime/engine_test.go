@@ -221,3 +221,44 @@ func TestOutputLostFailsWithoutRestarts(t *testing.T) {
 		}
 	}
 }
+
+// closingSink counts its Close calls and its commits after one.
+type closingSink struct {
+	*memory.Sink
+	closes, commitsAfterClose atomic.Int64
+}
+
+func (s *closingSink) Close() error { s.closes.Add(1); return nil }
+
+func (s *closingSink) Commit(ctx context.Context, checkpointID int64, committables [][]byte) error {
+	if s.closes.Load() > 0 {
+		s.commitsAfterClose.Add(1)
+	}
+	return s.Sink.Commit(ctx, checkpointID, committables)
+}
+
+// TestJobClosedAtTheEnd checks that the runtime closes a sink that is an
+// io.Closer once per run, after its last commit, and that the same Job runs
+// again after it (Close leaves a sink usable).
+func TestJobClosedAtTheEnd(t *testing.T) {
+	recs, _ := wordLines(3000)
+	sink := &closingSink{Sink: memory.NewSink()}
+	cfg := runtime.Config{Store: memory.NewStore(), State: memory.StateFactory{}, WorkDir: t.TempDir(), Logger: testLogger(t)}
+	job := wordJob(memory.NewSource(recs), sink, 2)
+	if _, err := runtime.Run(context.Background(), job, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := sink.closes.Load(); n != 1 {
+		t.Fatalf("Close calls after a finished run = %d, want 1", n)
+	}
+	if n := sink.commitsAfterClose.Load(); n != 0 {
+		t.Fatalf("%d commits after Close", n)
+	}
+	cfg.Store, cfg.WorkDir = memory.NewStore(), t.TempDir()
+	if _, err := runtime.Run(context.Background(), job, cfg); err != nil {
+		t.Fatalf("the same job, run again after Close: %v", err)
+	}
+	if n := sink.closes.Load(); n != 2 {
+		t.Fatalf("Close calls after two runs = %d, want 2", n)
+	}
+}

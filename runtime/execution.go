@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -122,6 +123,7 @@ func Start(ctx context.Context, job *Job, cfg Config) (*Execution, error) {
 	go func() {
 		defer close(x.doneCh)
 		x.res, x.err = x.run(ctx)
+		closeJob(job, cfg.Logger)
 	}()
 	return x, nil
 }
@@ -594,6 +596,29 @@ func (d *goDriver) runInput(t *inputTask) error {
 			}
 		default:
 			return nil
+		}
+	}
+}
+
+// closeJob closes the sources, sinks and ack target of job that hold
+// resources of their own beyond their readers and writers (the control
+// connection of a transactional sink, an ack target's producer): without it
+// a server that runs job after job would keep a connection per run. A
+// closer that fails is logged; the job's result stands.
+func closeJob(job *Job, log *slog.Logger) {
+	var cs []any
+	for _, n := range job.Sources {
+		cs = append(cs, n.Source)
+	}
+	for _, n := range job.Sinks {
+		cs = append(cs, n.Sink)
+	}
+	cs = append(cs, job.Acks)
+	for _, c := range cs {
+		if c, ok := c.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				log.Warn("closing a job's connection failed", "job", job.Name, "err", err)
+			}
 		}
 	}
 }

@@ -291,6 +291,11 @@ type SplitReader interface {
 // committable; once the checkpoint is complete the runtime commits the
 // committables of all writers; on recovery it hands the restored checkpoint's
 // committables to Recover.
+//
+// A Sink, Source or AckSink that holds resources beyond its writers and
+// readers (a control connection, say) implements io.Closer: the runtime
+// closes it when the execution ends. Close must leave it usable: the next
+// call opens what it needs again, because a Job may be run again.
 type Sink interface {
 	// OpenWriter opens the writer of one sink subtask.
 	OpenWriter(ctx context.Context, info SinkInfo) (SinkWriter, error)

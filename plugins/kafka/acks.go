@@ -170,12 +170,13 @@ func (a *Acks) client(ctx context.Context) (*kgo.Client, error) {
 	return a.cl, nil
 }
 
-// Close closes the producer.
-func (a *Acks) Close() {
+// Close closes the producer; the next Deliver opens one again.
+func (a *Acks) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.cl != nil {
 		a.cl.Close()
 		a.cl, a.ready = nil, false
 	}
+	return nil
 }

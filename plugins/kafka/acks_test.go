@@ -20,7 +20,7 @@ func mustAcks(t testing.TB, opts string) *Acks {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(a.(*Acks).Close)
+	t.Cleanup(func() { a.(*Acks).Close() })
 	return a.(*Acks)
 }
 

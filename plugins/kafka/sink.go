@@ -182,6 +182,18 @@ func (s *Sink) ownID(id string) bool {
 	return true
 }
 
+// Close closes the client of Commit and Recover; the next one opens it
+// again. The writers' transactional clients are theirs to close.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.admin != nil {
+		s.admin.Close()
+		s.admin = nil
+	}
+	return nil
+}
+
 // control returns the client for Commit and Recover, opening it once.
 func (s *Sink) control() (*kgo.Client, error) {
 	s.mu.Lock()

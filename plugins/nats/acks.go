@@ -151,12 +151,13 @@ func (a *Acks) control(ctx context.Context) (jetstream.JetStream, error) {
 	return a.js, nil
 }
 
-// Close closes the connection.
-func (a *Acks) Close() {
+// Close closes the connection; the next Deliver opens one again.
+func (a *Acks) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.nc != nil {
 		a.nc.Close()
-		a.nc = nil
+		a.nc, a.js, a.ready = nil, nil, false
 	}
+	return nil
 }

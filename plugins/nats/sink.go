@@ -173,6 +173,18 @@ func RecoveryWindow(t runtime.JobTiming) time.Duration {
 // stagingPrefix is the subject prefix of every transaction of this sink.
 func (s *Sink) stagingPrefix() string { return stagingRoot + "." + s.staging + "." + s.id + "." }
 
+// Close closes the connection of Commit and Recover; the next one opens it
+// again.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nc != nil {
+		s.nc.Close()
+		s.nc, s.js = nil, nil
+	}
+	return nil
+}
+
 // control returns the sink's connection, opening it and checking (or
 // creating) its streams if needed. The caller holds s.mu.
 func (s *Sink) control(ctx context.Context) (jetstream.JetStream, error) {

@@ -57,6 +57,8 @@ const (
 	// server that went away fails the call (which the runtime retries)
 	// rather than hanging it.
 	commitTimeout = 30 * time.Second
+	// closeTimeout bounds the goodbye of Close to a server that may be gone.
+	closeTimeout = 5 * time.Second
 )
 
 // SinkOptions are the options of the postgres sink in a job spec (see doc.go).
@@ -184,6 +186,24 @@ func (s *Sink) checkpoints() string {
 		return s.table[:i+1] + checkpointsTable
 	}
 	return checkpointsTable
+}
+
+// Close closes the control connection of Commit and Recover; the next one
+// opens it again.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	err := s.conn.Close(ctx)
+	s.conn = nil
+	if err != nil {
+		return fmt.Errorf("postgres sink: close the control connection: %w", err)
+	}
+	return nil
 }
 
 // control returns the sink's control connection, opening it if needed. The

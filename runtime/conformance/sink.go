@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -46,6 +47,7 @@ type SinkOptions struct {
 //   - an empty transaction (no Write, or an empty batch) commits nothing and
 //     does not disturb the next one;
 //   - a large transaction commits every record;
+//   - a sink that is an io.Closer (runtime.Sink) commits again after Close;
 //   - if opts.RollsBack, Recover to an older checkpoint (or to 0) removes the
 //     output of the later checkpoints.
 func TestSink(t *testing.T, newSink func(t *testing.T) runtime.Sink, committed func(t *testing.T) []string, opts SinkOptions) {
@@ -70,6 +72,31 @@ func TestSink(t *testing.T, newSink func(t *testing.T) runtime.Sink, committed f
 		sinkCommit(t, s, 2, c2)
 		sinkCheckCommitted(t, committed, sinkConcat(a, b), "after Commit(2)")
 		sinkCloseWriter(t, w)
+	})
+
+	t.Run("a closed sink commits again", func(t *testing.T) {
+		s := newSink(t)
+		c, ok := s.(io.Closer)
+		if !ok {
+			t.Skip("the sink holds nothing to close (it is no io.Closer)")
+		}
+		sinkRecover(t, s, 0, nil)
+		w := sinkOpenWriter(t, s, 0, 1)
+		a, b := sinkValues("a", 0, 4), sinkValues("b", 0, 4)
+		sinkWrite(t, w, a)
+		sinkCommit(t, s, 1, sinkPreCommit(t, w, 1))
+		for range 2 { // the runtime closes once per run; twice must be harmless
+			if err := c.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		}
+		sinkWrite(t, w, b)
+		sinkCommit(t, s, 2, sinkPreCommit(t, w, 2))
+		sinkCheckCommitted(t, committed, sinkConcat(a, b), "after Commit(1), Close and Commit(2)")
+		sinkCloseWriter(t, w)
+		if err := c.Close(); err != nil {
+			t.Fatalf("Close after the commit: %v", err)
+		}
 	})
 
 	t.Run("commit is idempotent", func(t *testing.T) {
