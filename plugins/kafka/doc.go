@@ -53,7 +53,8 @@
 // rejected when checkpoint.interval + checkpoint.timeout + restart.delay is not
 // shorter, Recover refuses a timeout above the broker's
 // transaction.max.timeout.ms, and a transaction found aborted at Commit is an
-// error, never a silent loss. ReadMetrics returns the sinks' counters.
+// error, never a silent loss: it wraps runtime.ErrOutputLost, so the job
+// fails at once instead of restarting into the same refusal. ReadMetrics returns the sinks' counters.
 //
 // # Ack target (kind kafka)
 //

@@ -408,8 +408,10 @@ func (s *Sink) commitOne(ctx context.Context, cl *kgo.Client, c committable) err
 				state = fmt.Sprintf(" (the broker has it %s at producer %d epoch %d)", t.State, t.ProducerID, t.ProducerEpoch)
 			}
 		}
-		return fmt.Errorf("kafka sink: transaction %s of checkpoint %d (%d records, producer %d epoch %d) can no longer be committed%s: %w; the broker aborted it, most likely because it stayed open longer than transactionTimeout %v (a process down for that long, or checkpoints slower than that): its records are lost",
-			c.TxnID, c.Checkpoint, c.Records, c.ProducerID, c.Epoch, state, err, s.timeout)
+		// NB: ErrOutputLost: a restart would hand Recover the same
+		// committable, into the same refusal, as often as restarts allow.
+		return fmt.Errorf("kafka sink: transaction %s of checkpoint %d (%d records, producer %d epoch %d) can no longer be committed%s: %w; the broker aborted it, most likely because it stayed open longer than transactionTimeout %v (a process down for that long, or checkpoints slower than that): its records are lost (%w)",
+			c.TxnID, c.Checkpoint, c.Records, c.ProducerID, c.Epoch, state, err, s.timeout, runtime.ErrOutputLost)
 	default:
 		return err
 	}

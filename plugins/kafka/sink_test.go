@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/weirstream/weir/abi"
 	"github.com/weirstream/weir/plugins/kafka/kafkatest"
 	"github.com/weirstream/weir/runtime"
 	"github.com/weirstream/weir/runtime/conformance"
@@ -137,5 +139,46 @@ func TestSinkOptionErrors(t *testing.T) {
 	s := mustSink(t, `{"brokers":["h:1"],"topic":"t"}`)
 	if err := s.Recover(context.Background(), 0, nil); err == nil || !strings.Contains(err.Error(), "option transactionalIdPrefix: required") {
 		t.Errorf("Recover of an unbound sink without a prefix: %v", err)
+	}
+}
+
+// TestSinkAbortedTransactionIsOutputLost checks that committing a
+// transaction the broker aborted (it stayed open past transactionTimeout)
+// fails with runtime.ErrOutputLost, which stops the job instead of
+// restarting it into the same refusal, and that nothing of it is visible.
+func TestSinkAbortedTransactionIsOutputLost(t *testing.T) {
+	ctx := context.Background()
+	// The broker looks for timed-out transactions every 500 ms (default 10 s).
+	b := kafkatest.Start(t, kafkatest.Options{Props: map[string]string{"transaction.abort.timed.out.transaction.cleanup.interval.ms": "500"}})
+	b.CreateTopic(t, "lost", 1)
+	s := mustSink(t, fmt.Sprintf(`{"brokers":[%q],"topic":"lost","transactionTimeout":"1s","transactionalIdPrefix":"lost"}`, b.Addr))
+	w := conformance.StartSink(t, s)
+	var batch abi.Writer
+	for i := range 10 {
+		batch.Append(abi.Entry{Kind: abi.KindRecord, Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	if err := w.Write(ctx, batch.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := w.PreCommit(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the broker has aborted it: no Ongoing transaction left.
+	for deadline := time.Now().Add(30 * time.Second); len(openTransactions(t, b, "lost")) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the broker did not abort the transaction within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	err = s.Commit(ctx, 1, [][]byte{c})
+	if !errors.Is(err, runtime.ErrOutputLost) {
+		t.Fatalf("Commit of an aborted transaction: %v, want one that wraps runtime.ErrOutputLost", err)
+	}
+	if !strings.Contains(err.Error(), "can no longer be committed") {
+		t.Errorf("error %q does not say the transaction can no longer be committed", err)
+	}
+	if got := values(t, b, "lost"); len(got) != 0 {
+		t.Errorf("read_committed reads %d records of an aborted transaction, want 0", len(got))
 	}
 }

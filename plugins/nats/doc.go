@@ -86,7 +86,10 @@
 // as long as the repeat comes within the target stream's duplicate window.
 // Recover commits the restored checkpoint's committables and purges every
 // other staged transaction of the id. The target stream thus holds each
-// record of each completed checkpoint once, and nothing of the others.
+// record of each completed checkpoint once, and nothing of the others. A
+// commit that finds only some of its staged batches (limits or deletes on the
+// staging stream) fails with an error that wraps runtime.ErrOutputLost: the
+// job stops instead of restarting into the same loss.
 //
 // Recover refuses a target stream whose duplicate window is shorter than a
 // repeat can take: the commit timeout (60s) plus the job's restart.delay plus

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -99,14 +100,7 @@ func TestSinkCommitInterruptedBeforePurge(t *testing.T) {
 	srv := natstest.Start(t)
 	opts := fmt.Sprintf(`{"url":%q,"stream":"EV","subject":"ev","createStream":true}`, srv.URL())
 	s := mustSink(t, opts)
-	if err := s.Recover(ctx, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.OpenWriter(ctx, runtime.SinkInfo{Job: "j", Name: "out", Parallelism: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := conformance.StartSink(t, s)
 	writeRecords(t, w, "a", 50)
 	c, err := w.PreCommit(ctx, 1)
 	if err != nil {
@@ -478,5 +472,47 @@ func TestSourceInsideMessage(t *testing.T) {
 	}
 	if !strings.Contains(err2.Error(), "sequences 1..1 (1 messages) are missing") {
 		t.Errorf("resumed inside a deleted message: got %v", err2)
+	}
+}
+
+// TestSinkStagedDataLost checks that a commit whose staged batches were
+// partly deleted (limits or a hand on the staging stream) fails with
+// runtime.ErrOutputLost, which stops the job instead of restarting it into
+// the same loss; the records that remain are not published.
+func TestSinkStagedDataLost(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	s := mustSink(t, fmt.Sprintf(`{"url":%q,"stream":"LOST","subject":"lost","createStream":true}`, srv.URL()))
+	w := conformance.StartSink(t, s)
+	writeRecords(t, w, "a", 10)
+	writeRecords(t, w, "b", 10)
+	c, err := w.PreCommit(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := srv.JetStream(t).Stream(ctx, DefaultStagingStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm committable
+	if err := json.Unmarshal(c, &cm); err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, cm.Subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteMsg(ctx, m.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Commit(ctx, 1, [][]byte{c})
+	if !errors.Is(err, runtime.ErrOutputLost) {
+		t.Fatalf("Commit with a staged batch deleted: %v, want one that wraps runtime.ErrOutputLost", err)
+	}
+	if !strings.Contains(err.Error(), "holds 1 of the transaction's 2 batches") {
+		t.Errorf("error %q does not say how many batches are left", err)
+	}
+	if got := srv.Values(t, "LOST"); len(got) != 0 {
+		t.Errorf("the target stream holds %d messages of a lost transaction, want 0", len(got))
 	}
 }

@@ -297,7 +297,8 @@ func (s *Sink) publishStaged(ctx context.Context, js jetstream.JetStream, c *com
 	case n == 0:
 		return nil // committed and purged before
 	case n != uint64(c.Batches):
-		return fmt.Errorf("staging stream %s holds %d of the transaction's %d batches: staged data was lost (limits or deletes on the staging stream?)", s.staging, n, c.Batches)
+		// NB: ErrOutputLost: a restart would find the same batches missing.
+		return fmt.Errorf("staging stream %s holds %d of the transaction's %d batches: staged data was lost (limits or deletes on the staging stream?): %w", s.staging, n, c.Batches, runtime.ErrOutputLost)
 	}
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{c.Subject}})
 	if err != nil {

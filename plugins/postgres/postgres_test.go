@@ -129,14 +129,7 @@ func TestSinkColumns(t *testing.T) {
 	ctx := context.Background()
 	srv := server(t, 4)
 	s := mustSink(t, fmt.Sprintf(`{"connection":%q,"table":"ev","createTable":true,"keyColumn":"k","valueColumn":"doc","timestampColumn":"at","valueType":"json"}`, srv.ConnString()))
-	if err := s.Recover(ctx, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.OpenWriter(ctx, runtime.SinkInfo{Job: "j", Name: "out", Parallelism: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := conformance.StartSink(t, s)
 	var b abi.Writer
 	b.Append(abi.Entry{Kind: abi.KindRecord, Key: []byte("u1"), Value: []byte(`{"n": 1}`), Timestamp: 1700000000123})
 	b.Append(abi.Entry{Kind: abi.KindRecord, Key: []byte("u2"), Value: []byte(`[2]`), Timestamp: abi.NoTimestamp})

@@ -458,3 +458,14 @@ func sinkSample(s []string) string {
 	}
 	return out
 }
+
+// StartSink is a sink's first run for a connector's own tests: Recover from
+// no checkpoint, then the writer of subtask 0 of 1, closed at the end of
+// the test.
+func StartSink(t *testing.T, s runtime.Sink) runtime.SinkWriter {
+	t.Helper()
+	sinkRecover(t, s, 0, nil)
+	w := sinkOpenWriter(t, s, 0, 1)
+	t.Cleanup(func() { w.Close() })
+	return w
+}
