@@ -148,16 +148,87 @@ func TestIngestUnderSIGKILL(t *testing.T) {
 	t.Logf("seed %d", seed)
 	res := &ingestResult{accepted: map[int]int{}}
 	const minKills = 10
-	ingestRequests := res.postUnderKills(t, s, seed, minKills)
-	kills := minKills
+	n := res.postUnderKills(t, s, seed, minKills)
+	res.check(t, s, id, n, seed, fmt.Sprintf("%d kills of the server", minKills))
+}
 
+// TestIngestUnderSIGKILLRescaleAndBrokerRestart is TestIngestUnderSIGKILL
+// with the server on an external NATS server (in the test process), and
+// disruptions of three kinds while the clients post: SIGKILL and restart of
+// the weir server (11 times), `weir job rescale` to 1, 3 and 2 and back
+// (4 times: a final checkpoint, then a restore at another parallelism), and
+// a restart of the NATS server during which the ingest endpoint answers 503
+// and the job's attempts fail. Every line of every request answered 202
+// must be committed exactly once.
+func TestIngestUnderSIGKILLRescaleAndBrokerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a weir server process for tens of seconds")
+	}
+	ext := natstest.Start(t)
+	bin := buildWeir(t)
+	s := startServer(t, bin, t.TempDir(), "--nats", ext.URL())
+	specFile := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(specFile, []byte(ingestSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(s.mustCLI("job", "submit", specFile))
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	res := &ingestResult{accepted: map[int]int{}}
+	const rounds = 16
+	kills, rescales, brokerRestarts := 0, 0, 0
+	parallelism := []string{"1", "3", "2", "1"}
+	n := res.postDuring(t, s, seed, rounds, func(round int) {
+		switch {
+		case round == 6:
+			ext.Restart(500 * time.Millisecond)
+			brokerRestarts++
+		case round%4 == 1:
+			p := parallelism[rescales%len(parallelism)]
+			// NB: right after a kill the job may still be restoring: the
+			// server refuses a rescale then, so try again.
+			for try := 0; ; try++ {
+				out, errs, code := s.cli("job", "rescale", id, p)
+				if code == 0 {
+					break
+				}
+				if try == 100 {
+					t.Fatalf("weir job rescale %s %s: exit %d\n%s%s", id, p, code, out, errs)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			rescales++
+		default:
+			s.kill()
+			s.start()
+			kills++
+		}
+	})
+	// The last rescale (to 1) held through the kills after it.
+	j, _ := s.getJob(id)
+	for _, nd := range j.Nodes {
+		if nd.Parallelism != 1 {
+			t.Errorf("node %s runs at parallelism %d after the last rescale to 1", nd.Name, nd.Parallelism)
+		}
+	}
+	if len(j.Nodes) == 0 {
+		t.Errorf("job %s shows no nodes", id)
+	}
+	res.check(t, s, id, n, seed, fmt.Sprintf("%d kills of the server, %d rescales (to %s), %d NATS restarts", kills, rescales, strings.Join(parallelism[:rescales], ", "), brokerRestarts))
+}
+
+// check waits until the sink of job id on s has committed the lines of the
+// n requests posted, and fails unless it holds each exactly once and each
+// request was answered 202 once.
+func (res *ingestResult) check(t *testing.T, s *serverProc, id string, n int, seed int64, what string) {
+	t.Helper()
 	// The model: every line of every request.
 	var want []string
-	for i := range ingestRequests {
+	for i := range n {
 		want = append(want, strings.Split(strings.TrimSuffix(string(ingestBody(i)), "\n"), "\n")...)
 	}
 	sort.Strings(want)
-	files := filepath.Join(dataDir, "files")
+	files := filepath.Join(s.dataDir, "files")
 	deadline := time.Now().Add(2 * time.Minute)
 	var got []string
 	for {
@@ -169,9 +240,9 @@ func TestIngestUnderSIGKILL(t *testing.T) {
 	}
 	j, _ := s.getJob(id)
 	lost, dup := lostDuplicated(got, want)
-	t.Logf("seed %d: %d kills of the server; %d requests (%d lines) answered 202, %d of the answers to a repeat that said duplicate, %d tries without a 202; committed %d lines: lost = %d, duplicated = %d; job %s",
-		seed, kills, len(res.accepted), len(want), res.duplicates, res.failures, len(got), lost, dup, j.State)
-	for i := range ingestRequests {
+	t.Logf("seed %d: %s; %d requests (%d lines) answered 202, %d of the answers to a repeat that said duplicate, %d tries without a 202; committed %d lines: lost = %d, duplicated = %d; job %s",
+		seed, what, len(res.accepted), len(want), res.duplicates, res.failures, len(got), lost, dup, j.State)
+	for i := range n {
 		if res.accepted[i] != 1 {
 			t.Errorf("request %d was answered 202 %d times", i, res.accepted[i])
 		}
@@ -186,6 +257,13 @@ func TestIngestUnderSIGKILL(t *testing.T) {
 // on the same data directory, and returns how many requests were posted
 // (each answered 202 once the clients are done).
 func (res *ingestResult) postUnderKills(t *testing.T, s *serverProc, seed int64, kills int) int {
+	return res.postDuring(t, s, seed, kills, func(int) { s.kill(); s.start() })
+}
+
+// postDuring posts requests from ingestClients clients to s while disrupt
+// runs rounds times, at random moments (seeded), and returns how many
+// requests were posted (each answered 202 once the clients are done).
+func (res *ingestResult) postDuring(t *testing.T, s *serverProc, seed int64, rounds int, disrupt func(round int)) int {
 	rng := rand.New(rand.NewSource(seed))
 	var mu sync.Mutex
 	url := s.url()
@@ -209,13 +287,12 @@ func (res *ingestResult) postUnderKills(t *testing.T, s *serverProc, seed int64,
 			}
 		}()
 	}
-	for range kills {
+	for round := range rounds {
 		time.Sleep(time.Duration(rng.Int63n(int64(800 * time.Millisecond))))
-		s.kill()
-		s.start()
+		disrupt(round)
 	}
 	// NB: the clients post until here, so requests were in flight at every
-	// kill.
+	// disruption.
 	time.Sleep(200 * time.Millisecond)
 	mu.Lock()
 	stop = true

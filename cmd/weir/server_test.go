@@ -180,6 +180,10 @@ type jobJSON struct {
 	State          string `json:"state"`
 	Error          string `json:"error"`
 	LastCheckpoint string `json:"lastCheckpoint"`
+	Nodes          []struct {
+		Name        string `json:"name"`
+		Parallelism int    `json:"parallelism"`
+	} `json:"nodes"`
 	ModuleHistory  []struct {
 		Module         string `json:"module"`
 		FromCheckpoint string `json:"fromCheckpoint"`
