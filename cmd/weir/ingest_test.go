@@ -138,14 +138,7 @@ func TestIngestUnderSIGKILL(t *testing.T) {
 	bin := buildWeir(t)
 	dataDir := t.TempDir()
 	s := startServer(t, bin, dataDir)
-	specFile := filepath.Join(t.TempDir(), "job.yaml")
-	if err := os.WriteFile(specFile, []byte(ingestSpec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	id := strings.TrimSpace(s.mustCLI("job", "submit", specFile))
-
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	id, seed := submitIngest(t, s)
 	res := &ingestResult{accepted: map[int]int{}}
 	const minKills = 10
 	n := res.postUnderKills(t, s, seed, minKills)
@@ -167,13 +160,7 @@ func TestIngestUnderSIGKILLRescaleAndBrokerRestart(t *testing.T) {
 	ext := natstest.Start(t)
 	bin := buildWeir(t)
 	s := startServer(t, bin, t.TempDir(), "--nats", ext.URL())
-	specFile := filepath.Join(t.TempDir(), "job.yaml")
-	if err := os.WriteFile(specFile, []byte(ingestSpec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	id := strings.TrimSpace(s.mustCLI("job", "submit", specFile))
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	id, seed := submitIngest(t, s)
 	res := &ingestResult{accepted: map[int]int{}}
 	const rounds = 16
 	kills, rescales, brokerRestarts := 0, 0, 0
@@ -215,6 +202,20 @@ func TestIngestUnderSIGKILLRescaleAndBrokerRestart(t *testing.T) {
 		t.Errorf("job %s shows no nodes", id)
 	}
 	res.check(t, s, id, n, seed, fmt.Sprintf("%d kills of the server, %d rescales (to %s), %d NATS restarts", kills, rescales, strings.Join(parallelism[:rescales], ", "), brokerRestarts))
+}
+
+// submitIngest submits ingestSpec to s and returns the job's id and a seed
+// for the test's random moments (logged, to rerun a failure).
+func submitIngest(t *testing.T, s *serverProc) (string, int64) {
+	t.Helper()
+	specFile := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(specFile, []byte(ingestSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(s.mustCLI("job", "submit", specFile))
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	return id, seed
 }
 
 // check waits until the sink of job id on s has committed the lines of the

@@ -184,7 +184,7 @@ type jobJSON struct {
 		Name        string `json:"name"`
 		Parallelism int    `json:"parallelism"`
 	} `json:"nodes"`
-	ModuleHistory  []struct {
+	ModuleHistory []struct {
 		Module         string `json:"module"`
 		FromCheckpoint string `json:"fromCheckpoint"`
 	} `json:"moduleHistory"`
